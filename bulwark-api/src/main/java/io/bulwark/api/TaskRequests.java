@@ -1,0 +1,173 @@
+package io.bulwark.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.bulwark.core.blob.BlobRef;
+import io.bulwark.core.blob.BlobStore;
+import io.bulwark.core.handler.HandlerRegistry;
+import io.bulwark.core.task.TaskIds;
+import io.bulwark.core.task.TaskLimits;
+import io.bulwark.postgres.NewTask;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.Iterator;
+import java.util.Set;
+import java.util.UUID;
+
+/** Turns submission requests into validated {@link NewTask}s, or a problem naming what is wrong. */
+final class TaskRequests {
+  static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final Set<String> FIELDS = Set.of("type", "input", "priority", "maxAttempts", "timeoutSeconds", "runAt");
+  private static final Set<String> BATCH_FIELDS =
+      Set.of("type", "input", "priority", "maxAttempts", "timeoutSeconds", "runAt", "idempotencyKey");
+
+  private final HandlerRegistry handlers;
+  private final BlobStore blobs;
+
+  TaskRequests(HandlerRegistry handlers, BlobStore blobs) {
+    this.handlers = handlers;
+    this.blobs = blobs;
+  }
+
+  static JsonNode parse(byte[] body) {
+    if (body.length == 0) throw ApiProblem.badRequest("request body is empty; send a JSON object");
+    try {
+      return MAPPER.readTree(body);
+    } catch (JsonProcessingException e) {
+      throw ApiProblem.badRequest("malformed JSON: " + e.getOriginalMessage() + " at line "
+          + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr());
+    } catch (java.io.IOException e) {
+      throw ApiProblem.badRequest("could not read JSON: " + e.getMessage());
+    }
+  }
+
+  /** A task from a JSON object (a single submission, or one element of a batch at {@code prefix}). */
+  NewTask fromJson(JsonNode node, String tenant, String prefix, boolean batchItem, String idempotencyKey,
+      byte[] requestHash) {
+    if (!(node instanceof ObjectNode obj)) {
+      throw ApiProblem.invalidField(prefix.isEmpty() ? "body" : prefix, "expected a JSON object");
+    }
+    Set<String> allowed = batchItem ? BATCH_FIELDS : FIELDS;
+    for (Iterator<String> it = obj.fieldNames(); it.hasNext(); ) {
+      String f = it.next();
+      if (!allowed.contains(f)) {
+        throw ApiProblem.invalidField(prefix + f, "unknown field '" + f + "'; allowed: " + String.join(", ", allowed.stream().sorted().toList()));
+      }
+    }
+    JsonNode typeNode = obj.get("type");
+    if (typeNode == null || !typeNode.isTextual()) {
+      throw ApiProblem.invalidField(prefix + "type", "'type' is required and must be a string");
+    }
+    String type = checkType(typeNode.textValue(), prefix + "type");
+    int priority = intField(obj, prefix, "priority", TaskLimits.DEFAULT_PRIORITY, TaskLimits.MIN_PRIORITY, TaskLimits.MAX_PRIORITY);
+    int maxAttempts = intField(obj, prefix, "maxAttempts", TaskLimits.DEFAULT_MAX_ATTEMPTS, 1, TaskLimits.MAX_MAX_ATTEMPTS);
+    int timeout = intField(obj, prefix, "timeoutSeconds", TaskLimits.DEFAULT_TIMEOUT_SECONDS, 1, TaskLimits.MAX_TIMEOUT_SECONDS);
+    Instant runAt = instantField(obj.get("runAt"), prefix + "runAt");
+    if (batchItem) {
+      JsonNode k = obj.get("idempotencyKey");
+      if (k != null && !k.isNull()) {
+        if (!k.isTextual()) throw ApiProblem.invalidField(prefix + "idempotencyKey", "must be a string");
+        idempotencyKey = checkIdempotencyKey(k.textValue(), prefix + "idempotencyKey");
+        ObjectNode canonical = obj.deepCopy();
+        canonical.remove("idempotencyKey");
+        requestHash = sha256(canonical.toString().getBytes(StandardCharsets.UTF_8));
+      }
+    }
+    JsonNode input = obj.get("input");
+    byte[] inputJson = (input == null ? "null" : input.toString()).getBytes(StandardCharsets.UTF_8);
+    UUID id = TaskIds.newId();
+    if (inputJson.length > TaskLimits.INLINE_LIMIT_BYTES) {
+      BlobRef ref = blobs.put("tasks/" + id + "/input", inputJson);
+      return new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt, null, ref, Exchange.JSON_TYPE,
+          idempotencyKey, requestHash);
+    }
+    return new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt,
+        new String(inputJson, StandardCharsets.UTF_8), null, null, idempotencyKey, requestHash);
+  }
+
+  /** A task whose input is a binary body; its settings come from the query string. */
+  NewTask fromBinary(Exchange ex, byte[] body, String contentType, String tenant, String idempotencyKey,
+      byte[] requestHash) {
+    String type = checkType(ex.query("type"), "type");
+    int priority = intParam(ex, "priority", TaskLimits.DEFAULT_PRIORITY, TaskLimits.MIN_PRIORITY, TaskLimits.MAX_PRIORITY);
+    int maxAttempts = intParam(ex, "maxAttempts", TaskLimits.DEFAULT_MAX_ATTEMPTS, 1, TaskLimits.MAX_MAX_ATTEMPTS);
+    int timeout = intParam(ex, "timeoutSeconds", TaskLimits.DEFAULT_TIMEOUT_SECONDS, 1, TaskLimits.MAX_TIMEOUT_SECONDS);
+    String runAtParam = ex.query("runAt");
+    Instant runAt = runAtParam == null ? null : parseInstant(runAtParam, "runAt");
+    UUID id = TaskIds.newId();
+    BlobRef ref = blobs.put("tasks/" + id + "/input", body);
+    return new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt, null, ref, contentType,
+        idempotencyKey, requestHash);
+  }
+
+  private String checkType(String type, String field) {
+    if (type == null || type.isEmpty()) throw ApiProblem.invalidField(field, "'type' is required");
+    if (!handlers.contains(type)) {
+      throw new ApiProblem(422, "unknown-task-type", "Unknown task type",
+          "no handler for task type '" + type + "'; known types: " + String.join(", ", handlers.types()))
+          .with("field", field);
+    }
+    return type;
+  }
+
+  static String checkIdempotencyKey(String key, String field) {
+    if (key.isEmpty() || key.length() > 255 || !key.chars().allMatch(ch -> ch >= 0x21 && ch <= 0x7e)) {
+      throw ApiProblem.invalidField(field, "Idempotency-Key must be 1-255 visible ASCII characters (a UUID is ideal)");
+    }
+    return key;
+  }
+
+  private static int intField(ObjectNode obj, String prefix, String name, int dflt, int min, int max) {
+    JsonNode n = obj.get(name);
+    if (n == null || n.isNull()) return dflt;
+    if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() < min || n.intValue() > max) {
+      throw ApiProblem.invalidField(prefix + name, "'" + name + "' must be an integer from " + min + " to " + max + ", got " + n);
+    }
+    return n.intValue();
+  }
+
+  private static int intParam(Exchange ex, String name, int dflt, int min, int max) {
+    String v = ex.query(name);
+    if (v == null) return dflt;
+    try {
+      int i = Integer.parseInt(v);
+      if (i >= min && i <= max) return i;
+    } catch (NumberFormatException ignored) {
+      // fall through to the problem
+    }
+    throw ApiProblem.invalidField(name, "'" + name + "' must be an integer from " + min + " to " + max + ", got '" + v + "'");
+  }
+
+  private static Instant instantField(JsonNode n, String field) {
+    if (n == null || n.isNull()) return null;
+    if (!n.isTextual()) throw ApiProblem.invalidField(field, "must be an ISO-8601 date-time string, e.g. 2026-01-31T12:00:00Z");
+    return parseInstant(n.textValue(), field);
+  }
+
+  static Instant parseInstant(String s, String field) {
+    try {
+      return OffsetDateTime.parse(s).toInstant();
+    } catch (DateTimeParseException e) {
+      throw ApiProblem.invalidField(field, "'" + s + "' is not an ISO-8601 date-time with offset, e.g. 2026-01-31T12:00:00Z");
+    }
+  }
+
+  static byte[] sha256(byte[]... parts) {
+    try {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      for (byte[] p : parts) {
+        md.update(p);
+        md.update((byte) 0);
+      }
+      return md.digest();
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

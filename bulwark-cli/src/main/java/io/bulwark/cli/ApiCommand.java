@@ -1,0 +1,57 @@
+package io.bulwark.cli;
+
+import io.bulwark.api.ApiConfig;
+import io.bulwark.api.ApiServer;
+import io.bulwark.core.blob.BlobStore;
+import io.bulwark.core.handler.HandlerRegistry;
+import io.bulwark.core.metrics.Metrics;
+import io.bulwark.postgres.Database;
+import io.bulwark.storage.FileSystemBlobStore;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "api", mixinStandardHelpOptions = true,
+    description = {"Run one HTTP API server (what `bulwark up` starts; also how a multi-machine deployment runs).",
+        "The database password is read from the environment variable BULWARK_DB_PASSWORD.",
+        "Every option can also be set as BULWARK_<OPTION> (e.g. BULWARK_PORT) or in the file named by BULWARK_CONFIG."})
+final class ApiCommand implements Callable<Integer> {
+  @Mixin DatabaseOptions db;
+
+  @Option(names = "--name", defaultValue = "api", description = "Instance name for logs and metrics (default: ${DEFAULT-VALUE})")
+  String name;
+
+  @Option(names = "--host", defaultValue = "127.0.0.1", description = "Interface to listen on (default: ${DEFAULT-VALUE})")
+  String host;
+
+  @Option(names = "--port", defaultValue = "8080", description = "Port to listen on (default: ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(names = "--blob-dir", required = true, paramLabel = "DIR", description = "Blob storage directory (shared by all API servers and workers)")
+  Path blobDir;
+
+  @Option(names = "--handlers-dir", paramLabel = "DIR", description = "Extra handler jars (to know their task types)")
+  Path handlersDir;
+
+  @Option(names = "--max-body-bytes", defaultValue = "16777216", description = "Largest request body (default: ${DEFAULT-VALUE} = 16 MiB)")
+  long maxBodyBytes;
+
+  @Override
+  public Integer call() throws Exception {
+    ApiConfig config = ApiConfig.defaults(name, port).withHost(host).withMaxBodyBytes(maxBodyBytes);
+    Metrics metrics = new Metrics().withJvmGauges();
+    Database database = Database.open(db.config(name).withPoolSize(Math.max(db.poolSize, 4)));
+    database.migrateWhenReachable(Duration.ofMinutes(2));
+    BlobStore blobs = new FileSystemBlobStore(blobDir);
+    ApiServer server = new ApiServer(config, database, blobs, HandlerRegistry.load(handlersDir), metrics);
+    server.start();
+    return Roles.runUntilSignalled(name, () -> {
+      server.close();
+      database.close();
+    });
+  }
+}

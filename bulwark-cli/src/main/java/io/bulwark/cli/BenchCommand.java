@@ -1,0 +1,298 @@
+package io.bulwark.cli;
+
+import io.bulwark.cli.bench.HttpConnection;
+import io.bulwark.cli.bench.HttpLoad;
+import io.bulwark.cli.bench.LoadResult;
+import io.bulwark.core.BulwarkException;
+import io.bulwark.core.task.TaskIds;
+import io.bulwark.postgres.Database;
+import io.bulwark.postgres.NewTask;
+import io.bulwark.postgres.TaskRepository;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = {"Measure Bulwark on this machine: starts a private local deployment (durable PostgreSQL, API and",
+        "worker processes with -Xmx256m, exactly as `up` does) in a scratch data directory, runs the scenarios,",
+        "prints each figure with its method, and stops everything.",
+        "Scenarios: burndown, http, batch, e2e, latency (default: all)."})
+final class BenchCommand implements Callable<Integer> {
+  @Option(names = "--only", split = ",", description = "Scenarios to run (default: all)")
+  Set<String> only = Set.of("burndown", "http", "batch", "e2e", "latency");
+
+  @Option(names = "--tasks", defaultValue = "200000", description = "Tasks in the burn-down (default: ${DEFAULT-VALUE})")
+  int tasks;
+
+  @Option(names = "--seconds", defaultValue = "15", description = "Length of each HTTP load run (default: ${DEFAULT-VALUE})")
+  int seconds;
+
+  @Option(names = "--connections", defaultValue = "64", description = "Keep-alive connections for closed-loop HTTP load (default: ${DEFAULT-VALUE})")
+  int connections;
+
+  @Option(names = "--latency-rate", defaultValue = "4000", description = "Fixed request rate for the latency run (default: ${DEFAULT-VALUE}/s)")
+  int latencyRate;
+
+  @Option(names = "--e2e-rate", defaultValue = "5000", description = "Submit rate of the end-to-end run (default: ${DEFAULT-VALUE}/s)")
+  int e2eRate;
+
+  @Option(names = "--e2e-seconds", defaultValue = "60", description = "Length of the end-to-end run (default: ${DEFAULT-VALUE})")
+  int e2eSeconds;
+
+  @Option(names = "--workers", defaultValue = "2", description = "Worker processes (default: ${DEFAULT-VALUE})")
+  int workers;
+
+  @Option(names = "--worker-concurrency", defaultValue = "512", description = "Concurrency of each worker (default: ${DEFAULT-VALUE})")
+  int workerConcurrency;
+
+  @Option(names = "--data-dir", paramLabel = "DIR", description = "Scratch data directory (default: a new temporary one, deleted after)")
+  Path dataDir;
+
+  private final Map<String, Long> maxHeap = new ConcurrentHashMap<>();
+  private final Map<String, String> results = new LinkedHashMap<>();
+
+  @Override
+  public Integer call() throws Exception {
+    Path root = dataDir != null ? dataDir : Files.createTempDirectory("bulwark-bench");
+    int port = Ports.free();
+    LocalDeployment.Options opts = LocalDeployment.Options.defaults().withPort(port).withWorkers(0)
+        .withWorkerArgs("--concurrency", Integer.toString(workerConcurrency), "--claim-batch", Integer.toString(workerConcurrency));
+    System.out.printf("bench: %d cores, data %s, PostgreSQL durable (fsync, synchronous_commit, full_page_writes on)%n",
+        Runtime.getRuntime().availableProcessors(), root);
+    try (LocalDeployment d = new LocalDeployment(new DataDir(root), opts)) {
+      d.start();
+      Thread sampler = Thread.ofPlatform().daemon().name("heap-sampler").start(() -> sampleHeap(d));
+      try (Database db = d.openDatabase("bench", 4)) {
+        verifyDurable(db);
+        if (only.contains("burndown")) burndown(d, db);
+        if (only.contains("http")) httpSubmit(d, db);
+        if (only.contains("batch")) batchSubmit(d, db);
+        if (only.contains("latency")) latency(d, db);
+        if (only.contains("e2e")) endToEnd(d, db);
+      } finally {
+        sampler.interrupt();
+      }
+      maxHeap.forEach((name, bytes) -> results.put("max heap used: " + name, String.format("%.0f MiB (limit -Xmx256m)", bytes / 1048576.0)));
+      int restarts = d.supervisor().components().stream().mapToInt(c -> c.restarts).sum();
+      results.put("component restarts during bench", Integer.toString(restarts));
+    } finally {
+      if (dataDir == null) deleteTree(root);
+    }
+    System.out.println();
+    System.out.println("| measure | result |");
+    System.out.println("|---|---|");
+    results.forEach((k, v) -> System.out.println("| " + k + " | " + v + " |"));
+    return 0;
+  }
+
+  // ---------------------------------------------------------------- scenarios
+
+  private void burndown(LocalDeployment d, Database db) throws Exception {
+    section("queue burn-down: insert " + tasks + " noop tasks in batches of 1000, then process them with " + workers + " worker(s)");
+    reset(d, db);
+    TaskRepository repo = new TaskRepository(db);
+    long t0 = System.nanoTime();
+    for (int done = 0; done < tasks; done += 1000) {
+      List<NewTask> batch = new ArrayList<>(1000);
+      for (int i = 0; i < Math.min(1000, tasks - done); i++) {
+        batch.add(new NewTask(TaskIds.newId(), "bench", "noop", 0, 5, 60, null, "null", null, null, null, null));
+      }
+      repo.submit(batch, true);
+    }
+    double insertSeconds = (System.nanoTime() - t0) / 1e9;
+    report("burn-down insert (repository, 1000/transaction)", String.format("%,.0f tasks/s", tasks / insertSeconds));
+    vacuum(db);
+    d.addWorkers(workers);
+    awaitCount(db, "state = 'succeeded'", tasks, Duration.ofMinutes(10));
+    double span = scalar(db, "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM tasks");
+    report("burn-down processing (" + tasks + " noop, first start to last finish, DB clock)",
+        String.format("%,.0f tasks/s (%.1f s)", tasks / span, span));
+  }
+
+  private void httpSubmit(LocalDeployment d, Database db) throws Exception {
+    section("HTTP submit: POST /v1/tasks, one task per request, keep-alive, auth + Idempotency-Key + usage");
+    reset(d, db);
+    HttpLoad load = new HttpLoad("127.0.0.1", d.api().port);
+    String key = d.adminKey();
+    byte[] body = "{\"type\":\"noop\",\"input\":null}".getBytes(StandardCharsets.UTF_8);
+    String run = Long.toHexString(System.nanoTime());
+    load.closedLoop(16, 3, n -> HttpConnection.request("POST", "/v1/tasks", key, "Idempotency-Key: w" + run + n + "\r\n", body));
+    LoadResult max = load.closedLoop(connections, seconds,
+        n -> HttpConnection.request("POST", "/v1/tasks", key, "Idempotency-Key: m" + run + n + "\r\n", body));
+    report("HTTP submit, max throughput (" + connections + " connections, closed loop, " + seconds + " s)", max.summary());
+    LoadResult fixed = load.openLoop(connections, seconds, latencyRate,
+        n -> HttpConnection.request("POST", "/v1/tasks", key, "Idempotency-Key: f" + run + n + "\r\n", body));
+    report("HTTP submit at fixed " + latencyRate + " req/s (open loop, latency from due time)", fixed.summary());
+    long stored = (long) scalar(db, "SELECT count(*) FROM tasks");
+    long acked = max.ok() + fixed.ok();
+    report("HTTP submit: acknowledged tasks found in the database", stored + " stored ≥ " + acked + " acknowledged (warm-up adds more)");
+    if (stored < acked) throw new BulwarkException("acknowledged tasks are missing: " + acked + " acked, " + stored + " stored");
+  }
+
+  private void batchSubmit(LocalDeployment d, Database db) throws Exception {
+    section("HTTP batch submit: POST /v1/tasks/batch with 1000 tasks per request");
+    reset(d, db);
+    StringBuilder sb = new StringBuilder("{\"tasks\":[");
+    for (int i = 0; i < 1000; i++) sb.append(i == 0 ? "" : ",").append("{\"type\":\"noop\",\"input\":").append(i).append('}');
+    byte[] body = sb.append("]}").toString().getBytes(StandardCharsets.UTF_8);
+    HttpLoad load = new HttpLoad("127.0.0.1", d.api().port);
+    LoadResult r = load.closedLoop(4, seconds, n -> HttpConnection.request("POST", "/v1/tasks/batch", d.adminKey(), "", body));
+    report("HTTP batch submit (4 connections, 1000 tasks/request, " + seconds + " s)",
+        String.format("%,.0f tasks/s (%s)", r.rate() * 1000, r.summary()));
+  }
+
+  private void latency(LocalDeployment d, Database db) throws Exception {
+    section("enqueue → start latency on an idle system: 200 sequential submissions, each awaited");
+    reset(d, db);
+    if (d.workers().isEmpty()) d.addWorkers(workers);
+    for (var w : d.workers()) LocalDeployment.awaitHealthy(w, Duration.ofSeconds(60));
+    HttpClient http = HttpClient.newHttpClient();
+    Pattern idPattern = Pattern.compile("\"id\":\"([0-9a-f-]{36})\"");
+    for (int i = 0; i < 220; i++) {
+      HttpResponse<String> created = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + d.api().port + "/v1/tasks"))
+          .header("Authorization", "Bearer " + d.adminKey()).POST(HttpRequest.BodyPublishers.ofString("{\"type\":\"noop\"}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      Matcher m = idPattern.matcher(created.body());
+      if (!m.find()) throw new BulwarkException("unexpected submit response " + created.statusCode() + ": " + created.body());
+      http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + d.api().port + "/v1/tasks/" + m.group(1) + "?wait=5"))
+          .header("Authorization", "Bearer " + d.adminKey()).GET().build(), HttpResponse.BodyHandlers.discarding());
+      if (i == 19) truncate(db); // the first 20 warm up the JIT
+    }
+    double p50 = scalar(db, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)) * 1000 FROM tasks");
+    double p99 = scalar(db, "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)) * 1000 FROM tasks");
+    report("enqueue → start latency, idle (DB clock: created_at → started_at, 200 tasks)", String.format("median %.2f ms, p99 %.2f ms", p50, p99));
+  }
+
+  private void endToEnd(LocalDeployment d, Database db) throws Exception {
+    section("end to end: HTTP submit at " + e2eRate + "/s for " + e2eSeconds + " s with " + workers + " worker(s) running noop");
+    reset(d, db);
+    if (d.workers().isEmpty()) d.addWorkers(workers);
+    for (var w : d.workers()) LocalDeployment.awaitHealthy(w, Duration.ofSeconds(60));
+    HttpLoad load = new HttpLoad("127.0.0.1", d.api().port);
+    byte[] body = "{\"type\":\"noop\",\"input\":null}".getBytes(StandardCharsets.UTF_8);
+    String run = Long.toHexString(System.nanoTime());
+    LoadResult r = load.openLoop(connections, e2eSeconds, e2eRate,
+        n -> HttpConnection.request("POST", "/v1/tasks", d.adminKey(), "Idempotency-Key: e" + run + n + "\r\n", body));
+    long backlogAtEnd = (long) scalar(db, "SELECT count(*) FROM tasks WHERE state <> 'succeeded'");
+    long t0 = System.nanoTime();
+    awaitCount(db, "state = 'succeeded'", r.ok(), Duration.ofMinutes(5));
+    double drain = (System.nanoTime() - t0) / 1e9;
+    double span = scalar(db, "SELECT extract(epoch FROM max(finished_at) - min(created_at)) FROM tasks");
+    report("end to end: submitted", r.summary());
+    report("end to end: completed", String.format("%,.0f tasks/s sustained (%d tasks, first submit to last finish %.1f s);"
+        + " backlog when load stopped %d, drained in %.1f s", r.ok() / span, r.ok(), span, backlogAtEnd, drain));
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private void section(String s) {
+    System.out.println();
+    System.out.println("== " + s);
+  }
+
+  private void report(String what, String value) {
+    System.out.println("   " + what + ": " + value);
+    results.put(what, value);
+  }
+
+  private void reset(LocalDeployment d, Database db) throws SQLException {
+    d.removeWorkers();
+    truncate(db);
+    vacuum(db);
+  }
+
+  private static void truncate(Database db) throws SQLException {
+    try (Connection c = db.connection(); Statement st = c.createStatement()) {
+      st.execute("TRUNCATE tasks, idempotency_keys");
+    }
+  }
+
+  private static void vacuum(Database db) throws SQLException {
+    try (Connection c = db.connection(); Statement st = c.createStatement()) {
+      st.execute("VACUUM ANALYZE tasks");
+    }
+  }
+
+  private static void verifyDurable(Database db) throws SQLException {
+    try (Connection c = db.connection(); Statement st = c.createStatement()) {
+      for (String setting : List.of("fsync", "synchronous_commit", "full_page_writes")) {
+        try (ResultSet rs = st.executeQuery("SHOW " + setting)) {
+          rs.next();
+          if (!rs.getString(1).equals("on")) throw new BulwarkException(setting + " is " + rs.getString(1) + "; benchmarks run durable only");
+        }
+      }
+    }
+  }
+
+  private static double scalar(Database db, String sql) throws SQLException {
+    try (Connection c = db.connection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+      rs.next();
+      return rs.getDouble(1);
+    }
+  }
+
+  private static void awaitCount(Database db, String where, long expected, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if ((long) scalar(db, "SELECT count(*) FROM tasks WHERE " + where) >= expected) return;
+      Thread.sleep(200); // polling against the deadline above
+    }
+    throw new BulwarkException("timed out waiting for " + expected + " tasks with " + where);
+  }
+
+  private void sampleHeap(LocalDeployment d) {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+    Pattern used = Pattern.compile("^bulwark_jvm_heap_used_bytes (\\S+)$", Pattern.MULTILINE);
+    while (!Thread.currentThread().isInterrupted()) {
+      List<Component> all = new ArrayList<>(d.workers());
+      all.add(d.api());
+      for (Component c : all) {
+        try {
+          String path = c.role.equals("api") ? "/metrics" : "/metrics";
+          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + c.port + path))
+              .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+          Matcher m = used.matcher(r.body());
+          if (m.find()) maxHeap.merge(c.name, (long) Double.parseDouble(m.group(1)), Math::max);
+        } catch (IOException e) {
+          // component restarting or not up yet
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      try {
+        Thread.sleep(500); // sampling interval
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
+  }
+
+  private static void deleteTree(Path root) {
+    try (var walk = Files.walk(root)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException ignored) {
+      // scratch directory; best effort
+    }
+  }
+}

@@ -1,0 +1,84 @@
+package io.bulwark.cli;
+
+import io.bulwark.core.BulwarkException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+
+/**
+ * The layout of a local deployment's data directory:
+ *
+ * <pre>
+ *   pg/               PostgreSQL cluster (durable: fsync, full_page_writes, synchronous_commit on)
+ *   pg-password       database password (0600)
+ *   blobs/            blob storage (large inputs and results)
+ *   handlers/         extra handler jars
+ *   logs/             one log per component
+ *   run/              supervisor pid, lock and component table, while `up` runs
+ *   admin.key         the first admin API key (0600)
+ * </pre>
+ */
+public record DataDir(Path root) {
+  public static final String DEFAULT = "bulwark-data";
+
+  public DataDir {
+    root = root.toAbsolutePath().normalize();
+  }
+
+  public Path pg() { return root.resolve("pg"); }
+  public Path pgPasswordFile() { return root.resolve("pg-password"); }
+  public Path blobs() { return root.resolve("blobs"); }
+  public Path handlers() { return root.resolve("handlers"); }
+  public Path logs() { return root.resolve("logs"); }
+  public Path run() { return root.resolve("run"); }
+  public Path lockFile() { return run().resolve("up.lock"); }
+  public Path pidFile() { return run().resolve("supervisor.pid"); }
+  public Path componentsFile() { return run().resolve("components.json"); }
+  public Path adminKeyFile() { return root.resolve("admin.key"); }
+
+  public void create() {
+    try {
+      Files.createDirectories(root);
+      for (Path p : new Path[] {blobs(), handlers(), logs(), run()}) Files.createDirectories(p);
+    } catch (IOException e) {
+      throw new BulwarkException("cannot create data directory " + root + ": " + e.getMessage()
+          + "; check permissions and free space, or choose another with --data-dir", e);
+    }
+  }
+
+  /** The database password, generated on first use. */
+  public String pgPassword() {
+    Path f = pgPasswordFile();
+    if (!Files.exists(f)) {
+      byte[] b = new byte[24];
+      new SecureRandom().nextBytes(b);
+      writeSecret(f, HexFormat.of().formatHex(b));
+    }
+    return readSecret(f);
+  }
+
+  public static void writeSecret(Path f, String secret) {
+    try {
+      Path tmp = f.resolveSibling(f.getFileName() + ".tmp");
+      Files.deleteIfExists(tmp);
+      Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      Files.writeString(tmp, secret + "\n", StandardCharsets.UTF_8, StandardOpenOption.WRITE);
+      Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new BulwarkException("cannot write " + f + ": " + e.getMessage(), e);
+    }
+  }
+
+  public static String readSecret(Path f) {
+    try {
+      return Files.readString(f, StandardCharsets.UTF_8).trim();
+    } catch (IOException e) {
+      throw new BulwarkException("cannot read " + f + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,240 @@
+package io.bulwark.cli;
+
+import io.bulwark.core.BulwarkException;
+import io.bulwark.core.auth.ApiKey;
+import io.bulwark.embedded.EmbeddedPostgres;
+import io.bulwark.postgres.ApiKeyRepository;
+import io.bulwark.postgres.Database;
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The whole local topology under one data directory, each part its own supervised process:
+ * PostgreSQL (embedded binaries, durable settings), one API server, N workers. Used by
+ * {@code bulwark up}, by {@code bulwark bench}, and by the process-level failure tests, so all three
+ * exercise the same thing.
+ */
+final class LocalDeployment implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(LocalDeployment.class);
+  static final String DATABASE = "bulwark";
+
+  /** What to start. {@code workerArgs} are extra flags for every worker (e.g. a shorter lease in tests). */
+  record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs) {
+    static Options defaults() {
+      return new Options(8080, 2, 0, "256m", List.of(), List.of());
+    }
+
+    Options withPort(int p) {
+      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs);
+    }
+
+    Options withWorkers(int n) {
+      return new Options(port, n, pgPort, heap, workerArgs, apiArgs);
+    }
+
+    Options withWorkerArgs(String... args) {
+      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs);
+    }
+  }
+
+  private final DataDir dir;
+  private final Options options;
+  private final Supervisor supervisor;
+  private final String password;
+  private final EmbeddedPostgres pg;
+  private final List<Component> workers = new ArrayList<>();
+  private Component postgres;
+  private Component api;
+  private String adminKey;
+  private boolean adminKeyCreated;
+  private int nextWorker = 1;
+
+  LocalDeployment(DataDir dir, Options options) {
+    this.dir = dir;
+    this.options = options;
+    dir.create();
+    this.supervisor = new Supervisor(dir);
+    this.password = dir.pgPassword();
+    this.pg = EmbeddedPostgres.builder()
+        .dataDir(dir.pg())
+        .port(options.pgPort())
+        .password(password)
+        .logFile(dir.logs().resolve("postgres.log"))
+        .build();
+  }
+
+  /** Starts PostgreSQL, migrates, ensures the admin key, then the API and workers; returns when the API is ready. */
+  void start() {
+    pg.prepareStart();
+    postgres = new Component("postgres", "postgres", pg.port(), null, dir.logs().resolve("postgres.log").toFile(), () -> {
+      pg.prepareStart();
+      return new ProcessBuilder(pg.serverCommand());
+    });
+    supervisor.start(postgres);
+    awaitPostgres(Duration.ofSeconds(60));
+    createDatabase();
+    try (Database db = openDatabase("up", 2)) {
+      db.migrateWhenReachable(Duration.ofMinutes(1));
+      ensureAdminKey(db);
+    }
+    api = new Component("api", "api", options.port(), "/health/ready", dir.logs().resolve("api.log").toFile(),
+        () -> role("api", options.apiArgs(), "--name", "api", "--port", Integer.toString(options.port())));
+    supervisor.start(api);
+    addWorkers(options.workers());
+    awaitHealthy(api, Duration.ofSeconds(60));
+  }
+
+  /** Starts n more worker processes. */
+  List<Component> addWorkers(int n) {
+    List<Component> added = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String name = "worker-" + nextWorker++;
+      int healthPort = Ports.free();
+      Component w = new Component(name, "worker", healthPort, "/health/ready", dir.logs().resolve(name + ".log").toFile(),
+          () -> role("worker", options.workerArgs(), "--name", name, "--health-port", Integer.toString(healthPort)));
+      workers.add(w);
+      added.add(w);
+      supervisor.start(w);
+    }
+    return added;
+  }
+
+  /** Stops and forgets every worker (graceful: running tasks finish or are handed back). */
+  void removeWorkers() {
+    List<Component> all = List.copyOf(workers);
+    workers.clear();
+    for (Component w : all) supervisor.forget(w);
+    Supervisor.terminate(all, Duration.ofSeconds(20));
+  }
+
+  Database openDatabase(String name, int poolSize) {
+    return Database.open(new Database.Config(pg.jdbcUrl(DATABASE), pg.user(), password, poolSize, Duration.ofSeconds(3), name));
+  }
+
+  String jdbcUrl() {
+    return pg.jdbcUrl(DATABASE);
+  }
+
+  String adminKey() {
+    return adminKey;
+  }
+
+  boolean adminKeyCreated() {
+    return adminKeyCreated;
+  }
+
+  Component postgres() {
+    return postgres;
+  }
+
+  Component api() {
+    return api;
+  }
+
+  List<Component> workers() {
+    return List.copyOf(workers);
+  }
+
+  DataDir dir() {
+    return dir;
+  }
+
+  Supervisor supervisor() {
+    return supervisor;
+  }
+
+  /** Stops supervising and stops everything: roles first (SIGTERM), then PostgreSQL (fast shutdown). */
+  @Override
+  public void close() {
+    supervisor.stopRestarting();
+    List<Component> roles = new ArrayList<>(workers);
+    if (api != null) roles.add(api);
+    Supervisor.terminate(roles, Duration.ofSeconds(20));
+    if (postgres != null && postgres.alive()) {
+      Supervisor.interrupt(postgres.pid());
+      Supervisor.terminate(List.of(postgres), Duration.ofSeconds(30));
+    }
+    supervisor.close();
+  }
+
+  static void awaitHealthy(Component c, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (StatusCommand.httpHealthy(c.port, c.healthPath)) return;
+      pause(100);
+    }
+    throw new BulwarkException(c.name + " did not become ready within " + timeout.toSeconds() + " s; see " + c.log);
+  }
+
+  private void awaitPostgres(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    SQLException last = null;
+    while (System.nanoTime() < deadline) {
+      try (Connection c = DriverManager.getConnection(pg.jdbcUrl("postgres"), pg.user(), password)) {
+        return;
+      } catch (SQLException e) {
+        last = e;
+        pause(100);
+      }
+    }
+    throw new BulwarkException("PostgreSQL did not accept connections within " + timeout.toSeconds() + " s ("
+        + (last == null ? "" : last.getMessage()) + "); see " + dir.logs().resolve("postgres.log"));
+  }
+
+  private void createDatabase() {
+    try (Connection c = DriverManager.getConnection(pg.jdbcUrl("postgres"), pg.user(), password);
+        Statement st = c.createStatement()) {
+      try (ResultSet rs = st.executeQuery("SELECT 1 FROM pg_database WHERE datname = '" + DATABASE + "'")) {
+        if (rs.next()) return;
+      }
+      st.execute("CREATE DATABASE " + DATABASE);
+      log.info("created database {}", DATABASE);
+    } catch (SQLException e) {
+      throw new BulwarkException("cannot create database " + DATABASE + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void ensureAdminKey(Database db) {
+    if (Files.exists(dir.adminKeyFile())) {
+      adminKey = DataDir.readSecret(dir.adminKeyFile());
+      return;
+    }
+    ApiKey key = ApiKey.generate();
+    new ApiKeyRepository(db).create(key.id(), "default", "admin", key.secretHash(), true);
+    DataDir.writeSecret(dir.adminKeyFile(), key.token());
+    adminKey = key.token();
+    adminKeyCreated = true;
+  }
+
+  /** The command line of a role's child JVM: same java, same class path, bounded heap. */
+  private ProcessBuilder role(String role, List<String> extra, String... args) {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + options.heap(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
+        "-Xshare:auto", "-cp", System.getProperty("java.class.path"), Main.class.getName(), role,
+        "--jdbc-url", pg.jdbcUrl(DATABASE), "--db-user", pg.user(), "--blob-dir", dir.blobs().toString(),
+        "--handlers-dir", dir.handlers().toString()));
+    cmd.addAll(List.of(args));
+    cmd.addAll(extra);
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().put("BULWARK_DB_PASSWORD", password);
+    return pb;
+  }
+
+  static void pause(long ms) {
+    try {
+      Thread.sleep(ms); // callers poll a condition against a deadline
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BulwarkException("interrupted", e);
+    }
+  }
+}

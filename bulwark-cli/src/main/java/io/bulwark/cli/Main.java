@@ -1,0 +1,34 @@
+package io.bulwark.cli;
+
+import io.bulwark.core.BulwarkException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+@Command(name = "bulwark", mixinStandardHelpOptions = true, version = "bulwark 0.1.0",
+    description = {"Bulwark: a self-hosted, disaster-resilient task-processing platform.", ""},
+    subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, SubmitCommand.class, ApiCommand.class,
+        WorkerCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
+    footer = {"", "Start with `bulwark up`; see `bulwark help <command>` for each command."})
+public final class Main implements Runnable {
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  static int run(String... args) {
+    CommandLine cli = new CommandLine(new Main())
+        .setDefaultValueProvider(new EnvDefaults())
+        .setExecutionExceptionHandler((e, cmd, parsed) -> {
+          if (e instanceof BulwarkException || e instanceof IllegalArgumentException) {
+            cmd.getErr().println("bulwark: " + e.getMessage());
+            return 1;
+          }
+          throw e;
+        });
+    return cli.execute(args);
+  }
+
+  @Override
+  public void run() {
+    new CommandLine(this).usage(System.out);
+  }
+}

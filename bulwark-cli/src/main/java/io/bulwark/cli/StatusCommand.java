@@ -1,0 +1,75 @@
+package io.bulwark.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "status", mixinStandardHelpOptions = true,
+    description = {"Show every component of a running `bulwark up`: name, role, pid, port, health, restarts.",
+        "Exit code 0 when all are healthy, 1 when something is down, 2 when nothing runs."})
+final class StatusCommand implements Callable<Integer> {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Data directory (default: ./${DEFAULT-VALUE})")
+  Path dataDir;
+
+  @Option(names = "--json", description = "Print a JSON array of {name, role, pid, port, healthy, restarts, ...}")
+  boolean json;
+
+  @Override
+  public Integer call() throws IOException {
+    DataDir dir = new DataDir(dataDir);
+    if (!Files.exists(dir.componentsFile())) {
+      if (json) System.out.println("[]");
+      else System.err.println("bulwark: nothing is running on " + dir.root() + "; start it with `bulwark up --data-dir " + dir.root() + "`");
+      return 2;
+    }
+    ArrayNode rows = (ArrayNode) JSON.readTree(dir.componentsFile().toFile());
+    boolean allHealthy = true;
+    for (JsonNode n : rows) {
+      ObjectNode row = (ObjectNode) n;
+      long pid = row.path("pid").asLong(-1);
+      boolean alive = pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+      int port = row.path("port").asInt();
+      boolean healthy = alive && (row.path("healthPath").isTextual()
+          ? httpHealthy(port, row.path("healthPath").asText())
+          : Ports.accepts(port, 1000));
+      row.put("alive", alive);
+      row.put("healthy", healthy);
+      allHealthy &= healthy;
+    }
+    if (json) {
+      System.out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(rows));
+    } else {
+      System.out.printf("%-12s %-9s %-8s %-6s %-8s %s%n", "NAME", "ROLE", "PID", "PORT", "HEALTHY", "RESTARTS");
+      for (JsonNode r : rows) {
+        System.out.printf("%-12s %-9s %-8s %-6s %-8s %s%n", r.path("name").asText(), r.path("role").asText(),
+            r.path("pid").asLong() > 0 ? r.path("pid").asText() : "-", r.path("port").asText(),
+            r.path("healthy").asBoolean() ? "yes" : "NO", r.path("restarts").asText());
+      }
+    }
+    return allHealthy ? 0 : 1;
+  }
+
+  static boolean httpHealthy(int port, String path) {
+    try {
+      HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + port + path).toURL().openConnection();
+      c.setConnectTimeout(1000);
+      c.setReadTimeout(2000);
+      int code = c.getResponseCode();
+      c.disconnect();
+      return code == 200;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,76 @@
+package io.bulwark.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.bulwark.core.BulwarkException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "submit", mixinStandardHelpOptions = true,
+    description = {"Submit one task and print it (a small client for humans).",
+        "The API key comes from --key, else BULWARK_API_KEY, else DIR/admin.key."})
+final class SubmitCommand implements Callable<Integer> {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Option(names = "--type", required = true, description = "Task type, e.g. sha256, echo, sleep")
+  String type;
+
+  @Option(names = "--input", defaultValue = "null", description = "Input as JSON, e.g. '\"hello\"' or '{\"ms\":500}' (default: null)")
+  String input;
+
+  @Option(names = "--wait", description = "Wait (up to 60 s) for the task to finish and print its final state")
+  boolean await;
+
+  @Option(names = "--url", defaultValue = "http://127.0.0.1:8080", description = "API base URL (default: ${DEFAULT-VALUE})")
+  String url;
+
+  @Option(names = "--key", description = "API key (prefer BULWARK_API_KEY: command lines are visible to other users)")
+  String key;
+
+  @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Where admin.key is (default: ./${DEFAULT-VALUE})")
+  Path dataDir;
+
+  @Override
+  public Integer call() throws Exception {
+    String apiKey = key != null ? key : System.getenv("BULWARK_API_KEY");
+    DataDir dir = new DataDir(dataDir);
+    if (apiKey == null && Files.exists(dir.adminKeyFile())) apiKey = DataDir.readSecret(dir.adminKeyFile());
+    if (apiKey == null) throw new BulwarkException("no API key: pass --key, set BULWARK_API_KEY, or run from the directory holding " + DataDir.DEFAULT);
+    JsonNode inputNode;
+    try {
+      inputNode = JSON.readTree(input);
+    } catch (Exception e) {
+      throw new BulwarkException("--input is not valid JSON (" + e.getMessage().split("\n")[0] + "); quote strings: --input '\"hello\"'");
+    }
+    ObjectNode body = JSON.createObjectNode().put("type", type);
+    body.set("input", inputNode);
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpResponse<String> created = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/tasks"))
+        .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
+        .header("Idempotency-Key", java.util.UUID.randomUUID().toString())
+        .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
+    if (created.statusCode() >= 300) {
+      System.err.println("bulwark: submit failed with HTTP " + created.statusCode() + ": " + created.body());
+      return 1;
+    }
+    String shown = created.body();
+    if (await) {
+      String id = JSON.readTree(created.body()).path("id").asText();
+      HttpResponse<String> done = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/tasks/" + id + "?wait=60"))
+          .header("Authorization", "Bearer " + apiKey).timeout(Duration.ofSeconds(70)).GET().build(),
+          HttpResponse.BodyHandlers.ofString());
+      shown = done.body();
+    }
+    System.out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(JSON.readTree(shown)));
+    return 0;
+  }
+}

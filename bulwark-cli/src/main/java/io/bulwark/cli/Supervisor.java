@@ -1,0 +1,162 @@
+package io.bulwark.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.bulwark.core.BulwarkException;
+import java.io.IOException;
+import java.lang.ProcessBuilder.Redirect;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts components as child processes, restarts any that dies (with backoff, logged), and keeps
+ * {@code run/components.json} current for {@code bulwark status}. Stops them in reverse order.
+ */
+final class Supervisor implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Supervisor.class);
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private final DataDir dir;
+  private final List<Component> components = new CopyOnWriteArrayList<>();
+  private final ScheduledExecutorService restarts =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("supervisor-restart").factory());
+  private volatile boolean stopping;
+
+  Supervisor(DataDir dir) {
+    this.dir = dir;
+  }
+
+  /** Starts a component and supervises it from now on. */
+  void start(Component c) {
+    components.add(c);
+    launch(c);
+  }
+
+  private synchronized void launch(Component c) {
+    if (stopping) return;
+    try {
+      ProcessBuilder pb = c.command.get();
+      pb.redirectErrorStream(true).redirectOutput(Redirect.appendTo(c.log));
+      Process p = pb.start();
+      c.process = p;
+      c.startedAt = Instant.now();
+      log.info("started {} (pid {}{})", c.name, p.pid(), c.port > 0 ? ", port " + c.port : "");
+      p.onExit().thenAccept(exited -> onExit(c, exited));
+    } catch (IOException | RuntimeException e) {
+      log.error("could not start {}: {}", c.name, e.getMessage());
+      scheduleRestart(c, -1);
+    }
+    writeComponents();
+  }
+
+  private void onExit(Component c, Process exited) {
+    if (stopping || c.process != exited || !components.contains(c)) return;
+    scheduleRestart(c, exited.exitValue());
+  }
+
+  private void scheduleRestart(Component c, int exitCode) {
+    if (stopping) return;
+    Duration delay = c.nextBackoff();
+    c.restarts++;
+    log.warn("{} exited (code {}); restart #{} in {} ms (log: {})", c.name, exitCode, c.restarts, delay.toMillis(), c.log);
+    restarts.schedule(() -> launch(c), delay.toMillis(), TimeUnit.MILLISECONDS);
+    writeComponents();
+  }
+
+  /** Stops supervising a component (it will not be restarted); the caller stops its process. */
+  void forget(Component c) {
+    components.remove(c);
+    writeComponents();
+  }
+
+  List<Component> components() {
+    return List.copyOf(components);
+  }
+
+  /** Writes the component table atomically (temp file + rename) for `bulwark status`. */
+  synchronized void writeComponents() {
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (Component c : components) {
+      Map<String, Object> row = new LinkedHashMap<>();
+      row.put("name", c.name);
+      row.put("role", c.role);
+      row.put("pid", c.pid());
+      row.put("port", c.port);
+      row.put("healthPath", c.healthPath);
+      row.put("restarts", c.restarts);
+      row.put("startedAt", c.startedAt == null ? null : c.startedAt.toString());
+      row.put("log", c.log.toString());
+      rows.add(row);
+    }
+    try {
+      Path tmp = dir.componentsFile().resolveSibling("components.json.tmp");
+      JSON.writeValue(tmp.toFile(), rows);
+      Files.move(tmp, dir.componentsFile(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      log.warn("cannot write {}: {}", dir.componentsFile(), e.getMessage());
+    }
+  }
+
+  /** Stops the given components (SIGTERM, then SIGKILL after the grace period), all at once. */
+  static void terminate(List<Component> group, Duration grace) {
+    for (Component c : group) {
+      Process p = c.process;
+      if (p != null && p.isAlive()) p.destroy();
+    }
+    long deadline = System.nanoTime() + grace.toNanos();
+    for (Component c : group) {
+      Process p = c.process;
+      if (p == null) continue;
+      try {
+        long left = Math.max(0, deadline - System.nanoTime());
+        if (!p.waitFor(left, TimeUnit.NANOSECONDS)) {
+          log.warn("{} did not stop within {} s; killing it", c.name, grace.toSeconds());
+          p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        p.destroyForcibly();
+      }
+    }
+  }
+
+  /** Sends SIGINT (PostgreSQL's fast shutdown) to a process. */
+  static void interrupt(long pid) {
+    try {
+      new ProcessBuilder("kill", "-INT", Long.toString(pid)).inheritIO().start().waitFor(5, TimeUnit.SECONDS);
+    } catch (IOException e) {
+      throw new BulwarkException("cannot signal pid " + pid + ": " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Stops supervising: from now on nothing is restarted. */
+  void stopRestarting() {
+    stopping = true;
+    restarts.shutdownNow();
+  }
+
+  @Override
+  public void close() {
+    stopRestarting();
+    try {
+      Files.deleteIfExists(dir.componentsFile());
+    } catch (IOException ignored) {
+      // best effort
+    }
+  }
+}

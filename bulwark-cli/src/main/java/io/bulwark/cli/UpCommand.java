@@ -1,0 +1,91 @@
+package io.bulwark.cli;
+
+import io.bulwark.core.BulwarkException;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "up", mixinStandardHelpOptions = true,
+    description = {"Start the whole local deployment in the foreground: PostgreSQL (embedded, durable), the API server",
+        "and workers, each its own process, restarted if it dies. Ctrl-C or `bulwark down` stops everything.",
+        "The first start creates an admin API key, prints it and saves it in DIR/admin.key (mode 0600).",
+        "A second `up` on the same data directory reuses its database and keys."})
+final class UpCommand implements Callable<Integer> {
+  @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Data directory (default: ./${DEFAULT-VALUE})")
+  Path dataDir;
+
+  @Option(names = "--port", defaultValue = "8080", description = "Public HTTP port (default: ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(names = "--workers", defaultValue = "2", description = "Worker processes (default: ${DEFAULT-VALUE})")
+  int workers;
+
+  @Option(names = "--pg-port", defaultValue = "0", description = "PostgreSQL port (default: any free loopback port)")
+  int pgPort;
+
+  @Option(names = "--component-heap", defaultValue = "256m", description = "-Xmx of each API server and worker (default: ${DEFAULT-VALUE})")
+  String heap;
+
+  @Override
+  public Integer call() throws Exception {
+    if (workers < 0 || workers > 64) throw new BulwarkException("--workers must be 0-64, got " + workers);
+    if (port < 1 || port > 65535) throw new BulwarkException("--port must be 1-65535, got " + port);
+    DataDir dir = new DataDir(dataDir);
+    dir.create();
+    try (FileChannel lockChannel = FileChannel.open(dir.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+      FileLock lock = lockChannel.tryLock();
+      if (lock == null) {
+        String pid = Files.exists(dir.pidFile()) ? Files.readString(dir.pidFile()).trim() : "?";
+        System.err.println("bulwark: already running on " + dir.root() + " (pid " + pid + "); stop it with"
+            + " `bulwark down --data-dir " + dir.root() + "` or use another --data-dir");
+        return 1;
+      }
+      if (!Ports.isFree("127.0.0.1", port)) {
+        System.err.println("bulwark: port " + port + " is already in use; stop the process using it or pass --port");
+        return 1;
+      }
+      Files.writeString(dir.pidFile(), ProcessHandle.current().pid() + "\n");
+      LocalDeployment deployment = new LocalDeployment(dir,
+          new LocalDeployment.Options(port, workers, pgPort, heap, java.util.List.of(), java.util.List.of()));
+      CountDownLatch stopped = new CountDownLatch(1);
+      Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("up-shutdown").unstarted(() -> {
+        System.out.println("bulwark: stopping…");
+        deployment.close();
+        try {
+          Files.deleteIfExists(dir.pidFile());
+        } catch (IOException ignored) {
+          // best effort
+        }
+        System.out.println("bulwark: stopped");
+        stopped.countDown();
+      }));
+      deployment.start();
+      printBanner(deployment);
+      stopped.await();
+      return 0;
+    }
+  }
+
+  private void printBanner(LocalDeployment d) {
+    DataDir dir = d.dir();
+    System.out.println();
+    if (d.adminKeyCreated()) {
+      System.out.println("  Admin API key (shown once; saved in " + dir.adminKeyFile() + ", mode 0600):");
+      System.out.println("    " + d.adminKey());
+      System.out.println();
+    }
+    System.out.println("  Bulwark is up.  API: http://127.0.0.1:" + port + "   data: " + dir.root());
+    System.out.println("  Try:  KEY=$(cat " + dir.adminKeyFile() + ")");
+    System.out.println("        curl -H \"Authorization: Bearer $KEY\" -d '{\"type\":\"sha256\",\"input\":\"hello\"}' localhost:" + port + "/v1/tasks");
+    System.out.println("  Components: ./bulwark status   logs: " + dir.logs() + "   stop: Ctrl-C or ./bulwark down");
+    System.out.println();
+    System.out.flush();
+  }
+}

@@ -1,0 +1,87 @@
+package io.bulwark.cli.bench;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * One keep-alive HTTP/1.1 connection for the load generator: writes a request, reads the status and
+ * a Content-Length body. Deliberately minimal so the load generator costs as little CPU as possible
+ * on a machine it shares with the server it measures. Not a general HTTP client.
+ */
+public final class HttpConnection implements AutoCloseable {
+  private final Socket socket;
+  private final OutputStream out;
+  private final InputStream in;
+  private final byte[] line = new byte[8192];
+
+  public HttpConnection(String host, int port) throws IOException {
+    socket = new Socket();
+    socket.setTcpNoDelay(true);
+    socket.connect(new InetSocketAddress(host, port), 2000);
+    socket.setSoTimeout(30_000);
+    out = new BufferedOutputStream(socket.getOutputStream(), 16 * 1024);
+    in = new BufferedInputStream(socket.getInputStream(), 64 * 1024);
+  }
+
+  public static byte[] request(String method, String path, String apiKey, String extraHeaders, byte[] body) {
+    String head = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + apiKey + "\r\n"
+        + (body == null ? "" : "Content-Type: application/json\r\nContent-Length: " + body.length + "\r\n")
+        + extraHeaders + "\r\n";
+    byte[] h = head.getBytes(StandardCharsets.ISO_8859_1);
+    if (body == null) return h;
+    byte[] all = new byte[h.length + body.length];
+    System.arraycopy(h, 0, all, 0, h.length);
+    System.arraycopy(body, 0, all, h.length, body.length);
+    return all;
+  }
+
+  /** Sends a complete request and returns the response status; the body is read and, if asked, returned. */
+  public int exchange(byte[] request, byte[][] bodyOut) throws IOException {
+    out.write(request);
+    out.flush();
+    int status = parseStatus(readLine());
+    int length = 0;
+    boolean close = false;
+    for (String h = readLine(); !h.isEmpty(); h = readLine()) {
+      int colon = h.indexOf(':');
+      if (colon < 0) continue;
+      String name = h.substring(0, colon).trim();
+      if (name.equalsIgnoreCase("Content-Length")) length = Integer.parseInt(h.substring(colon + 1).trim());
+      else if (name.equalsIgnoreCase("Connection") && h.toLowerCase().contains("close")) close = true;
+      else if (name.equalsIgnoreCase("Transfer-Encoding")) throw new IOException("chunked responses are not supported here");
+    }
+    byte[] body = in.readNBytes(length);
+    if (body.length < length) throw new EOFException("connection closed mid-body");
+    if (bodyOut != null) bodyOut[0] = body;
+    if (close) throw new EOFException("server closed the connection");
+    return status;
+  }
+
+  private String readLine() throws IOException {
+    int n = 0;
+    while (true) {
+      int b = in.read();
+      if (b < 0) throw new EOFException("connection closed");
+      if (b == '\n') break;
+      if (b != '\r' && n < line.length) line[n++] = (byte) b;
+    }
+    return new String(line, 0, n, StandardCharsets.ISO_8859_1);
+  }
+
+  private static int parseStatus(String statusLine) throws IOException {
+    if (!statusLine.startsWith("HTTP/1.1 ") || statusLine.length() < 12) throw new IOException("bad status line: " + statusLine);
+    return Integer.parseInt(statusLine.substring(9, 12));
+  }
+
+  @Override
+  public void close() throws IOException {
+    socket.close();
+  }
+}

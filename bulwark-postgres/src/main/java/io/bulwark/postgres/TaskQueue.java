@@ -1,0 +1,312 @@
+package io.bulwark.postgres;
+
+import io.bulwark.core.blob.BlobRef;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * The worker side of the tasks table, used as a queue. Claims take a batch with
+ * {@code FOR UPDATE SKIP LOCKED} and set a lease on the database clock; completions, heartbeats and
+ * releases are batched, and each is guarded by state, lease token and attempt so that a late or
+ * duplicate write (from a worker that lost its lease, or after a cancel) changes nothing.
+ */
+public final class TaskQueue {
+  /** Channel notified when tasks reach a terminal state; API servers LISTEN on it for long polls. */
+  public static final String DONE_CHANNEL = "bulwark_task_done";
+
+  private final Database db;
+
+  public TaskQueue(Database db) {
+    this.db = db;
+  }
+
+  /** Claims up to {@code max} ready tasks, highest priority first, then oldest run_at. */
+  public List<ClaimedTask> claim(String workerId, int max, Duration lease) {
+    UUID token = UUID.randomUUID();
+    String sql =
+        "UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, lease_token = ?,"
+            + " lease_expires_at = now() + ? * interval '1 millisecond', started_at = now(), worker = ?"
+            + " FROM (SELECT id FROM tasks WHERE state = 'queued' AND run_at <= now()"
+            + "       ORDER BY priority DESC, run_at, id LIMIT ? FOR UPDATE SKIP LOCKED) c"
+            + " WHERE t.id = c.id"
+            + " RETURNING t.id, t.tenant, t.type, t.attempts, t.max_attempts, t.timeout_seconds,"
+            + " t.input_json, t.input_blob, t.input_size, t.input_sha256, t.input_content_type";
+    try (Connection c = db.connection(); PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setObject(1, token);
+      ps.setLong(2, lease.toMillis());
+      ps.setString(3, workerId);
+      ps.setInt(4, max);
+      List<ClaimedTask> out = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          String blob = rs.getString(8);
+          out.add(new ClaimedTask(
+              rs.getObject(1, UUID.class), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5),
+              rs.getInt(6), token, rs.getString(7),
+              blob == null ? null : new BlobRef(blob, rs.getLong(9), rs.getString(10)), rs.getString(11)));
+        }
+      }
+      return out;
+    } catch (SQLException e) {
+      throw DatabaseUnavailableException.translate("claiming tasks for " + workerId, e);
+    }
+  }
+
+  /** The effect of a completion batch. */
+  public record CompletionResult(int applied, int succeeded, int retried, int dead, int released, int ignored) {}
+
+  /**
+   * Writes a batch of attempt outcomes in one transaction, with the tenants' usage counters and a
+   * notification for long-polling clients. Outcomes whose lease no longer matches are ignored.
+   */
+  public CompletionResult complete(List<Completion> batch) {
+    List<Completion.Success> ok = new ArrayList<>();
+    List<Completion.Failure> failed = new ArrayList<>();
+    List<Completion.Release> released = new ArrayList<>();
+    for (Completion c : batch) {
+      switch (c) {
+        case Completion.Success s -> ok.add(s);
+        case Completion.Failure f -> failed.add(f);
+        case Completion.Release r -> released.add(r);
+      }
+    }
+    try (Connection c = db.connection()) {
+      c.setAutoCommit(false);
+      try {
+        Map<String, long[]> usage = new HashMap<>(); // tenant -> {succeeded, dead}
+        int succeeded = ok.isEmpty() ? 0 : writeSuccesses(c, ok, usage);
+        int[] retriedDead = failed.isEmpty() ? new int[2] : writeFailures(c, failed, usage);
+        int rel = released.isEmpty() ? 0 : writeReleases(c, released);
+        if (!usage.isEmpty()) UsageRepository.addOutcomes(c, Instant.now().truncatedTo(ChronoUnit.MINUTES), usage);
+        if (succeeded + retriedDead[1] > 0) {
+          try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify('" + DONE_CHANNEL + "', '')")) {
+            ps.execute();
+          }
+        }
+        if (rel > 0) TaskRepository.notifyQueued(c);
+        c.commit();
+        int applied = succeeded + retriedDead[0] + retriedDead[1] + rel;
+        return new CompletionResult(applied, succeeded, retriedDead[0], retriedDead[1], rel, batch.size() - applied);
+      } catch (SQLException | RuntimeException e) {
+        TaskRepository.rollbackQuietly(c);
+        throw e;
+      }
+    } catch (SQLException e) {
+      throw DatabaseUnavailableException.translate("completing " + batch.size() + " task(s)", e);
+    }
+  }
+
+  private static int writeSuccesses(Connection c, List<Completion.Success> ok, Map<String, long[]> usage)
+      throws SQLException {
+    int n = ok.size();
+    Object[] ids = new Object[n], tokens = new Object[n], attempts = new Object[n], jsons = new Object[n],
+        blobs = new Object[n], sizes = new Object[n], shas = new Object[n], cts = new Object[n];
+    for (int i = 0; i < n; i++) {
+      Completion.Success s = ok.get(i);
+      ids[i] = s.task().id();
+      tokens[i] = s.task().leaseToken();
+      attempts[i] = s.task().attempt();
+      jsons[i] = s.resultJson();
+      blobs[i] = s.resultBlob() == null ? null : s.resultBlob().key();
+      sizes[i] = s.resultBlob() == null ? null : s.resultBlob().size();
+      shas[i] = s.resultBlob() == null ? null : s.resultBlob().sha256();
+      cts[i] = s.contentType();
+    }
+    int count = 0;
+    try (PreparedStatement ps = c.prepareStatement(
+        "UPDATE tasks t SET state = 'succeeded', result_json = u.rj, result_blob = u.rb, result_size = u.rs,"
+            + " result_sha256 = u.rh, result_content_type = u.ct, error = NULL, finished_at = now(),"
+            + " lease_token = NULL, lease_expires_at = NULL"
+            + " FROM unnest(?::uuid[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[])"
+            + " AS u(id, token, attempt, rj, rb, rs, rh, ct)"
+            + " WHERE t.id = u.id AND t.state = 'running' AND t.lease_token = u.token AND t.attempts = u.attempt"
+            + " RETURNING t.tenant")) {
+      ps.setArray(1, c.createArrayOf("uuid", ids));
+      ps.setArray(2, c.createArrayOf("uuid", tokens));
+      ps.setArray(3, c.createArrayOf("int4", attempts));
+      ps.setArray(4, c.createArrayOf("text", jsons));
+      ps.setArray(5, c.createArrayOf("text", blobs));
+      ps.setArray(6, c.createArrayOf("int8", sizes));
+      ps.setArray(7, c.createArrayOf("text", shas));
+      ps.setArray(8, c.createArrayOf("text", cts));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          usage.computeIfAbsent(rs.getString(1), k -> new long[2])[0]++;
+          count++;
+        }
+      }
+    }
+    return count;
+  }
+
+  /** Returns {retried, dead}. */
+  private static int[] writeFailures(Connection c, List<Completion.Failure> failed, Map<String, long[]> usage)
+      throws SQLException {
+    int n = failed.size();
+    Object[] ids = new Object[n], tokens = new Object[n], attempts = new Object[n], errors = new Object[n],
+        delays = new Object[n], permanent = new Object[n];
+    for (int i = 0; i < n; i++) {
+      Completion.Failure f = failed.get(i);
+      ids[i] = f.task().id();
+      tokens[i] = f.task().leaseToken();
+      attempts[i] = f.task().attempt();
+      errors[i] = truncate(f.error(), 4000);
+      delays[i] = f.retryDelay().toMillis();
+      permanent[i] = f.permanent();
+    }
+    int[] out = new int[2];
+    try (PreparedStatement ps = c.prepareStatement(
+        "UPDATE tasks t SET"
+            + " state = CASE WHEN u.permanent OR t.attempts >= t.max_attempts THEN 'dead' ELSE 'queued' END,"
+            + " run_at = CASE WHEN u.permanent OR t.attempts >= t.max_attempts THEN t.run_at"
+            + "               ELSE now() + u.delay_ms * interval '1 millisecond' END,"
+            + " finished_at = CASE WHEN u.permanent OR t.attempts >= t.max_attempts THEN now() END,"
+            + " error = u.error, lease_token = NULL, lease_expires_at = NULL"
+            + " FROM unnest(?::uuid[], ?::uuid[], ?::int[], ?::text[], ?::bigint[], ?::boolean[])"
+            + " AS u(id, token, attempt, error, delay_ms, permanent)"
+            + " WHERE t.id = u.id AND t.state = 'running' AND t.lease_token = u.token AND t.attempts = u.attempt"
+            + " RETURNING t.tenant, t.state")) {
+      ps.setArray(1, c.createArrayOf("uuid", ids));
+      ps.setArray(2, c.createArrayOf("uuid", tokens));
+      ps.setArray(3, c.createArrayOf("int4", attempts));
+      ps.setArray(4, c.createArrayOf("text", errors));
+      ps.setArray(5, c.createArrayOf("int8", delays));
+      ps.setArray(6, c.createArrayOf("bool", permanent));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          if ("dead".equals(rs.getString(2))) {
+            usage.computeIfAbsent(rs.getString(1), k -> new long[2])[1]++;
+            out[1]++;
+          } else {
+            out[0]++;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  private static int writeReleases(Connection c, List<Completion.Release> released) throws SQLException {
+    int n = released.size();
+    Object[] ids = new Object[n], tokens = new Object[n], attempts = new Object[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = released.get(i).task().id();
+      tokens[i] = released.get(i).task().leaseToken();
+      attempts[i] = released.get(i).task().attempt();
+    }
+    try (PreparedStatement ps = c.prepareStatement(
+        "UPDATE tasks t SET state = 'queued', attempts = t.attempts - 1, run_at = now(), lease_token = NULL,"
+            + " lease_expires_at = NULL, worker = NULL"
+            + " FROM unnest(?::uuid[], ?::uuid[], ?::int[]) AS u(id, token, attempt)"
+            + " WHERE t.id = u.id AND t.state = 'running' AND t.lease_token = u.token AND t.attempts = u.attempt")) {
+      ps.setArray(1, c.createArrayOf("uuid", ids));
+      ps.setArray(2, c.createArrayOf("uuid", tokens));
+      ps.setArray(3, c.createArrayOf("int4", attempts));
+      return ps.executeUpdate();
+    }
+  }
+
+  /**
+   * Extends the leases this worker still holds and returns the ids it holds. A task missing from the
+   * answer was cancelled or rescued: its handler should be stopped.
+   */
+  public Set<UUID> heartbeat(List<ClaimedTask> held, Duration lease) {
+    Set<UUID> still = new HashSet<>();
+    if (held.isEmpty()) return still;
+    Object[] ids = held.stream().map(ClaimedTask::id).toArray();
+    Object[] tokens = held.stream().map(ClaimedTask::leaseToken).toArray();
+    Object[] attempts = held.stream().map(ClaimedTask::attempt).toArray();
+    try (Connection c = db.connection(); PreparedStatement ps = c.prepareStatement(
+        "UPDATE tasks t SET lease_expires_at = now() + ? * interval '1 millisecond'"
+            + " FROM unnest(?::uuid[], ?::uuid[], ?::int[]) AS u(id, token, attempt)"
+            + " WHERE t.id = u.id AND t.state = 'running' AND t.lease_token = u.token AND t.attempts = u.attempt"
+            + " RETURNING t.id")) {
+      ps.setLong(1, lease.toMillis());
+      ps.setArray(2, c.createArrayOf("uuid", ids));
+      ps.setArray(3, c.createArrayOf("uuid", tokens));
+      ps.setArray(4, c.createArrayOf("int4", attempts));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) still.add(rs.getObject(1, UUID.class));
+      }
+      return still;
+    } catch (SQLException e) {
+      throw DatabaseUnavailableException.translate("heartbeat of " + held.size() + " lease(s)", e);
+    }
+  }
+
+  /**
+   * Puts running tasks whose lease expired (their worker died or hung) back in the queue, or makes
+   * them dead when they have used all their attempts. Returns {rescued, dead}.
+   */
+  public int[] rescueExpired(int limit) {
+    try (Connection c = db.connection()) {
+      c.setAutoCommit(false);
+      int[] out = new int[2];
+      Map<String, long[]> usage = new HashMap<>();
+      try (PreparedStatement ps = c.prepareStatement(
+          "UPDATE tasks t SET"
+              + " state = CASE WHEN t.attempts >= t.max_attempts THEN 'dead' ELSE 'queued' END,"
+              + " finished_at = CASE WHEN t.attempts >= t.max_attempts THEN now() END,"
+              + " run_at = now(), lease_token = NULL, lease_expires_at = NULL,"
+              + " error = 'lease expired: worker ' || coalesce(t.worker, '?') || ' stopped heartbeating during attempt '"
+              + "   || t.attempts"
+              + " FROM (SELECT id FROM tasks WHERE state = 'running' AND lease_expires_at < now()"
+              + "       ORDER BY lease_expires_at LIMIT ? FOR UPDATE SKIP LOCKED) x"
+              + " WHERE t.id = x.id RETURNING t.tenant, t.state")) {
+        ps.setInt(1, limit);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            if ("dead".equals(rs.getString(2))) {
+              out[1]++;
+              usage.computeIfAbsent(rs.getString(1), k -> new long[2])[1]++;
+            } else {
+              out[0]++;
+            }
+          }
+        }
+      }
+      if (!usage.isEmpty()) UsageRepository.addOutcomes(c, Instant.now().truncatedTo(ChronoUnit.MINUTES), usage);
+      if (out[0] > 0) TaskRepository.notifyQueued(c);
+      c.commit();
+      return out;
+    } catch (SQLException e) {
+      throw DatabaseUnavailableException.translate("rescuing expired leases", e);
+    }
+  }
+
+  /** Queue depth and age, for metrics. */
+  public record Stats(long ready, long scheduled, long running, double oldestReadyAgeSeconds) {}
+
+  public Stats stats() {
+    try (Connection c = db.connection(); PreparedStatement ps = c.prepareStatement(
+        "SELECT count(*) FILTER (WHERE state = 'queued' AND run_at <= now()),"
+            + " count(*) FILTER (WHERE state = 'queued' AND run_at > now()),"
+            + " count(*) FILTER (WHERE state = 'running'),"
+            + " coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE state = 'queued' AND run_at <= now())), 0)"
+            + " FROM tasks WHERE state IN ('queued', 'running')")) {
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return new Stats(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getDouble(4));
+      }
+    } catch (SQLException e) {
+      throw DatabaseUnavailableException.translate("reading queue statistics", e);
+    }
+  }
+
+  private static String truncate(String s, int max) {
+    if (s == null) return null;
+    return s.length() <= max ? s : s.substring(0, max) + "…";
+  }
+}

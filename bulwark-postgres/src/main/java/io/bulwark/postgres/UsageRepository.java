@@ -1,0 +1,122 @@
+package io.bulwark.postgres;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Per-tenant, per-minute usage statistics. API servers count requests in memory and flush deltas here
+ * in batches ({@link #add}); workers add task outcomes inside their completion transaction, so those
+ * counts are exact.
+ */
+public final class UsageRepository {
+  /** One tenant-minute of counts, as a delta to add or as a stored row. */
+  public record Counts(
+      String tenant, Instant minute, long requests, long tasksSubmitted, long tasksSucceeded, long tasksDead,
+      long bytesIn, long bytesOut) {}
+
+  /** A tenant's usage: per minute since a time, plus all-time totals. */
+  public record Report(List<Counts> minutes, Counts totals) {}
+
+  private static final String UPSERT =
+      "INSERT INTO usage_minutes AS m (tenant, minute, requests, tasks_submitted, tasks_succeeded, tasks_dead,"
+          + " bytes_in, bytes_out)"
+          + " SELECT * FROM unnest(?::text[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[],"
+          + " ?::bigint[], ?::bigint[])"
+          + " ON CONFLICT (tenant, minute) DO UPDATE SET requests = m.requests + excluded.requests,"
+          + " tasks_submitted = m.tasks_submitted + excluded.tasks_submitted,"
+          + " tasks_succeeded = m.tasks_succeeded + excluded.tasks_succeeded,"
+          + " tasks_dead = m.tasks_dead + excluded.tasks_dead,"
+          + " bytes_in = m.bytes_in + excluded.bytes_in, bytes_out = m.bytes_out + excluded.bytes_out";
+
+  private final Database db;
+
+  public UsageRepository(Database db) {
+    this.db = db;
+  }
+
+  /** Adds deltas (one per tenant-minute; the caller merges duplicates) in one statement. */
+  public void add(Collection<Counts> deltas) {
+    if (deltas.isEmpty()) return;
+    try (Connection c = db.connection()) {
+      upsert(c, new ArrayList<>(deltas));
+    } catch (SQLException e) {
+      throw DatabaseUnavailableException.translate("recording usage", e);
+    }
+  }
+
+  static void addOutcomes(Connection c, Instant minute, Map<String, long[]> succeededDead) throws SQLException {
+    List<Counts> deltas = new ArrayList<>();
+    succeededDead.forEach((tenant, v) -> deltas.add(new Counts(tenant, minute, 0, 0, v[0], v[1], 0, 0)));
+    deltas.sort(java.util.Comparator.comparing(Counts::tenant)); // stable lock order across writers
+    upsert(c, deltas);
+  }
+
+  private static void upsert(Connection c, List<Counts> d) throws SQLException {
+    int n = d.size();
+    Object[] tenants = new Object[n], minutes = new Object[n], req = new Object[n], sub = new Object[n],
+        ok = new Object[n], dead = new Object[n], in = new Object[n], out = new Object[n];
+    for (int i = 0; i < n; i++) {
+      Counts x = d.get(i);
+      tenants[i] = x.tenant();
+      minutes[i] = Timestamp.from(x.minute());
+      req[i] = x.requests();
+      sub[i] = x.tasksSubmitted();
+      ok[i] = x.tasksSucceeded();
+      dead[i] = x.tasksDead();
+      in[i] = x.bytesIn();
+      out[i] = x.bytesOut();
+    }
+    try (PreparedStatement ps = c.prepareStatement(UPSERT)) {
+      ps.setArray(1, c.createArrayOf("text", tenants));
+      ps.setArray(2, c.createArrayOf("timestamptz", minutes));
+      ps.setArray(3, c.createArrayOf("int8", req));
+      ps.setArray(4, c.createArrayOf("int8", sub));
+      ps.setArray(5, c.createArrayOf("int8", ok));
+      ps.setArray(6, c.createArrayOf("int8", dead));
+      ps.setArray(7, c.createArrayOf("int8", in));
+      ps.setArray(8, c.createArrayOf("int8", out));
+      ps.executeUpdate();
+    }
+  }
+
+  public Report report(String tenant, Instant since) {
+    String cols = "requests, tasks_submitted, tasks_succeeded, tasks_dead, bytes_in, bytes_out";
+    try (Connection c = db.connection()) {
+      List<Counts> minutes = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT minute, " + cols + " FROM usage_minutes WHERE tenant = ? AND minute >= ? ORDER BY minute")) {
+        ps.setString(1, tenant);
+        ps.setTimestamp(2, Timestamp.from(since));
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) minutes.add(counts(tenant, rs.getTimestamp(1).toInstant(), rs));
+        }
+      }
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT coalesce(sum(requests),0), coalesce(sum(tasks_submitted),0), coalesce(sum(tasks_succeeded),0),"
+              + " coalesce(sum(tasks_dead),0), coalesce(sum(bytes_in),0), coalesce(sum(bytes_out),0)"
+              + " FROM usage_minutes WHERE tenant = ?")) {
+        ps.setString(1, tenant);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          return new Report(minutes, new Counts(tenant, null, rs.getLong(1), rs.getLong(2), rs.getLong(3),
+              rs.getLong(4), rs.getLong(5), rs.getLong(6)));
+        }
+      }
+    } catch (SQLException e) {
+      throw DatabaseUnavailableException.translate("reading usage of tenant " + tenant, e);
+    }
+  }
+
+  private static Counts counts(String tenant, Instant minute, ResultSet rs) throws SQLException {
+    return new Counts(tenant, minute, rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getLong(6),
+        rs.getLong(7));
+  }
+}
