@@ -252,13 +252,20 @@ public final class Worker implements AutoCloseable {
       }
     }
 
-    /** Records the outcome once; later calls (a late handler after a timeout) change nothing. */
+    /**
+     * Records the outcome once; later calls (a late handler after a timeout) change nothing. The slot is
+     * freed when the outcome is written (by the completer), so claimed-but-unwritten work stays bounded
+     * by the concurrency even when the database is slow.
+     */
     boolean finish(Completion outcome) {
       if (!finished.compareAndSet(false, true)) return false;
       running.remove(task.id());
-      slots.release();
-      if (outcome != null) outcomes.add(outcome);
-      else held.remove(task.id());
+      if (outcome != null) {
+        outcomes.add(outcome);
+      } else {
+        held.remove(task.id());
+        slots.release();
+      }
       return true;
     }
 
@@ -310,6 +317,7 @@ public final class Worker implements AutoCloseable {
         metrics.released.add(r.released());
         metrics.ignoredCompletions.add(r.ignored());
         for (Completion c : batch) held.remove(c.task().id());
+        slots.release(batch.size());
         batch.clear();
       } catch (InterruptedException e) {
         if (!completing.get()) return;
