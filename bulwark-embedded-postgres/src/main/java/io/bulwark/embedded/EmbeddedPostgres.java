@@ -1,0 +1,1076 @@
+package io.bulwark.embedded;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.lang.ProcessBuilder.Redirect;
+import java.net.InetSocketAddress;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A real, durable PostgreSQL server run from the bundled binaries ({@link PostgresBinaries}).
+ *
+ * <p>Two ways to use it:
+ *
+ * <ul>
+ *   <li><b>Supervised</b>: call {@link #prepareStart()} (initdb if needed, rewrite {@code
+ *       bulwark.conf}, clear a stale {@code postmaster.pid}), then run {@link #serverCommand()} (or
+ *       {@link #processBuilder()}) as a foreground child process, watch it, and use {@link
+ *       #awaitReady} or {@link #isReady()} for readiness. Stop it with SIGINT (fast shutdown).
+ *   <li><b>Managed</b> (tests, simple embedding): {@link #start()}, {@link #stop()}, {@link
+ *       #kill()}, {@link #close()}.
+ * </ul>
+ *
+ * <p>The server only listens on 127.0.0.1 (TCP, no Unix socket) and authenticates with
+ * scram-sha-256 as {@link #user()}. Durability settings ({@code fsync}, {@code synchronous_commit},
+ * {@code full_page_writes}) cannot be turned off: the builder refuses it, and they are also passed
+ * on the command line, which outranks every configuration file including {@code ALTER SYSTEM}'s
+ * {@code postgresql.auto.conf}.
+ *
+ * <p>PostgreSQL refuses to run as root. When the JVM runs as root, initdb and postgres are run
+ * under {@code unshare -U}: a new user namespace without a uid mapping, in which the process has no
+ * privileges but still owns the (root-owned) data directory. {@code unshare} execs the program, so
+ * the child process's pid is the postmaster's pid.
+ *
+ * <p>Server output (and initdb's) is appended to {@link #logFile()}, by default the data
+ * directory's sibling {@code <dataDir name>.log} (for {@code /var/lib/bulwark/pgdata} that is
+ * {@code /var/lib/bulwark/pgdata.log}): outside the data directory so that it never ends up in a
+ * base backup, and unique per data directory.
+ */
+public final class EmbeddedPostgres implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(EmbeddedPostgres.class);
+
+  public static final String DEFAULT_USER = "bulwark";
+  public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
+  public static final Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(30);
+  /** Rewritten in the data directory on every start; included last by postgresql.conf. */
+  public static final String CONF_FILE = "bulwark.conf";
+
+  static final String INCLUDE_LINE = "include_if_exists = '" + CONF_FILE + "'";
+  static final String LOOPBACK = "127.0.0.1";
+  private static final Duration INITDB_TIMEOUT = Duration.ofMinutes(5);
+  private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+  private static final Duration POLL = Duration.ofMillis(25);
+  private static final int LOG_TAIL_LINES = 30;
+  /** postmaster.pid line 8 (LOCK_FILE_LINE_PM_STATUS), 0-based. */
+  private static final int PID_FILE_STATUS_LINE = 7;
+
+  /** What {@code bulwark.conf} sets before the user's settings (which override these). */
+  public static final Map<String, String> DEFAULT_SETTINGS = defaultSettings();
+
+  private static final Pattern SETTING_NAME =
+      Pattern.compile("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?");
+  private static final Pattern USER_NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+  private static final Pattern VERSION_OUTPUT = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)");
+  private static final Set<String> TRUE_BOOL = Set.of("on", "true", "tru", "tr", "t", "yes", "ye", "y", "1");
+  private static final Set<String> DURABLE_SYNCHRONOUS_COMMIT =
+      Set.of("on", "true", "yes", "1", "local", "remote_write", "remote_apply");
+  /** Passed with -c as well, so that no configuration file can turn them off. */
+  private static final List<String> PROTECTED = List.of("fsync", "synchronous_commit", "full_page_writes");
+
+  private final Path dataDir;
+  private final int port;
+  private final String user;
+  private final String password;
+  private final Path binariesDir;
+  private final Path logFile;
+  private final Map<String, String> settings;
+  private final Duration startTimeout;
+  private final Duration stopTimeout;
+  private final List<String> commandPrefix;
+  private final String description;
+
+  private Process process; // guarded by this
+  private volatile Integer binariesMajor;
+
+  private EmbeddedPostgres(Builder b, Path binariesDir, int port, List<String> commandPrefix) {
+    this.dataDir = b.dataDir;
+    this.port = port;
+    this.user = b.user;
+    this.password = b.password;
+    this.binariesDir = binariesDir;
+    this.logFile =
+        b.logFile != null
+            ? b.logFile
+            : b.dataDir.resolveSibling(b.dataDir.getFileName() + ".log");
+    Map<String, String> merged = new LinkedHashMap<>(DEFAULT_SETTINGS);
+    merged.putAll(b.settings);
+    this.settings = Collections.unmodifiableMap(merged);
+    this.startTimeout = b.startTimeout;
+    this.stopTimeout = b.stopTimeout;
+    this.commandPrefix = commandPrefix;
+    this.description = "embedded-postgres[" + dataDir + ":" + port + "]";
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  // ---------------------------------------------------------------- init
+
+  /** Whether the data directory holds an initialized cluster (has PG_VERSION). */
+  public boolean isInitialized() {
+    return Files.isRegularFile(dataDir.resolve("PG_VERSION"));
+  }
+
+  /**
+   * Runs initdb unless the data directory is initialized; checks that an existing cluster's major
+   * version matches the binaries.
+   *
+   * <p>initdb runs in a temporary sibling directory that is then renamed onto {@link #dataDir()}
+   * (missing, or an empty directory), so a crash never leaves a half-initialized cluster there. If
+   * dataDir is an empty mount point (another file system than its parent), initdb runs in place,
+   * with a marker file next to it so that an interrupted run is cleaned up and redone next time.
+   *
+   * @throws EmbeddedPostgresException if initdb fails (with its output), if dataDir is not empty
+   *     but no cluster, or if the cluster was made by another PostgreSQL major version
+   */
+  public synchronized void initIfNeeded() {
+    try {
+      Path parent = dataDir.getParent();
+      String name = dataDir.getFileName().toString();
+      Path inPlaceMarker = parent.resolve("." + name + ".initdb-incomplete");
+      if (Files.exists(inPlaceMarker)) {
+        recoverInterruptedInPlaceInit(inPlaceMarker);
+      }
+      if (isInitialized()) {
+        checkMajorVersion();
+        return;
+      }
+      Files.createDirectories(parent);
+      removeInitLeftovers(parent, name);
+      boolean exists = Files.exists(dataDir);
+      if (exists) {
+        if (!Files.isDirectory(dataDir)) {
+          throw new EmbeddedPostgresException(
+              "data directory " + dataDir + " exists but is not a directory; remove it or choose another dataDir");
+        }
+        try (Stream<Path> entries = Files.list(dataDir)) {
+          List<String> some = entries.limit(5).map(p -> p.getFileName().toString()).sorted().toList();
+          if (!some.isEmpty()) {
+            throw new EmbeddedPostgresException(
+                "data directory " + dataDir + " is not empty (contains " + String.join(", ", some)
+                    + ") but has no PG_VERSION, so it is not a PostgreSQL data directory; refusing to"
+                    + " run initdb over it. Empty it, or choose another dataDir");
+          }
+        }
+      }
+      boolean inPlace = exists && !Files.getFileStore(dataDir).equals(Files.getFileStore(parent));
+      if (inPlace) {
+        Fs.writeSynced(inPlaceMarker, new byte[0]);
+        Fs.fsyncDirectory(parent);
+      }
+      Path target =
+          inPlace ? dataDir : Files.createTempDirectory(parent, "." + name + ".initdb-", Fs.attribute(Fs.PRIVATE_DIR));
+      Path pwfile = Files.createTempFile(parent, "." + name + ".pw-", "", Fs.attribute(Fs.PRIVATE_FILE));
+      boolean done = false;
+      try {
+        Files.writeString(pwfile, password + "\n", StandardCharsets.UTF_8);
+        runInitdb(target, pwfile);
+        ensureIncludeLine(target);
+        if (inPlace) {
+          Files.delete(inPlaceMarker);
+        } else {
+          // rename(2) atomically replaces an empty directory
+          Files.move(target, dataDir, StandardCopyOption.ATOMIC_MOVE);
+        }
+        Fs.fsyncDirectory(parent);
+        done = true;
+        log.info("{}: initialized a PostgreSQL {} cluster (superuser {}, data checksums on)", this, binariesMajor(), user);
+      } finally {
+        Files.deleteIfExists(pwfile);
+        if (!done) {
+          if (inPlace) {
+            Fs.deleteContents(dataDir);
+            Files.deleteIfExists(inPlaceMarker);
+          } else {
+            Fs.deleteRecursively(target);
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new EmbeddedPostgresException("cannot initialize data directory " + dataDir + ": " + e, e);
+    }
+  }
+
+  /**
+   * The marker says initdb was running in place and did not finish. Its remains are deleted,
+   * unless a postmaster has run on the directory since (postmaster.opts exists): then the cluster
+   * is in use and only the marker goes.
+   */
+  private void recoverInterruptedInPlaceInit(Path marker) throws IOException {
+    if (Files.isDirectory(dataDir)) {
+      if (Files.exists(dataDir.resolve("postmaster.opts"))) {
+        log.warn("{}: ignoring stale marker {}: the cluster has been started since", this, marker);
+      } else {
+        log.warn("{}: removing the remains of an interrupted initdb", this);
+        Fs.deleteContents(dataDir);
+      }
+    }
+    Files.delete(marker);
+    Fs.fsyncDirectory(marker.getParent());
+  }
+
+  private void runInitdb(Path target, Path pwfile) throws IOException {
+    List<String> command = new ArrayList<>(commandPrefix);
+    command.addAll(
+        List.of(
+            binariesDir.resolve("bin/initdb").toString(),
+            "-D", target.toString(),
+            "-U", user,
+            "--pwfile=" + pwfile,
+            "--auth=scram-sha-256",
+            "-E", "UTF8",
+            "--locale=C",
+            "--data-checksums",
+            "--no-instructions"));
+    Path output = Files.createTempFile(target.getParent(), "." + dataDir.getFileName() + ".initdb-", ".out");
+    try {
+      log.info("{}: running initdb", this);
+      ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
+      scrubEnvironment(pb.environment());
+      Process initdb = pb.start();
+      initdb.getOutputStream().close();
+      boolean exited;
+      try {
+        exited = initdb.waitFor(INITDB_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        initdb.destroyForcibly();
+        Thread.currentThread().interrupt();
+        throw new EmbeddedPostgresException("interrupted while running initdb for " + dataDir, e);
+      }
+      if (!exited) {
+        initdb.destroyForcibly();
+      }
+      String text = Files.readString(output, StandardCharsets.UTF_8);
+      appendToLog("initdb output:\n" + text);
+      if (!exited || initdb.exitValue() != 0) {
+        String why = exited ? "exited with status " + initdb.exitValue() : "did not finish within " + INITDB_TIMEOUT;
+        String hint =
+            text.contains("unshare")
+                ? "\nunshare -U could not create a user namespace; allow user namespaces"
+                    + " (sysctl user.max_user_namespaces > 0) or run Bulwark as a non-root user."
+                : "";
+        throw new EmbeddedPostgresException(
+            "initdb for " + dataDir + " " + why + "; its output:\n" + text.strip() + hint);
+      }
+    } finally {
+      Files.deleteIfExists(output);
+    }
+  }
+
+  private static void removeInitLeftovers(Path parent, String name) throws IOException {
+    try (Stream<Path> siblings = Files.list(parent)) {
+      for (Path p : siblings.toList()) {
+        String f = p.getFileName().toString();
+        if ((f.startsWith("." + name + ".initdb-") && !f.endsWith("-incomplete"))
+            || f.startsWith("." + name + ".pw-")) {
+          log.info("Removing leftover of an interrupted initdb: {}", p);
+          Fs.deleteRecursively(p);
+        }
+      }
+    }
+  }
+
+  private void checkMajorVersion() {
+    String clusterMajor;
+    try {
+      clusterMajor = Files.readString(dataDir.resolve("PG_VERSION"), StandardCharsets.UTF_8).strip();
+    } catch (IOException e) {
+      throw new EmbeddedPostgresException("cannot read " + dataDir.resolve("PG_VERSION") + ": " + e, e);
+    }
+    int binaries = binariesMajor();
+    if (!clusterMajor.equals(Integer.toString(binaries))) {
+      throw new EmbeddedPostgresException(
+          "data directory " + dataDir + " was created by PostgreSQL " + clusterMajor + ", but the binaries in "
+              + binariesDir + " are PostgreSQL " + binaries + "; a server cannot open another major version's"
+              + " data directory. Upgrade it with pg_upgrade (or dump and restore), or use PostgreSQL "
+              + clusterMajor + " binaries");
+    }
+  }
+
+  /** The major version of the configured binaries, from {@code postgres --version}. */
+  int binariesMajor() {
+    Integer cached = binariesMajor;
+    if (cached != null) {
+      return cached;
+    }
+    String postgres = binariesDir.resolve("bin/postgres").toString();
+    try {
+      ProcessBuilder pb = new ProcessBuilder(postgres, "--version").redirectErrorStream(true);
+      scrubEnvironment(pb.environment());
+      Process p = pb.start();
+      p.getOutputStream().close();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      p.waitFor(30, TimeUnit.SECONDS);
+      Matcher m = VERSION_OUTPUT.matcher(out);
+      if (!m.find()) {
+        throw new EmbeddedPostgresException("cannot tell the PostgreSQL version of " + postgres + ": '" + out.strip() + "'");
+      }
+      cached = Integer.valueOf(m.group(1));
+      binariesMajor = cached;
+      return cached;
+    } catch (IOException e) {
+      throw new EmbeddedPostgresException("cannot run " + postgres + " --version: " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new EmbeddedPostgresException("interrupted while running " + postgres + " --version", e);
+    }
+  }
+
+  private static void ensureIncludeLine(Path dir) throws IOException {
+    Path conf = dir.resolve("postgresql.conf");
+    String text = Files.readString(conf, StandardCharsets.UTF_8);
+    if (text.lines().map(String::strip).anyMatch(INCLUDE_LINE::equals)) {
+      return;
+    }
+    String addition =
+        (text.endsWith("\n") ? "" : "\n")
+            + "\n# Bulwark: settings managed by the launcher, rewritten on every start (keep this last)\n"
+            + INCLUDE_LINE + "\n";
+    Fs.replaceAtomically(conf, (text + addition).getBytes(StandardCharsets.UTF_8));
+  }
+
+  // ---------------------------------------------------------------- start preparation
+
+  /**
+   * Everything before launching the server: {@link #initIfNeeded()}, remove {@code
+   * postmaster.pid} if the process it names is gone, rewrite {@code bulwark.conf} with the current
+   * settings, and create the log file (mode 0600).
+   *
+   * @throws EmbeddedPostgresException.AlreadyRunning if a live postmaster owns the data directory
+   */
+  public synchronized void prepareStart() {
+    initIfNeeded();
+    clearStalePidFile();
+    try {
+      ensureIncludeLine(dataDir);
+      writeConf();
+    } catch (IOException e) {
+      throw new EmbeddedPostgresException("cannot write the configuration of " + dataDir + ": " + e, e);
+    }
+    createLogFile();
+  }
+
+  /** Creates the log file with mode 0600 (it can contain SQL and data from error messages). */
+  private void createLogFile() {
+    try {
+      Files.createDirectories(logFile.getParent());
+      if (!Files.exists(logFile)) {
+        Files.createFile(logFile, Fs.attribute(Fs.PRIVATE_FILE));
+      }
+    } catch (FileAlreadyExistsException raced) {
+      // fine
+    } catch (IOException e) {
+      throw new EmbeddedPostgresException("cannot create log file " + logFile + ": " + e, e);
+    }
+  }
+
+  /** The content of {@code bulwark.conf}. */
+  String confText() {
+    StringBuilder sb =
+        new StringBuilder("# Written by Bulwark before every start of ")
+            .append(dataDir)
+            .append(". Do not edit: changes are overwritten.\n");
+    settings.forEach((k, v) -> sb.append(k).append(" = ").append(quote(v)).append('\n'));
+    return sb.toString();
+  }
+
+  private void writeConf() throws IOException {
+    Fs.replaceAtomically(dataDir.resolve(CONF_FILE), confText().getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static String quote(String value) {
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'";
+  }
+
+  private void clearStalePidFile() {
+    Path pidFile = dataDir.resolve("postmaster.pid");
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(pidFile, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      return;
+    } catch (IOException e) {
+      throw new EmbeddedPostgresException("cannot read " + pidFile + ": " + e, e);
+    }
+    long pid = lines.isEmpty() ? -1 : parsePid(lines.get(0));
+    if (pid > 0 && ownsDataDir(pid)) {
+      throw new EmbeddedPostgresException.AlreadyRunning(dataDir, pid);
+    }
+    try {
+      Files.deleteIfExists(pidFile);
+      log.info("{}: removed stale postmaster.pid (pid {} is not running)", this, pid > 0 ? pid : "unreadable");
+    } catch (IOException e) {
+      throw new EmbeddedPostgresException("cannot remove stale " + pidFile + ": " + e, e);
+    }
+  }
+
+  private static long parsePid(String line) {
+    try {
+      return Long.parseLong(line.strip());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * Whether pid is a live postmaster of this data directory. A postmaster's working directory is
+   * its data directory; when that cannot be read (another user's process), any live postgres
+   * counts. After a reboot a stale pid can belong to an unrelated process, which must not block
+   * the start.
+   */
+  private boolean ownsDataDir(long pid) {
+    Optional<ProcessHandle> handle = ProcessHandle.of(pid);
+    if (handle.isEmpty() || !handle.get().isAlive() || isDead(pid)) {
+      return false;
+    }
+    try {
+      Path cwd = Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "cwd"));
+      return cwd.equals(dataDir.toRealPath());
+    } catch (IOException | UnsupportedOperationException e) {
+      Optional<String> command = handle.get().info().command();
+      return command.isEmpty() || Path.of(command.get()).getFileName().toString().equals("postgres");
+    }
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /**
+   * The argv that runs the postmaster in the foreground: {@code [unshare -U] bin/postgres -D
+   * <dataDir> -p <port> -c fsync=... -c synchronous_commit=... -c full_page_writes=...}. Run it
+   * after {@link #prepareStart()}.
+   */
+  public List<String> serverCommand() {
+    List<String> command = new ArrayList<>(commandPrefix);
+    command.add(binariesDir.resolve("bin/postgres").toString());
+    command.add("-D");
+    command.add(dataDir.toString());
+    command.add("-p");
+    command.add(Integer.toString(port));
+    for (String name : PROTECTED) {
+      command.add("-c");
+      command.add(name + "=" + settings.get(name));
+    }
+    return List.copyOf(command);
+  }
+
+  /**
+   * A ProcessBuilder for {@link #serverCommand()} with stdout and stderr appended to {@link
+   * #logFile()} and libpq/PG* variables removed from the environment. The caller may change the
+   * redirects.
+   */
+  public ProcessBuilder processBuilder() {
+    ProcessBuilder pb =
+        new ProcessBuilder(serverCommand())
+            .redirectErrorStream(true)
+            .redirectOutput(Redirect.appendTo(logFile.toFile()))
+            .redirectInput(Redirect.from(new File("/dev/null")));
+    scrubEnvironment(pb.environment());
+    return pb;
+  }
+
+  private static void scrubEnvironment(Map<String, String> env) {
+    env.keySet().removeIf(k -> k.startsWith("PG"));
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * {@link #prepareStart()}, launch the postmaster (output appended to {@link #logFile()}) and wait
+   * until it accepts connections.
+   *
+   * @throws EmbeddedPostgresException.AlreadyRunning if a live postmaster owns the data directory
+   * @throws EmbeddedPostgresException if it exits or is not ready within the start timeout
+   */
+  public synchronized void start() {
+    if (isRunning()) {
+      throw new EmbeddedPostgresException.AlreadyRunning(dataDir, process.pid());
+    }
+    process = null;
+    prepareStart();
+    Process started;
+    try {
+      appendToLog("starting: " + String.join(" ", serverCommand()));
+      started = processBuilder().start();
+    } catch (IOException e) {
+      throw new EmbeddedPostgresException("cannot launch " + serverCommand() + ": " + e, e);
+    }
+    long began = System.nanoTime();
+    try {
+      awaitReady(started, startTimeout);
+    } catch (RuntimeException e) {
+      killTree(started);
+      throw e;
+    }
+    process = started;
+    log.info("{}: started (pid {}) in {} ms", this, started.pid(), (System.nanoTime() - began) / 1_000_000);
+  }
+
+  /**
+   * Waits until the given postmaster (started from {@link #serverCommand()}) accepts
+   * connections: {@code postmaster.pid} names its pid with status "ready", and a TCP connect to
+   * 127.0.0.1:{@link #port()} succeeds.
+   *
+   * @throws EmbeddedPostgresException if the process exits first (with the end of the log), or on
+   *     timeout (the process is left running)
+   */
+  public void awaitReady(Process postmaster, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      if (!postmaster.isAlive()) {
+        throw new EmbeddedPostgresException(
+            this + ": PostgreSQL exited with status " + postmaster.exitValue() + " before accepting"
+                + " connections; last lines of " + logFile + ":\n" + logTail());
+      }
+      if (pidFileSaysReady(postmaster.pid()) && acceptsTcp()) {
+        return;
+      }
+      if (System.nanoTime() - deadline > 0) {
+        throw new EmbeddedPostgresException(
+            this + ": PostgreSQL (pid " + postmaster.pid() + ") did not accept connections within "
+                + timeout + "; last lines of " + logFile + ":\n" + logTail());
+      }
+      try {
+        // returns at once if the process exits
+        postmaster.waitFor(POLL.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new EmbeddedPostgresException(this + ": interrupted while waiting for PostgreSQL to start", e);
+      }
+    }
+  }
+
+  /**
+   * Whether a postmaster (started by anyone) is ready on this data directory and port: the pid in
+   * {@code postmaster.pid} is alive, its status is "ready", and 127.0.0.1:port accepts TCP.
+   */
+  public boolean isReady() {
+    List<String> lines = pidFileLines();
+    if (lines.isEmpty()) {
+      return false;
+    }
+    long pid = parsePid(lines.get(0));
+    return pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
+        && pidFileSaysReady(pid) && acceptsTcp();
+  }
+
+  private boolean pidFileSaysReady(long pid) {
+    List<String> lines = pidFileLines();
+    return lines.size() > PID_FILE_STATUS_LINE
+        && parsePid(lines.get(0)) == pid
+        && lines.get(PID_FILE_STATUS_LINE).strip().equals("ready");
+  }
+
+  private List<String> pidFileLines() {
+    try {
+      return Files.readAllLines(dataDir.resolve("postmaster.pid"), StandardCharsets.UTF_8);
+    } catch (IOException e) { // absent, or being rewritten
+      return List.of();
+    }
+  }
+
+  private boolean acceptsTcp() {
+    try (Socket socket = new Socket()) {
+      socket.connect(new InetSocketAddress(LOOPBACK, port), 1000);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Fast shutdown of the server this instance started: SIGINT (rolls back open transactions, then
+   * a shutdown checkpoint), wait up to the stop timeout, then SIGKILL. No-op if not running.
+   */
+  public synchronized void stop() {
+    Process p = process;
+    if (p == null || !p.isAlive()) {
+      process = null;
+      return;
+    }
+    log.info("{}: stopping (fast shutdown of pid {})", this, p.pid());
+    if (!signal("INT", p.pid())) {
+      p.destroy(); // SIGTERM: smart shutdown, better than nothing
+    }
+    try {
+      if (!p.waitFor(stopTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        log.warn("{}: pid {} did not stop within {}; sending SIGKILL", this, p.pid(), stopTimeout);
+        killTree(p);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      killTree(p);
+    }
+    process = null;
+    log.info("{}: stopped", this);
+  }
+
+  /**
+   * SIGKILL the postmaster and all its children at once, like a machine crash, and wait until they
+   * are gone. The next start runs crash recovery. For failure tests.
+   */
+  public synchronized void kill() {
+    Process p = process;
+    if (p == null) {
+      return;
+    }
+    log.warn("{}: killing pid {} and its children with SIGKILL", this, p.pid());
+    killTree(p);
+    process = null;
+  }
+
+  private void killTree(Process p) {
+    List<ProcessHandle> children = p.descendants().toList();
+    p.destroyForcibly();
+    children.forEach(ProcessHandle::destroyForcibly);
+    long deadline = System.nanoTime() + KILL_WAIT.toNanos();
+    boolean interrupted = false;
+    try {
+      if (!p.waitFor(KILL_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+        log.warn("{}: pid {} is still alive {} after SIGKILL", this, p.pid(), KILL_WAIT);
+      }
+      // Orphaned children hold the old shared memory until they die; a new postmaster refuses to
+      // start while they do. A zombie has released its memory, so it counts as gone.
+      for (ProcessHandle child : children) {
+        while (!isDead(child.pid())) {
+          if (System.nanoTime() - deadline > 0) {
+            log.warn("{}: child pid {} is still alive {} after SIGKILL", this, child.pid(), KILL_WAIT);
+            break;
+          }
+          Thread.sleep(5);
+        }
+      }
+    } catch (InterruptedException e) {
+      interrupted = true;
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Gone, or a zombie (exited, waiting to be reaped by its new parent). */
+  private static boolean isDead(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      int close = stat.lastIndexOf(')');
+      char state = close >= 0 && close + 2 < stat.length() ? stat.charAt(close + 2) : '?';
+      return state == 'Z' || state == 'X';
+    } catch (IOException e) {
+      return ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true);
+    }
+  }
+
+  private boolean signal(String signal, long pid) {
+    for (String kill : List.of("/bin/kill", "/usr/bin/kill")) {
+      if (Files.isExecutable(Path.of(kill))) {
+        try {
+          Process p = new ProcessBuilder(kill, "-" + signal, Long.toString(pid)).redirectErrorStream(true).start();
+          p.getOutputStream().close();
+          String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+          if (p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0) {
+            return true;
+          }
+          log.warn("{}: {} -{} {} failed: {}", this, kill, signal, pid, out.strip());
+          return false;
+        } catch (IOException e) {
+          log.warn("{}: cannot run {}: {}", this, kill, e.toString());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
+    log.warn("{}: no kill command at /bin/kill or /usr/bin/kill; cannot send SIG{}", this, signal);
+    return false;
+  }
+
+  /** Whether the server this instance started is alive. */
+  public synchronized boolean isRunning() {
+    return process != null && process.isAlive();
+  }
+
+  /**
+   * The postmaster's pid.
+   *
+   * @throws IllegalStateException if this instance has not started a server that is still alive
+   */
+  public synchronized long pid() {
+    if (!isRunning()) {
+      throw new IllegalStateException(this + " is not running");
+    }
+    return process.pid();
+  }
+
+  /** {@link #stop()}. */
+  @Override
+  public void close() {
+    stop();
+  }
+
+  // ---------------------------------------------------------------- accessors
+
+  /** {@code jdbc:postgresql://127.0.0.1:<port>/<database>}. */
+  public String jdbcUrl(String database) {
+    if (database == null || database.isBlank()) {
+      throw new IllegalArgumentException("database must be a non-empty database name, was '" + database + "'");
+    }
+    return "jdbc:postgresql://" + LOOPBACK + ":" + port + "/" + database;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public String user() {
+    return user;
+  }
+
+  public String password() {
+    return password;
+  }
+
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  public Path binariesDir() {
+    return binariesDir;
+  }
+
+  public Path logFile() {
+    return logFile;
+  }
+
+  /** The effective server settings written to {@code bulwark.conf}: defaults, then the user's. */
+  public Map<String, String> settings() {
+    return settings;
+  }
+
+  @Override
+  public String toString() {
+    return description;
+  }
+
+  // ---------------------------------------------------------------- log
+
+  private void appendToLog(String text) {
+    try {
+      createLogFile();
+      Files.writeString(
+          logFile,
+          "--- bulwark " + Instant.now() + " " + text + (text.endsWith("\n") ? "" : "\n"),
+          StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE,
+          StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      log.warn("{}: cannot append to {}: {}", this, logFile, e.toString());
+    }
+  }
+
+  /** The last lines of the log file (read from its end, so a huge log is cheap). */
+  String logTail() {
+    try (RandomAccessFile raf = new RandomAccessFile(logFile.toFile(), "r")) {
+      long length = raf.length();
+      long from = Math.max(0, length - 64 * 1024);
+      byte[] bytes = new byte[(int) (length - from)];
+      raf.seek(from);
+      raf.readFully(bytes);
+      Deque<String> tail = new ArrayDeque<>();
+      new String(bytes, StandardCharsets.UTF_8)
+          .lines()
+          .forEach(
+              l -> {
+                tail.addLast(l);
+                if (tail.size() > LOG_TAIL_LINES) {
+                  tail.removeFirst();
+                }
+              });
+      return String.join("\n", tail);
+    } catch (IOException e) {
+      return "(cannot read " + logFile + ": " + e + ")";
+    }
+  }
+
+  // ---------------------------------------------------------------- settings
+
+  private static Map<String, String> defaultSettings() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("fsync", "on");
+    m.put("synchronous_commit", "on");
+    m.put("full_page_writes", "on");
+    m.put("wal_level", "replica");
+    m.put("listen_addresses", LOOPBACK);
+    m.put("unix_socket_directories", "");
+    m.put("max_connections", "200");
+    m.put("shared_buffers", "256MB");
+    m.put("max_wal_size", "2GB");
+    m.put("checkpoint_timeout", "15min");
+    m.put("log_destination", "stderr");
+    m.put("logging_collector", "off");
+    m.put("log_line_prefix", "%m [%p] ");
+    return Collections.unmodifiableMap(m);
+  }
+
+  /** Returns the normalized (lower-case) name, or throws explaining why the setting is refused. */
+  static String checkSetting(String name, String value) {
+    Objects.requireNonNull(name, "setting name");
+    Objects.requireNonNull(value, "value of setting " + name);
+    if (!SETTING_NAME.matcher(name).matches()) {
+      throw new EmbeddedPostgresException(
+          "setting name '" + name + "' is not a PostgreSQL parameter name (letters, digits, '_',"
+              + " optionally 'prefix.name')");
+    }
+    String key = name.toLowerCase(Locale.ROOT);
+    if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0) {
+      throw new EmbeddedPostgresException("value of setting " + key + " must be a single line without NUL characters");
+    }
+    String v = value.strip().toLowerCase(Locale.ROOT);
+    switch (key) {
+      case "fsync" -> {
+        if (!TRUE_BOOL.contains(v)) {
+          throw new EmbeddedPostgresException(
+              "fsync='" + value + "' is refused: without fsync PostgreSQL acknowledges commits it has"
+                  + " not forced to disk, so a crash or power loss loses acknowledged transactions and"
+                  + " can corrupt the database beyond repair. Bulwark only runs PostgreSQL durably;"
+                  + " remove the setting (fsync is always on)");
+        }
+      }
+      case "full_page_writes" -> {
+        if (!TRUE_BOOL.contains(v)) {
+          throw new EmbeddedPostgresException(
+              "full_page_writes='" + value + "' is refused: a crash in the middle of a page write"
+                  + " then leaves torn pages that crash recovery cannot repair, losing committed data."
+                  + " Bulwark only runs PostgreSQL durably; remove the setting (full_page_writes is"
+                  + " always on)");
+        }
+      }
+      case "synchronous_commit" -> {
+        if (!DURABLE_SYNCHRONOUS_COMMIT.contains(v)) {
+          throw new EmbeddedPostgresException(
+              "synchronous_commit='" + value + "' is refused: PostgreSQL would acknowledge commits"
+                  + " before their WAL is flushed to disk, so a crash loses the most recently"
+                  + " acknowledged transactions. Allowed values: on, local, remote_write,"
+                  + " remote_apply");
+        }
+      }
+      case "port" ->
+          throw new EmbeddedPostgresException("set the port with port(int), not setting(\"port\", ...)");
+      case "data_directory", "config_file", "hba_file", "ident_file" ->
+          throw new EmbeddedPostgresException(
+              "setting " + key + " is managed by the launcher (the data directory is dataDir)");
+      case "listen_addresses" -> {
+        List<String> addresses = List.of(v.split("\\s*,\\s*"));
+        if (addresses.stream().noneMatch(a -> Set.of("127.0.0.1", "localhost", "*", "0.0.0.0").contains(a))) {
+          throw new EmbeddedPostgresException(
+              "listen_addresses='" + value + "' must include 127.0.0.1 (or localhost, 0.0.0.0, *):"
+                  + " the launcher and local clients connect to 127.0.0.1");
+        }
+      }
+      default -> {}
+    }
+    return key;
+  }
+
+  static int currentUid() {
+    try {
+      return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return "root".equals(System.getProperty("user.name")) ? 0 : -1;
+    }
+  }
+
+  // ---------------------------------------------------------------- builder
+
+  /** Builds an {@link EmbeddedPostgres}; {@link #build()} validates everything. */
+  public static final class Builder {
+    private Path dataDir;
+    private int port;
+    private String user = DEFAULT_USER;
+    private String password;
+    private Path binariesDir;
+    private Path logFile;
+    private final Map<String, String> settings = new LinkedHashMap<>();
+    private Duration startTimeout = DEFAULT_START_TIMEOUT;
+    private Duration stopTimeout = DEFAULT_STOP_TIMEOUT;
+
+    private Builder() {}
+
+    /** Required. Created with mode 0700 if missing. */
+    public Builder dataDir(Path dataDir) {
+      this.dataDir = dataDir;
+      return this;
+    }
+
+    /** TCP port on 127.0.0.1; 0 (the default) picks a free port when {@link #build()} runs. */
+    public Builder port(int port) {
+      this.port = port;
+      return this;
+    }
+
+    /** The superuser created by initdb; default {@value EmbeddedPostgres#DEFAULT_USER}. */
+    public Builder user(String user) {
+      this.user = user;
+      return this;
+    }
+
+    /** Required, non-empty: the superuser's password (scram-sha-256). Only used by initdb. */
+    public Builder password(String password) {
+      this.password = password;
+      return this;
+    }
+
+    /** A directory with bin/, lib/, share/; default {@code PostgresBinaries.install()}. */
+    public Builder binariesDir(Path binariesDir) {
+      this.binariesDir = binariesDir;
+      return this;
+    }
+
+    /** Where server and initdb output is appended; default the sibling {@code <dataDir>.log}. */
+    public Builder logFile(Path logFile) {
+      this.logFile = logFile;
+      return this;
+    }
+
+    /**
+     * An extra server setting written to {@code bulwark.conf}, overriding the defaults. Turning
+     * off fsync, synchronous_commit or full_page_writes is refused.
+     *
+     * @throws EmbeddedPostgresException if the setting is refused
+     */
+    public Builder setting(String name, String value) {
+      String key = checkSetting(name, value);
+      settings.put(key, PROTECTED.contains(key) ? value.strip().toLowerCase(Locale.ROOT) : value);
+      return this;
+    }
+
+    /** {@link #setting} for each entry. */
+    public Builder settings(Map<String, String> settings) {
+      settings.forEach(this::setting);
+      return this;
+    }
+
+    /** How long {@link EmbeddedPostgres#start()} waits for readiness; default 60 s. */
+    public Builder startTimeout(Duration startTimeout) {
+      this.startTimeout = startTimeout;
+      return this;
+    }
+
+    /** How long {@link EmbeddedPostgres#stop()} waits after SIGINT before SIGKILL; default 30 s. */
+    public Builder stopTimeout(Duration stopTimeout) {
+      this.stopTimeout = stopTimeout;
+      return this;
+    }
+
+    /**
+     * Validates and builds. Installs the bundled binaries if no binariesDir was given, and picks
+     * the port if it is 0.
+     *
+     * @throws EmbeddedPostgresException naming the invalid value and how to fix it
+     */
+    public EmbeddedPostgres build() {
+      if (dataDir == null) {
+        throw new EmbeddedPostgresException("dataDir is required: the directory holding the PostgreSQL cluster");
+      }
+      dataDir = dataDir.toAbsolutePath().normalize();
+      if (dataDir.getParent() == null) {
+        throw new EmbeddedPostgresException("dataDir must not be the file system root, was " + dataDir);
+      }
+      if (port < 0 || port > 65535) {
+        throw new EmbeddedPostgresException(
+            "port must be between 1 and 65535, or 0 to pick a free port on 127.0.0.1; was " + port);
+      }
+      if (user == null || !USER_NAME.matcher(user).matches()) {
+        throw new EmbeddedPostgresException(
+            "user must be 1 to 63 characters of lower-case letters, digits and '_', not starting with a"
+                + " digit; was " + (user == null ? "null" : "'" + user + "'"));
+      }
+      if (password == null || password.isEmpty()) {
+        throw new EmbeddedPostgresException(
+            "password must not be empty: the server authenticates with scram-sha-256 and is created"
+                + " with a password for user " + user);
+      }
+      if (password.indexOf('\n') >= 0 || password.indexOf('\r') >= 0 || password.indexOf('\0') >= 0) {
+        throw new EmbeddedPostgresException("password must be a single line without NUL characters");
+      }
+      requirePositive("startTimeout", startTimeout);
+      requirePositive("stopTimeout", stopTimeout);
+      if (logFile != null) {
+        logFile = logFile.toAbsolutePath().normalize();
+        if (logFile.startsWith(dataDir)) {
+          throw new EmbeddedPostgresException(
+              "logFile must be outside dataDir (initdb needs an empty directory and base backups"
+                  + " would copy it); was " + logFile);
+        }
+      }
+      Path binaries =
+          binariesDir != null ? binariesDir.toAbsolutePath().normalize() : PostgresBinaries.install();
+      for (String program : List.of("bin/postgres", "bin/initdb")) {
+        if (!Files.isExecutable(binaries.resolve(program))) {
+          throw new EmbeddedPostgresException(
+              "binariesDir " + binaries + " has no executable " + program + "; point binariesDir at a"
+                  + " PostgreSQL installation (with bin/, lib/, share/) or leave it unset to use the"
+                  + " bundled binaries");
+        }
+      }
+      int chosenPort = port != 0 ? port : freePort();
+      List<String> prefix = currentUid() == 0 ? List.of(unshare(), "-U") : List.of();
+      return new EmbeddedPostgres(this, binaries, chosenPort, prefix);
+    }
+
+    private static void requirePositive(String name, Duration d) {
+      if (d == null || d.isNegative() || d.isZero()) {
+        throw new EmbeddedPostgresException(name + " must be a positive duration, was " + d);
+      }
+    }
+
+    private static int freePort() {
+      try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(LOOPBACK))) {
+        return socket.getLocalPort();
+      } catch (IOException e) {
+        throw new EmbeddedPostgresException("cannot find a free TCP port on " + LOOPBACK + ": " + e, e);
+      }
+    }
+
+    private static String unshare() {
+      for (String candidate : List.of("/usr/bin/unshare", "/bin/unshare")) {
+        if (Files.isExecutable(Path.of(candidate))) {
+          return candidate;
+        }
+      }
+      throw new EmbeddedPostgresException(
+          "running as root, and PostgreSQL refuses to run as root; Bulwark runs it in an unprivileged"
+              + " user namespace with 'unshare -U', but found no unshare at /usr/bin/unshare or"
+              + " /bin/unshare. Install util-linux (apt-get install util-linux), or run Bulwark as a"
+              + " non-root user");
+    }
+  }
+}
