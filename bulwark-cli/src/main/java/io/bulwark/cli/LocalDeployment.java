@@ -116,6 +116,26 @@ final class LocalDeployment implements AutoCloseable {
     Supervisor.terminate(all, Duration.ofSeconds(20));
   }
 
+  /** Crashes PostgreSQL (SIGKILL) and keeps it down until {@link #restartPostgres()}: for failure drills. */
+  void crashPostgres() {
+    supervisor.forget(postgres);
+    Process p = postgres.process;
+    if (p != null) {
+      p.destroyForcibly();
+      try {
+        p.waitFor();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** Starts PostgreSQL again after {@link #crashPostgres()} (crash recovery runs) and supervises it. */
+  void restartPostgres() {
+    supervisor.start(postgres);
+    awaitPostgres(Duration.ofSeconds(60));
+  }
+
   Database openDatabase(String name, int poolSize) {
     return Database.open(new Database.Config(pg.jdbcUrl(DATABASE), pg.user(), password, poolSize, Duration.ofSeconds(3), name));
   }
