@@ -54,10 +54,16 @@ final class SubmitCommand implements Callable<Integer> {
     ObjectNode body = JSON.createObjectNode().put("type", type);
     body.set("input", inputNode);
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    HttpResponse<String> created = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/tasks"))
-        .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
-        .header("Idempotency-Key", java.util.UUID.randomUUID().toString())
-        .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> created;
+    try {
+      created = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/tasks"))
+          .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
+          .header("Idempotency-Key", java.util.UUID.randomUUID().toString())
+          .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
+    } catch (java.io.IOException e) {
+      throw new BulwarkException("cannot reach " + url + " (" + e.getClass().getSimpleName() + "); is `bulwark up`"
+          + " running? Pass --url if the API listens elsewhere");
+    }
     if (created.statusCode() >= 300) {
       System.err.println("bulwark: submit failed with HTTP " + created.statusCode() + ": " + created.body());
       return 1;

@@ -64,7 +64,10 @@ final class UpCommand implements Callable<Integer> {
           // best effort
         }
         System.out.println("bulwark: stopped");
+        System.out.flush();
         stopped.countDown();
+        // Stopped on purpose (Ctrl-C, SIGTERM, `bulwark down`) and cleanly: exit 0, not the JVM's 130/143.
+        Runtime.getRuntime().halt(0);
       }));
       deployment.start();
       printBanner(deployment);

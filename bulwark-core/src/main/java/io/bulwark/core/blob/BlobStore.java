@@ -23,6 +23,9 @@ public interface BlobStore extends AutoCloseable {
 
   int MAX_KEY_LENGTH = 512;
 
+  /** Longest '/'-separated segment: 255 bytes is the file-name limit of common filesystems. */
+  int MAX_SEGMENT_LENGTH = 255;
+
   Pattern SEGMENT = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._=-]*");
 
   /** Stores the stream's bytes under key, replacing any blob there; returns size and checksum. */
@@ -60,6 +63,10 @@ public interface BlobStore extends AutoCloseable {
           "blob key is " + key.length() + " characters; the limit is " + MAX_KEY_LENGTH);
     }
     for (String segment : key.split("/", -1)) {
+      if (segment.length() > MAX_SEGMENT_LENGTH) {
+        throw new IllegalArgumentException("invalid blob key '" + key + "': a segment is " + segment.length()
+            + " characters; the limit is " + MAX_SEGMENT_LENGTH);
+      }
       if (!SEGMENT.matcher(segment).matches()) {
         throw new IllegalArgumentException(
             "invalid blob key '" + key + "': each '/'-separated segment must match "

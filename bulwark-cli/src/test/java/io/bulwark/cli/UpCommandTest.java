@@ -1,0 +1,99 @@
+package io.bulwark.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `bulwark up`, `status`, `down` as a user runs them: separate processes of the real CLI. */
+class UpCommandTest {
+  @TempDir Path work;
+
+  /** Runs the CLI in a child JVM; output goes to a file so the test can read it while it runs. */
+  Process cli(Path output, String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
+        System.getProperty("java.class.path"), Main.class.getName()));
+    cmd.addAll(List.of(args));
+    return new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+  }
+
+  String run(String... args) throws Exception {
+    Path out = Files.createTempFile(work, "cli", ".out");
+    Process p = cli(out, args);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    return p.exitValue() + "\n" + Files.readString(out);
+  }
+
+  @Test
+  void up_status_second_up_down_and_restart_on_the_same_data_dir() throws Exception {
+    int port = Ports.free();
+    Path upLog = work.resolve("up.log");
+    Process up = cli(upLog, "up", "--data-dir", "data", "--port", Integer.toString(port), "--workers", "1");
+    try {
+      await().atMost(Duration.ofSeconds(90)).until(() -> Files.readString(upLog).contains("Bulwark is up"));
+      String banner = Files.readString(upLog);
+      Path keyFile = work.resolve("data/admin.key");
+      String key = Files.readString(keyFile).trim();
+      assertThat(banner).contains("Admin API key").contains(key);
+      assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(keyFile))).isEqualTo("rw-------");
+
+      String status = run("status", "--data-dir", "data", "--json");
+      assertThat(status).startsWith("0\n");
+      JsonNode rows = new ObjectMapper().readTree(status.substring(2));
+      Set<String> roles = new HashSet<>();
+      for (JsonNode r : rows) {
+        assertThat(r.has("name") && r.has("pid") && r.has("port")).isTrue();
+        assertThat(r.get("healthy").asBoolean()).as(r.toString()).isTrue();
+        roles.add(r.get("role").asText());
+      }
+      assertThat(roles).containsExactlyInAnyOrder("postgres", "api", "worker");
+
+      String second = run("up", "--data-dir", "data", "--port", Integer.toString(Ports.free()));
+      assertThat(second).startsWith("1\n").contains("already running");
+
+      String down = run("down", "--data-dir", "data");
+      assertThat(down).startsWith("0\n").contains("stopped");
+      assertThat(up.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(up.exitValue()).isZero();
+      assertThat(run("status", "--data-dir", "data")).startsWith("2\n").contains("nothing is running");
+
+      // a second up reuses the database and the key: no new key is printed
+      Path upLog2 = work.resolve("up2.log");
+      up = cli(upLog2, "up", "--data-dir", "data", "--port", Integer.toString(port), "--workers", "1");
+      await().atMost(Duration.ofSeconds(90)).until(() -> Files.readString(upLog2).contains("Bulwark is up"));
+      assertThat(Files.readString(upLog2)).doesNotContain("Admin API key");
+      assertThat(Files.readString(keyFile).trim()).isEqualTo(key);
+      String submitted = run("submit", "--data-dir", "data", "--url", "http://127.0.0.1:" + port, "--type", "sha256",
+          "--input", "\"hello\"", "--wait");
+      assertThat(submitted).startsWith("0\n")
+          .contains("\"state\" : \"succeeded\"")
+          .contains("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    } finally {
+      up.destroy();
+      up.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void bad_arguments_fail_with_one_line_and_a_non_zero_exit() throws Exception {
+    assertThat(run("up", "--workers", "-3", "--data-dir", "d")).startsWith("1\n").contains("--workers must be 0-64");
+    assertThat(run("submit", "--type", "noop", "--input", "{oops", "--key", "x")).startsWith("1\n").contains("--input is not valid JSON");
+    assertThat(run("submit", "--type", "noop", "--key", "x", "--url", "http://127.0.0.1:" + Ports.free()))
+        .startsWith("1\n").contains("cannot reach").doesNotContain("at java.");
+    assertThat(run("frobnicate")).startsWith("2\n").contains("Unmatched argument");
+  }
+}
