@@ -16,7 +16,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "api", mixinStandardHelpOptions = true,
-    description = {"Run one HTTP API server (what `bulwark up` starts; also how a multi-machine deployment runs).",
+    description = {"Run one HTTP API server.",
+        "",
+        "This is what `bulwark up` starts, and how a multi-machine deployment runs one.",
         "The database password is read from the environment variable BULWARK_DB_PASSWORD.",
         "Every option can also be set as BULWARK_<OPTION> (e.g. BULWARK_PORT) or in the file named by BULWARK_CONFIG."})
 final class ApiCommand implements Callable<Integer> {

@@ -34,9 +34,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-    description = {"Measure Bulwark on this machine: starts a private local deployment (durable PostgreSQL, API and",
-        "worker processes with -Xmx256m, exactly as `up` does) in a scratch data directory, runs the scenarios,",
-        "prints each figure with its method, and stops everything.",
+    description = {"Measure throughput and latency on this machine.",
+        "",
+        "Starts a private local deployment (durable PostgreSQL, API and worker processes with -Xmx256m, exactly",
+        "as `up` does) in a scratch data directory, runs the scenarios, prints each figure with its method,",
+        "and stops everything.",
         "Scenarios: burndown, http, batch, e2e, latency (default: all)."})
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--only", split = ",", description = "Scenarios to run (default: all)")

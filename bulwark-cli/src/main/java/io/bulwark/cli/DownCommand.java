@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "down", mixinStandardHelpOptions = true,
-    description = "Stop a running `bulwark up` gracefully (SIGTERM to its supervisor) and wait until it has stopped.")
+    description = {"Stop a running `bulwark up` gracefully.", "", "Sends SIGTERM to its supervisor and waits until everything has stopped."})
 final class DownCommand implements Callable<Integer> {
   @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Data directory (default: ./${DEFAULT-VALUE})")
   Path dataDir;

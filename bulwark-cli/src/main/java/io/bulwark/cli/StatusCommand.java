@@ -14,7 +14,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "status", mixinStandardHelpOptions = true,
-    description = {"Show every component of a running `bulwark up`: name, role, pid, port, health, restarts.",
+    description = {"Show every component of a running `bulwark up`.",
+        "",
+        "Name, role, pid, port, health and restarts of each.",
         "Exit code 0 when all are healthy, 1 when something is down, 2 when nothing runs."})
 final class StatusCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();

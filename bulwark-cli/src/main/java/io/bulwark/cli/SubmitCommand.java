@@ -16,7 +16,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "submit", mixinStandardHelpOptions = true,
-    description = {"Submit one task and print it (a small client for humans).",
+    description = {"Submit one task and print it.",
+        "",
         "The API key comes from --key, else BULWARK_API_KEY, else DIR/admin.key."})
 final class SubmitCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -13,8 +13,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "up", mixinStandardHelpOptions = true,
-    description = {"Start the whole local deployment in the foreground: PostgreSQL (embedded, durable), the API server",
-        "and workers, each its own process, restarted if it dies. Ctrl-C or `bulwark down` stops everything.",
+    description = {"Start everything in the foreground: PostgreSQL, the API server and workers.",
+        "",
+        "Each component is its own process (PostgreSQL from embedded binaries with durable settings), restarted",
+        "if it dies. Ctrl-C or `bulwark down` stops everything.",
         "The first start creates an admin API key, prints it and saves it in DIR/admin.key (mode 0600).",
         "A second `up` on the same data directory reuses its database and keys."})
 final class UpCommand implements Callable<Integer> {

@@ -17,7 +17,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "worker", mixinStandardHelpOptions = true,
-    description = {"Run one worker process: claims tasks from PostgreSQL and runs their handlers.",
+    description = {"Run one worker: claim tasks from PostgreSQL and run their handlers.",
+        "",
         "The database password is read from the environment variable BULWARK_DB_PASSWORD.",
         "Every option can also be set as BULWARK_<OPTION> or in the file named by BULWARK_CONFIG."})
 final class WorkerCommand implements Callable<Integer> {
