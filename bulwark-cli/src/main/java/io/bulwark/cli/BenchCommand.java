@@ -83,6 +83,8 @@ final class BenchCommand implements Callable<Integer> {
     System.out.printf("bench: %d cores, data %s, PostgreSQL durable (fsync, synchronous_commit, full_page_writes on)%n",
         Runtime.getRuntime().availableProcessors(), root);
     try (LocalDeployment d = new LocalDeployment(new DataDir(root), opts)) {
+      Thread stopOnSignal = Thread.ofPlatform().unstarted(d::close);
+      Runtime.getRuntime().addShutdownHook(stopOnSignal);
       d.start();
       Thread sampler = Thread.ofPlatform().daemon().name("heap-sampler").start(() -> sampleHeap(d));
       try (Database db = d.openDatabase("bench", 4)) {

@@ -3,6 +3,7 @@ package io.bulwark.cli;
 import io.bulwark.core.BulwarkException;
 import io.bulwark.core.auth.ApiKey;
 import io.bulwark.embedded.EmbeddedPostgres;
+import io.bulwark.embedded.EmbeddedPostgresException;
 import io.bulwark.postgres.ApiKeyRepository;
 import io.bulwark.postgres.Database;
 import java.nio.file.Files;
@@ -74,7 +75,7 @@ final class LocalDeployment implements AutoCloseable {
 
   /** Starts PostgreSQL, migrates, ensures the admin key, then the API and workers; returns when the API is ready. */
   void start() {
-    pg.prepareStart();
+    prepareOrAdopt();
     postgres = new Component("postgres", "postgres", pg.port(), null, dir.logs().resolve("postgres.log").toFile(), () -> {
       pg.prepareStart();
       return new ProcessBuilder(pg.serverCommand());
@@ -91,6 +92,24 @@ final class LocalDeployment implements AutoCloseable {
     supervisor.start(api);
     addWorkers(options.workers());
     awaitHealthy(api, Duration.ofSeconds(60));
+  }
+
+  /**
+   * Prepares PostgreSQL's data directory. A server still running on it can only be an orphan of a
+   * supervisor that died (this one holds the data directory's lock): stop it, then go on.
+   */
+  private void prepareOrAdopt() {
+    try {
+      pg.prepareStart();
+    } catch (EmbeddedPostgresException.AlreadyRunning orphan) {
+      log.warn("PostgreSQL (pid {}) is still running from a supervisor that died; stopping it (fast shutdown)", orphan.pid());
+      Supervisor.interrupt(orphan.pid());
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (ProcessHandle.of(orphan.pid()).map(ProcessHandle::isAlive).orElse(false) && System.nanoTime() < deadline) {
+        pause(100);
+      }
+      pg.prepareStart();
+    }
   }
 
   /** Starts n more worker processes. */
@@ -246,6 +265,7 @@ final class LocalDeployment implements AutoCloseable {
     cmd.addAll(extra);
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().put("BULWARK_DB_PASSWORD", password);
+    pb.environment().put(Roles.SUPERVISOR_PID, Long.toString(ProcessHandle.current().pid()));
     return pb;
   }
 

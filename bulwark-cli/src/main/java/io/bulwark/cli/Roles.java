@@ -14,8 +14,12 @@ final class Roles {
 
   private Roles() {}
 
+  /** Environment variable naming the supervisor's pid; a role exits when that process is gone. */
+  static final String SUPERVISOR_PID = "BULWARK_SUPERVISOR_PID";
+
   static int runUntilSignalled(String name, Stop stop) throws InterruptedException {
     CountDownLatch stopped = new CountDownLatch(1);
+    watchSupervisor(name);
     Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name(name + "-shutdown").unstarted(() -> {
       log.info("[{}] signal received: stopping gracefully", name);
       try {
@@ -27,5 +31,27 @@ final class Roles {
     }));
     stopped.await();
     return 0;
+  }
+
+  /**
+   * A role started by a supervisor must not outlive it: if the supervisor is SIGKILLed, its children
+   * would keep running unsupervised and hold their ports. Checks once a second and, when the
+   * supervisor is gone, exits through the normal graceful stop.
+   */
+  private static void watchSupervisor(String name) {
+    String pid = System.getenv(SUPERVISOR_PID);
+    if (pid == null || pid.isBlank()) return;
+    ProcessHandle supervisor = ProcessHandle.of(Long.parseLong(pid.trim())).orElse(null);
+    Thread.ofPlatform().daemon().name(name + "-supervisor-watch").start(() -> {
+      while (supervisor != null && supervisor.isAlive()) {
+        try {
+          Thread.sleep(1000); // liveness poll of the parent process
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      log.warn("[{}] supervisor (pid {}) is gone; stopping", name, pid);
+      System.exit(0);
+    });
   }
 }

@@ -89,6 +89,36 @@ class UpCommandTest {
   }
 
   @Test
+  void after_the_supervisor_is_sigkilled_its_roles_exit_and_a_new_up_takes_over_the_data_dir() throws Exception {
+    int port = Ports.free();
+    Path log1 = work.resolve("first.log");
+    Process first = cli(log1, "up", "--data-dir", "data", "--port", Integer.toString(port), "--workers", "1");
+    Process second = null;
+    try {
+      await().atMost(Duration.ofSeconds(90)).until(() -> Files.readString(log1).contains("Bulwark is up"));
+      JsonNode rows = new ObjectMapper().readTree(work.resolve("data/run/components.json").toFile());
+      List<ProcessHandle> roles = new ArrayList<>();
+      for (JsonNode r : rows) {
+        if (!r.get("role").asText().equals("postgres")) roles.add(ProcessHandle.of(r.get("pid").asLong()).orElseThrow());
+      }
+      first.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL: no shutdown hook runs
+      await().atMost(Duration.ofSeconds(15)).until(() -> roles.stream().noneMatch(ProcessHandle::isAlive));
+
+      Path log2 = work.resolve("second.log");
+      second = cli(log2, "up", "--data-dir", "data", "--port", Integer.toString(port), "--workers", "1");
+      Process started = second;
+      await().atMost(Duration.ofSeconds(90)).until(() -> Files.readString(log2).contains("Bulwark is up") || !started.isAlive());
+      assertThat(Files.readString(log2)).contains("still running from a supervisor that died").contains("Bulwark is up");
+    } finally {
+      first.destroy();
+      if (second != null) {
+        second.destroy();
+        second.waitFor(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
   void bad_arguments_fail_with_one_line_and_a_non_zero_exit() throws Exception {
     assertThat(run("up", "--workers", "-3", "--data-dir", "d")).startsWith("1\n").contains("--workers must be 0-64");
     assertThat(run("submit", "--type", "noop", "--input", "{oops", "--key", "x")).startsWith("1\n").contains("--input is not valid JSON");
