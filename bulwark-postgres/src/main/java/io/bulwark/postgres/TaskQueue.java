@@ -91,6 +91,7 @@ public final class TaskQueue {
     try (Connection c = db.connection()) {
       c.setAutoCommit(false);
       try {
+        if (!batch.isEmpty()) lockInIdOrder(c, batch.stream().map(o -> o.task().id()).toArray());
         Map<String, long[]> usage = new HashMap<>(); // tenant -> {succeeded, dead}
         int succeeded = ok.isEmpty() ? 0 : writeSuccesses(c, ok, usage);
         int[] retriedDead = failed.isEmpty() ? new int[2] : writeFailures(c, failed, usage);
@@ -225,6 +226,21 @@ public final class TaskQueue {
   }
 
   /**
+   * Locks the rows of these tasks in id order. Completions and heartbeats each touch several running
+   * tasks, and run concurrently in a worker (its completer and its heartbeat timer share tasks);
+   * taking rows in one global order first means they can wait for each other but never deadlock.
+   * Without it a completion (successes, then failures) and a heartbeat (in its own order) could each
+   * hold a row the other needed, and PostgreSQL aborted one of them after deadlock_timeout.
+   */
+  private static void lockInIdOrder(Connection c, Object[] ids) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(
+        "SELECT 1 FROM tasks WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE")) {
+      ps.setArray(1, c.createArrayOf("uuid", ids));
+      ps.executeQuery().close();
+    }
+  }
+
+  /**
    * Extends the leases this worker still holds and returns the ids it holds. A task missing from the
    * answer was cancelled or rescued: its handler should be stopped.
    */
@@ -234,18 +250,23 @@ public final class TaskQueue {
     Object[] ids = held.stream().map(ClaimedTask::id).toArray();
     Object[] tokens = held.stream().map(ClaimedTask::leaseToken).toArray();
     Object[] attempts = held.stream().map(ClaimedTask::attempt).toArray();
-    try (Connection c = db.connection(); PreparedStatement ps = c.prepareStatement(
-        "UPDATE tasks t SET lease_expires_at = now() + ? * interval '1 millisecond'"
-            + " FROM unnest(?::uuid[], ?::uuid[], ?::int[]) AS u(id, token, attempt)"
-            + " WHERE t.id = u.id AND t.lease_token = u.token AND t.attempts = u.attempt"
-            + " RETURNING t.id")) {
-      ps.setLong(1, lease.toMillis());
-      ps.setArray(2, c.createArrayOf("uuid", ids));
-      ps.setArray(3, c.createArrayOf("uuid", tokens));
-      ps.setArray(4, c.createArrayOf("int4", attempts));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) still.add(rs.getObject(1, UUID.class));
+    try (Connection c = db.connection()) {
+      c.setAutoCommit(false);
+      lockInIdOrder(c, ids);
+      try (PreparedStatement ps = c.prepareStatement(
+          "UPDATE tasks t SET lease_expires_at = now() + ? * interval '1 millisecond'"
+              + " FROM unnest(?::uuid[], ?::uuid[], ?::int[]) AS u(id, token, attempt)"
+              + " WHERE t.id = u.id AND t.lease_token = u.token AND t.attempts = u.attempt"
+              + " RETURNING t.id")) {
+        ps.setLong(1, lease.toMillis());
+        ps.setArray(2, c.createArrayOf("uuid", ids));
+        ps.setArray(3, c.createArrayOf("uuid", tokens));
+        ps.setArray(4, c.createArrayOf("int4", attempts));
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) still.add(rs.getObject(1, UUID.class));
+        }
       }
+      c.commit();
       return still;
     } catch (SQLException e) {
       throw DatabaseUnavailableException.translate("heartbeat of " + held.size() + " lease(s)", e);

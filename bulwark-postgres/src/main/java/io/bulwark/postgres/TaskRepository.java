@@ -11,6 +11,7 @@ import java.sql.Timestamp;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -69,6 +70,11 @@ public final class TaskRepository {
     Set<Integer> conflicts = new HashSet<>();
     List<Integer> keyed = new ArrayList<>();
     for (int i = 0; i < n; i++) if (tasks.get(i).idempotencyKey() != null) keyed.add(i);
+    // Claim keys in one global order, so that submissions sharing keys wait for each other instead of
+    // deadlocking (each holding one key and waiting for the other's); the sort is stable, so of
+    // duplicates within this list the first still wins.
+    keyed.sort(Comparator.comparing((Integer i) -> tasks.get(i).tenant())
+        .thenComparing(i -> tasks.get(i).idempotencyKey()));
     if (!keyed.isEmpty()) claimKeys(c, tasks, keyed, replayOf, conflicts);
     if (allOrNothing && !conflicts.isEmpty()) {
       List<SubmitOutcome> out = new ArrayList<>();
@@ -167,7 +173,7 @@ public final class TaskRepository {
       prios[i] = t.priority();
       maxes[i] = t.maxAttempts();
       timeouts[i] = t.timeoutSeconds();
-      runAts[i] = TaskRows.timestamp(t.runAt());
+      runAts[i] = TaskRows.timestamptzElement(t.runAt());
       jsons[i] = t.inputJson();
       blobs[i] = t.inputBlob() == null ? null : t.inputBlob().key();
       sizes[i] = t.inputBlob() == null ? null : t.inputBlob().size();

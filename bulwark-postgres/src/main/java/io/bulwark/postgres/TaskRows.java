@@ -48,4 +48,13 @@ final class TaskRows {
   static Timestamp timestamp(Instant i) {
     return i == null ? null : Timestamp.from(i);
   }
+
+  /**
+   * An element of a {@code timestamptz[]} parameter: ISO-8601 text in UTC. Not a {@link Timestamp}: the
+   * driver sends array elements as their {@code toString()}, a local time without offset, which is
+   * ambiguous (and read an hour off) in the hour that repeats when daylight saving time ends.
+   */
+  static String timestamptzElement(Instant i) {
+    return i == null ? null : i.toString();
+  }
 }

@@ -66,7 +66,7 @@ public final class UsageRepository {
     for (int i = 0; i < n; i++) {
       Counts x = d.get(i);
       tenants[i] = x.tenant();
-      minutes[i] = Timestamp.from(x.minute());
+      minutes[i] = TaskRows.timestamptzElement(x.minute());
       req[i] = x.requests();
       sub[i] = x.tasksSubmitted();
       ok[i] = x.tasksSucceeded();

@@ -53,7 +53,8 @@ class TaskIdsTest {
   void an_id_created_in_a_later_millisecond_sorts_after_an_earlier_one() {
     for (int i = 0; i < 5; i++) {
       UUID earlier = TaskIds.newId();
-      await().atMost(Duration.ofSeconds(2)).until(() -> System.currentTimeMillis() > millis(earlier));
+      await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(1))
+          .until(() -> System.currentTimeMillis() > millis(earlier));
       UUID later = TaskIds.newId();
       assertThat(millis(later)).isGreaterThan(millis(earlier));
       assertThat(later).as("java.util.UUID order").isGreaterThan(earlier);

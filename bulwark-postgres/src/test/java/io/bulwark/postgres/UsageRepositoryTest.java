@@ -1,0 +1,90 @@
+package io.bulwark.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.bulwark.embedded.testing.PostgresExtension;
+import io.bulwark.embedded.testing.TestDatabase;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(PostgresExtension.class)
+class UsageRepositoryTest {
+  private static final Instant M0 = Instant.parse("2030-01-01T10:00:00Z");
+  private static final Instant M1 = M0.plusSeconds(60);
+  private static final Instant M2 = M0.plusSeconds(120);
+
+  private static Database db;
+  private static UsageRepository usage;
+
+  @BeforeAll
+  static void open(TestDatabase tdb) {
+    db = PgFixtures.openMigrated(tdb);
+    usage = new UsageRepository(db);
+  }
+
+  @AfterAll
+  static void close() {
+    db.close();
+  }
+
+  @BeforeEach
+  void empty() {
+    PgFixtures.truncateAll(db);
+  }
+
+  private static UsageRepository.Counts counts(String tenant, Instant minute, long n) {
+    return new UsageRepository.Counts(tenant, minute, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n);
+  }
+
+  @Test
+  void add_merges_deltas_for_the_same_tenant_and_minute() {
+    usage.add(List.of(counts("acme", M0, 1)));
+    usage.add(List.of(counts("acme", M0, 10)));
+    usage.add(List.of(counts("acme", M0, 100)));
+
+    UsageRepository.Report r = usage.report("acme", M0);
+
+    assertThat(r.minutes()).containsExactly(counts("acme", M0, 111));
+    assertThat(PgFixtures.count(db, "SELECT count(*) FROM usage_minutes")).isOne();
+  }
+
+  @Test
+  void add_writes_several_tenants_and_minutes_in_one_call() {
+    usage.add(List.of(counts("acme", M0, 1), counts("acme", M1, 2), counts("globex", M0, 3)));
+
+    assertThat(usage.report("acme", M0).minutes()).containsExactly(counts("acme", M0, 1), counts("acme", M1, 2));
+    assertThat(usage.report("globex", M0).minutes()).containsExactly(counts("globex", M0, 3));
+  }
+
+  @Test
+  void adding_nothing_is_a_no_op() {
+    usage.add(List.of());
+    assertThat(PgFixtures.count(db, "SELECT count(*) FROM usage_minutes")).isZero();
+  }
+
+  @Test
+  void report_returns_the_minutes_since_a_time_in_order_plus_all_time_totals_for_that_tenant_only() {
+    usage.add(List.of(counts("acme", M2, 100), counts("acme", M0, 1), counts("acme", M1, 10),
+        counts("globex", M1, 1000), counts("globex", M2, 1000)));
+
+    UsageRepository.Report r = usage.report("acme", M1);
+
+    assertThat(r.minutes()).containsExactly(counts("acme", M1, 10), counts("acme", M2, 100));
+    assertThat(r.totals()).isEqualTo(counts("acme", null, 111)); // all time: M0 included, globex not
+  }
+
+  @Test
+  void a_tenant_without_usage_gets_empty_minutes_and_zero_totals() {
+    usage.add(List.of(counts("globex", M0, 5)));
+
+    UsageRepository.Report r = usage.report("acme", Instant.EPOCH);
+
+    assertThat(r.minutes()).isEmpty();
+    assertThat(r.totals()).isEqualTo(new UsageRepository.Counts("acme", null, 0, 0, 0, 0, 0, 0));
+  }
+}
