@@ -38,8 +38,8 @@ public final class TaskRepository {
   /**
    * Inserts the tasks in one transaction and returns one outcome per task, in order. With
    * {@code allOrNothing}, a single idempotency-key conflict rolls back the whole submission (a batch
-   * request); without it, a conflicting task is skipped and the others commit (independent requests
-   * grouped into one commit).
+   * request) and only the {@link SubmitOutcome.KeyConflict}s are returned; without it, a conflicting
+   * task is skipped and the others commit (independent requests grouped into one commit).
    */
   public List<SubmitOutcome> submit(List<NewTask> tasks, boolean allOrNothing) {
     try (Connection c = db.connection()) {

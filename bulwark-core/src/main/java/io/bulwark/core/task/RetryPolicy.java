@@ -19,8 +19,8 @@ public interface RetryPolicy {
     public static final Duration DEFAULT_CAP = Duration.ofMinutes(10);
 
     public ExponentialBackoff {
-      if (base.isNegative() || base.isZero()) {
-        throw new IllegalArgumentException("retry base delay must be > 0 ms, got " + base.toMillis() + " ms");
+      if (base.toMillis() < 1) {
+        throw new IllegalArgumentException("retry base delay cannot be less than 1 ms, got " + base.toMillis() + " ms");
       }
       if (cap.compareTo(base) < 0) {
         throw new IllegalArgumentException(
@@ -34,8 +34,10 @@ public interface RetryPolicy {
 
     @Override
     public Duration delayAfter(int attempt) {
-      int shift = Math.min(Math.max(attempt - 1, 0), 30);
-      long ms = Math.min(cap.toMillis(), base.toMillis() << shift);
+      int shift = Math.min(Math.max(attempt, 1) - 1, 62);
+      long baseMs = base.toMillis();
+      long capMs = cap.toMillis();
+      long ms = baseMs > (capMs >> shift) ? capMs : Math.min(capMs, baseMs << shift); // saturates, never overflows
       long half = ms / 2;
       return Duration.ofMillis(half + ThreadLocalRandom.current().nextLong(half + 1));
     }

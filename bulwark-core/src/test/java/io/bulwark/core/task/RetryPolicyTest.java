@@ -118,4 +118,18 @@ class RetryPolicyTest {
         .hasMessageContaining("1500 ms")
         .hasMessageContaining("2000 ms");
   }
+
+  @Test
+  void a_base_under_one_millisecond_is_refused_because_it_would_never_back_off() {
+    assertThatThrownBy(() -> new ExponentialBackoff(Duration.ofNanos(900_000), Duration.ofSeconds(1)))
+        .hasMessageContaining("cannot be less than 1 ms");
+  }
+
+  @Test
+  void extreme_attempts_and_bases_saturate_at_the_cap_instead_of_overflowing() {
+    ExponentialBackoff huge = new ExponentialBackoff(Duration.ofDays(200), Duration.ofDays(400));
+    assertThat(huge.delayAfter(40)).isBetween(Duration.ofDays(200), Duration.ofDays(400));
+    ExponentialBackoff small = new ExponentialBackoff(Duration.ofMillis(100), Duration.ofSeconds(10));
+    assertThat(small.delayAfter(Integer.MIN_VALUE)).isBetween(Duration.ofMillis(50), Duration.ofMillis(100));
+  }
 }
