@@ -97,7 +97,7 @@ final class ApiRoutes {
             "the server failed to handle this request; it is logged. Retry, and report it if it persists"));
       }
     }
-    if (ex.principal != null) usage.record(ex.principal.tenant(), 0, ex.bytesIn, ex.bytesOut);
+    if (ex.principal != null) usage.record(ex.principal.tenant(), ex.bytesIn, ex.bytesOut);
     metrics.counter("http_requests_total", "HTTP requests by route and status class", "route", route, "status",
         (ex.status / 100) + "xx").inc();
     metrics.histogram("http_request_seconds", "HTTP request latency by route", Metrics.latencyBuckets(), "route", route)
@@ -225,16 +225,20 @@ final class ApiRoutes {
     switch (outcome) {
       case SubmitOutcome.Created c -> {
         submitted.inc();
-        usage.record(tenant, 1, 0, 0);
+        usage.submitted(tenant, 1);
         ex.header("Location", "/v1/tasks/" + c.task().id());
         ex.json(202, g -> TaskJson.write(g, c.task()));
       }
       case SubmitOutcome.Replayed r -> {
+        requests.discardInput(task); // the original task has its own copy
         ex.header("Idempotent-Replayed", "true");
         ex.header("Location", "/v1/tasks/" + r.task().id());
         ex.json(200, g -> TaskJson.write(g, r.task()));
       }
-      case SubmitOutcome.KeyConflict k -> throw keyConflict(k.idempotencyKey(), "Idempotency-Key");
+      case SubmitOutcome.KeyConflict k -> {
+        requests.discardInput(task);
+        throw keyConflict(k.idempotencyKey(), "Idempotency-Key");
+      }
     }
   }
 
@@ -265,23 +269,39 @@ final class ApiRoutes {
       throw ApiProblem.invalidField("Idempotency-Key", "a batch takes an idempotencyKey per task, in each task object");
     }
     JsonNode root = TaskRequests.parse(ex.body(config.maxBodyBytes()));
+    for (java.util.Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
+      String f = it.next();
+      if (!f.equals("tasks")) {
+        throw ApiProblem.invalidField(f, "unknown field '" + f + "'; a batch is {\"tasks\": [ ... ]}, with the"
+            + " settings in each task object");
+      }
+    }
     JsonNode list = root.get("tasks");
     if (list == null || !list.isArray()) throw ApiProblem.invalidField("tasks", "body must be {\"tasks\": [ ... ]}");
     if (list.isEmpty() || list.size() > TaskLimits.MAX_BATCH_SIZE) {
       throw ApiProblem.invalidField("tasks", "a batch holds 1 to " + TaskLimits.MAX_BATCH_SIZE + " tasks, got " + list.size());
     }
     String tenant = ex.principal.tenant();
-    List<NewTask> batch = new ArrayList<>(list.size());
+    // validate every element before storing any large input, so a bad element leaves nothing behind
+    List<TaskRequests.Prepared> prepared = new ArrayList<>(list.size());
     for (int i = 0; i < list.size(); i++) {
-      batch.add(requests.fromJson(list.get(i), tenant, "tasks[" + i + "].", true, null, null));
+      prepared.add(requests.prepare(list.get(i), tenant, "tasks[" + i + "].", true, null, null));
     }
+    List<NewTask> batch = new ArrayList<>(list.size());
+    for (TaskRequests.Prepared p : prepared) batch.add(requests.store(p));
     List<SubmitOutcome> outcomes = tasks.submit(batch, true);
     for (SubmitOutcome o : outcomes) {
-      if (o instanceof SubmitOutcome.KeyConflict k) throw keyConflict(k.idempotencyKey(), "tasks[].idempotencyKey");
+      if (o instanceof SubmitOutcome.KeyConflict k) {
+        batch.forEach(requests::discardInput); // the whole batch was rolled back
+        throw keyConflict(k.idempotencyKey(), "tasks[" + indexOfKey(batch, k.idempotencyKey()) + "].idempotencyKey");
+      }
+    }
+    for (int i = 0; i < outcomes.size(); i++) {
+      if (outcomes.get(i) instanceof SubmitOutcome.Replayed) requests.discardInput(batch.get(i));
     }
     long created = outcomes.stream().filter(o -> o instanceof SubmitOutcome.Created).count();
     submitted.add(created);
-    usage.record(tenant, created, 0, 0);
+    usage.submitted(tenant, created);
     ex.json(202, g -> {
       g.writeStartObject();
       g.writeArrayFieldStart("tasks");
@@ -293,6 +313,14 @@ final class ApiRoutes {
     });
   }
 
+  /** The last element with this key: with two in one batch, the second is the one that conflicts. */
+  private static int indexOfKey(List<NewTask> batch, String key) {
+    for (int i = batch.size() - 1; i >= 0; i--) {
+      if (key.equals(batch.get(i).idempotencyKey())) return i;
+    }
+    return -1;
+  }
+
   // ---------------------------------------------------------------- reading and changing tasks
 
   private Task owned(Exchange ex, UUID id) {
@@ -300,20 +328,21 @@ final class ApiRoutes {
   }
 
   private void get(Exchange ex, UUID id) {
-    Task t = owned(ex, id);
+    int wait = 0;
     String w = ex.query("wait");
-    if (w != null && !t.state().isTerminal()) {
-      int wait;
+    if (w != null) {
       try {
         wait = Integer.parseInt(w);
       } catch (NumberFormatException e) {
         wait = -1;
       }
+      // checked whatever the task's state, so a bad value is refused consistently
       if (wait < 0 || wait > MAX_WAIT_SECONDS) {
         throw ApiProblem.invalidField("wait", "'wait' must be a whole number of seconds from 0 to " + MAX_WAIT_SECONDS);
       }
-      if (wait > 0) t = waitFor(ex, t, Duration.ofSeconds(wait));
     }
+    Task t = owned(ex, id);
+    if (wait > 0 && !t.state().isTerminal()) t = waitFor(ex, t, Duration.ofSeconds(wait));
     Task result = t;
     ex.json(200, g -> TaskJson.write(g, result));
   }
@@ -512,20 +541,22 @@ final class ApiRoutes {
   private static final class QueueStatsCache {
     private final TaskQueue queue;
     private volatile TaskQueue.Stats last = new TaskQueue.Stats(0, 0, 0, 0);
-    private volatile long readAt;
+    private volatile long readAt = System.nanoTime() - 2_000_000_000L; // stale: the first scrape reads
 
     QueueStatsCache(TaskQueue queue) {
       this.queue = queue;
     }
 
     TaskQueue.Stats get() {
-      long now = System.nanoTime();
-      if (now - readAt > 1_000_000_000L) {
-        readAt = now;
+      if (System.nanoTime() - readAt > 1_000_000_000L) {
         try {
           last = queue.stats();
         } catch (RuntimeException e) {
           // keep the last value; the database error shows in readiness
+        } finally {
+          // from when the read ended: a read that waited out the connect timeout (database down) must not
+          // make the scrape's next gauge wait again, or one scrape takes four connect timeouts
+          readAt = System.nanoTime();
         }
       }
       return last;

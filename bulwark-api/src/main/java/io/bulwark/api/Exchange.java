@@ -118,6 +118,7 @@ final class Exchange {
       throw new UncheckedIOException(e);
     }
     if (p.status() == 503) header("Retry-After", "2");
+    if (p.status() == 401) header("WWW-Authenticate", "Bearer"); // required on every 401 (RFC 9110, 11.6.1)
     send(p.status(), "application/problem+json", out.toByteArray());
   }
 

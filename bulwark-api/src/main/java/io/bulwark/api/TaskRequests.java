@@ -1,6 +1,8 @@
 package io.bulwark.api;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -22,7 +24,8 @@ import java.util.UUID;
 
 /** Turns submission requests into validated {@link NewTask}s, or a problem naming what is wrong. */
 final class TaskRequests {
-  static final ObjectMapper MAPPER = new ObjectMapper();
+  /** Refuses anything after the first JSON value: {@code {"type":"noop"}}} is malformed, not a noop task. */
+  static final ObjectMapper MAPPER = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final Set<String> FIELDS = Set.of("type", "input", "priority", "maxAttempts", "timeoutSeconds", "runAt");
   private static final Set<String> BATCH_FIELDS =
       Set.of("type", "input", "priority", "maxAttempts", "timeoutSeconds", "runAt", "idempotencyKey");
@@ -37,21 +40,62 @@ final class TaskRequests {
 
   static JsonNode parse(byte[] body) {
     if (body.length == 0) throw ApiProblem.badRequest("request body is empty; send a JSON object");
+    JsonNode node;
     try {
-      return MAPPER.readTree(body);
+      node = MAPPER.readTree(body);
     } catch (JsonProcessingException e) {
-      throw ApiProblem.badRequest("malformed JSON: " + e.getOriginalMessage() + " at line "
-          + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr());
+      JsonLocation at = e.getLocation();
+      throw ApiProblem.badRequest("malformed JSON: " + e.getOriginalMessage()
+          + (at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr()));
     } catch (java.io.IOException e) {
       throw ApiProblem.badRequest("could not read JSON: " + e.getMessage());
     }
+    if (node == null || node.isMissingNode()) {
+      throw ApiProblem.badRequest("request body holds no JSON value (only whitespace); send a JSON object");
+    }
+    return node;
   }
+
+  /**
+   * A validated task whose large JSON input, if any, is not in blob storage yet: a batch validates all
+   * its tasks before storing any input, so an invalid element leaves nothing behind.
+   */
+  record Prepared(NewTask task, byte[] largeInput) {}
 
   /** A task from a JSON object (a single submission, or one element of a batch at {@code prefix}). */
   NewTask fromJson(JsonNode node, String tenant, String prefix, boolean batchItem, String idempotencyKey,
       byte[] requestHash) {
+    return store(prepare(node, tenant, prefix, batchItem, idempotencyKey, requestHash));
+  }
+
+  /** Stores a prepared task's large input in blob storage; returns the task to insert. */
+  NewTask store(Prepared p) {
+    if (p.largeInput() == null) return p.task();
+    NewTask t = p.task();
+    BlobRef ref = blobs.put("tasks/" + t.id() + "/input", p.largeInput());
+    return new NewTask(t.id(), t.tenant(), t.type(), t.priority(), t.maxAttempts(), t.timeoutSeconds(), t.runAt(), null,
+        ref, Exchange.JSON_TYPE, t.idempotencyKey(), t.requestHash());
+  }
+
+  /**
+   * Deletes the stored input of a task that was not inserted (its idempotency key replayed another task
+   * or conflicted), so it does not stay in blob storage with no task pointing at it. Best effort.
+   */
+  void discardInput(NewTask t) {
+    if (t.inputBlob() == null) return;
+    try {
+      blobs.delete(t.inputBlob().key());
+    } catch (RuntimeException ignored) {
+      // an orphaned blob wastes space only
+    }
+  }
+
+  /** Validates a task from a JSON object without storing anything. */
+  Prepared prepare(JsonNode node, String tenant, String prefix, boolean batchItem, String idempotencyKey,
+      byte[] requestHash) {
     if (!(node instanceof ObjectNode obj)) {
-      throw ApiProblem.invalidField(prefix.isEmpty() ? "body" : prefix, "expected a JSON object");
+      String field = prefix.isEmpty() ? "body" : prefix.substring(0, prefix.length() - 1); // "tasks[3]"
+      throw ApiProblem.invalidField(field, "expected a JSON object");
     }
     Set<String> allowed = batchItem ? BATCH_FIELDS : FIELDS;
     for (Iterator<String> it = obj.fieldNames(); it.hasNext(); ) {
@@ -83,12 +127,11 @@ final class TaskRequests {
     byte[] inputJson = (input == null ? "null" : input.toString()).getBytes(StandardCharsets.UTF_8);
     UUID id = TaskIds.newId();
     if (inputJson.length > TaskLimits.INLINE_LIMIT_BYTES) {
-      BlobRef ref = blobs.put("tasks/" + id + "/input", inputJson);
-      return new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt, null, ref, Exchange.JSON_TYPE,
-          idempotencyKey, requestHash);
+      return new Prepared(new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt, null, null, null,
+          idempotencyKey, requestHash), inputJson);
     }
-    return new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt,
-        new String(inputJson, StandardCharsets.UTF_8), null, null, idempotencyKey, requestHash);
+    return new Prepared(new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt,
+        new String(inputJson, StandardCharsets.UTF_8), null, null, idempotencyKey, requestHash), null);
   }
 
   /** A task whose input is a binary body; its settings come from the query string. */

@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +31,11 @@ final class UsageRecorder {
   }
 
   private final UsageRepository usage;
+  /**
+   * Recorders hold the read lock while they add to a cell of {@link #current}; a flush takes the write
+   * lock to swap the map, so no increment can land in a map that was already summed (and be lost).
+   */
+  private final ReadWriteLock swap = new ReentrantReadWriteLock();
   private volatile Map<Key, Cell> current = new ConcurrentHashMap<>();
   private final List<Counts> unwritten = new ArrayList<>();
 
@@ -36,19 +43,40 @@ final class UsageRecorder {
     this.usage = usage;
   }
 
-  void record(String tenant, long submitted, long bytesIn, long bytesOut) {
+  /** Counts one request of the tenant with its body sizes. */
+  void record(String tenant, long bytesIn, long bytesOut) {
+    add(tenant, 1, 0, bytesIn, bytesOut);
+  }
+
+  /** Counts tasks the tenant submitted (the request that carried them is counted by {@link #record}). */
+  void submitted(String tenant, long tasks) {
+    if (tasks > 0) add(tenant, 0, tasks, 0, 0);
+  }
+
+  private void add(String tenant, long requests, long submitted, long bytesIn, long bytesOut) {
     long minute = System.currentTimeMillis() / 60_000;
-    Cell c = current.computeIfAbsent(new Key(tenant, minute), k -> new Cell());
-    c.requests.increment();
-    if (submitted > 0) c.submitted.add(submitted);
-    c.bytesIn.add(bytesIn);
-    c.bytesOut.add(bytesOut);
+    swap.readLock().lock();
+    try {
+      Cell c = current.computeIfAbsent(new Key(tenant, minute), k -> new Cell());
+      if (requests > 0) c.requests.add(requests);
+      if (submitted > 0) c.submitted.add(submitted);
+      if (bytesIn > 0) c.bytesIn.add(bytesIn);
+      if (bytesOut > 0) c.bytesOut.add(bytesOut);
+    } finally {
+      swap.readLock().unlock();
+    }
   }
 
   /** Writes what was counted since the last flush. Called from one thread. */
   synchronized void flush() {
-    Map<Key, Cell> taken = current;
-    current = new ConcurrentHashMap<>();
+    Map<Key, Cell> taken;
+    swap.writeLock().lock();
+    try {
+      taken = current;
+      current = new ConcurrentHashMap<>();
+    } finally {
+      swap.writeLock().unlock();
+    }
     for (Map.Entry<Key, Cell> e : taken.entrySet()) {
       Cell c = e.getValue();
       unwritten.add(new Counts(e.getKey().tenant(), Instant.ofEpochMilli(e.getKey().minute() * 60_000),
