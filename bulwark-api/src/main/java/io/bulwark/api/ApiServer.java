@@ -130,20 +130,26 @@ public final class ApiServer implements AutoCloseable {
 
   /** Database reachability, checked at most every 500 ms so health probes never pile onto the pool. */
   static final class ReadinessProbe {
+    private static final long MAX_AGE_NANOS = 500_000_000L;
     private final Database db;
+    private final java.util.concurrent.locks.ReentrantLock checking = new java.util.concurrent.locks.ReentrantLock();
     volatile boolean draining;
-    private volatile long checkedAt;
+    private volatile long checkedAt = System.nanoTime() - MAX_AGE_NANOS - 1;
     private volatile boolean reachable;
 
     ReadinessProbe(Database db) {
       this.db = db;
     }
 
+    /** One probe at a time checks the database; concurrent probes answer with the last result. */
     boolean databaseReachable() {
-      long now = System.nanoTime();
-      if (now - checkedAt > 500_000_000L) {
-        reachable = db.isReachable();
-        checkedAt = now;
+      if (System.nanoTime() - checkedAt > MAX_AGE_NANOS && checking.tryLock()) {
+        try {
+          reachable = db.isReachable();
+          checkedAt = System.nanoTime();
+        } finally {
+          checking.unlock();
+        }
       }
       return reachable;
     }
@@ -153,6 +159,7 @@ public final class ApiServer implements AutoCloseable {
       checkedAt = System.nanoTime();
     }
   }
+
 
   static byte[] utf8(String s) {
     return s.getBytes(StandardCharsets.UTF_8);

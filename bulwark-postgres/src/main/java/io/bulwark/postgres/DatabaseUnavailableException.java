@@ -4,7 +4,10 @@ import io.bulwark.core.BulwarkException;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 
-/** The database cannot be reached, or is shutting down or starting up: worth retrying later. */
+/**
+ * The database cannot be reached, is shutting down or starting up, or rolled the transaction back as a
+ * deadlock or serialization victim: nothing was stored, and retrying later succeeds.
+ */
 public final class DatabaseUnavailableException extends BulwarkException {
   public DatabaseUnavailableException(String message, Throwable cause) {
     super(message, cause);
@@ -24,8 +27,13 @@ public final class DatabaseUnavailableException extends BulwarkException {
       if (t instanceof SQLTransientConnectionException) return true;
       if (t instanceof SQLException s && s.getSQLState() != null) {
         String state = s.getSQLState();
-        // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now; 53300: too many connections
-        if (state.startsWith("08") || state.startsWith("57P") || state.equals("53300")) return true;
+        // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now; 53300: too many
+        // connections; 40001/40P01: serialization failure, deadlock: the transaction was rolled back and
+        // a retry succeeds, so callers answer 503 Retry-After rather than 500.
+        if (state.startsWith("08") || state.startsWith("57P") || state.equals("53300")
+            || state.equals("40001") || state.equals("40P01")) {
+          return true;
+        }
       }
       if (t instanceof java.io.IOException) return true;
     }

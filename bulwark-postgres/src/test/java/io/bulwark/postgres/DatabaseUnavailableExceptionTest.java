@@ -14,13 +14,13 @@ import org.junit.jupiter.api.Test;
 class DatabaseUnavailableExceptionTest {
 
   @ParameterizedTest
-  @ValueSource(strings = {"08006", "08001", "08003", "57P01", "57P02", "57P03", "53300"})
+  @ValueSource(strings = {"08006", "08001", "08003", "57P01", "57P02", "57P03", "53300", "40001", "40P01"})
   void connection_and_shutdown_states_mean_unavailable(String sqlState) {
     assertThat(DatabaseUnavailableException.isUnavailable(new SQLException("x", sqlState))).isTrue();
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"23505", "23514", "42P01", "40001", "57014", "22P02"})
+  @ValueSource(strings = {"23505", "23514", "42P01", "57014", "22P02"})
   void other_states_do_not_mean_unavailable(String sqlState) {
     assertThat(DatabaseUnavailableException.isUnavailable(new SQLException("x", sqlState))).isFalse();
   }
