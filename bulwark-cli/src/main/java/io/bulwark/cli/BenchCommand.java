@@ -145,9 +145,12 @@ final class BenchCommand implements Callable<Integer> {
     LoadResult max = load.closedLoop(connections, seconds,
         n -> HttpConnection.request("POST", "/v1/tasks", key, "Idempotency-Key: m" + run + n + "\r\n", body));
     report("HTTP submit, max throughput (" + connections + " connections, closed loop, " + seconds + " s)", max.summary());
+    Map<Double, Long> before = serverBuckets(d, "tasks.submit");
     LoadResult fixed = load.openLoop(connections, seconds, latencyRate,
         n -> HttpConnection.request("POST", "/v1/tasks", key, "Idempotency-Key: f" + run + n + "\r\n", body));
     report("HTTP submit at fixed " + latencyRate + " req/s (open loop, latency from due time)", fixed.summary());
+    report("HTTP submit at fixed " + latencyRate + " req/s, server side (API's own histogram, bucket bounds)",
+        serverPercentiles(before, serverBuckets(d, "tasks.submit")));
     long stored = (long) scalar(db, "SELECT count(*) FROM tasks");
     long acked = max.ok() + fixed.ok();
     report("HTTP submit: acknowledged tasks found in the database", stored + " stored ≥ " + acked + " acknowledged (warm-up adds more)");
@@ -263,6 +266,34 @@ final class BenchCommand implements Callable<Integer> {
       Thread.sleep(200); // polling against the deadline above
     }
     throw new BulwarkException("timed out waiting for " + expected + " tasks with " + where);
+  }
+
+  /** Cumulative bucket counts of the API's request-latency histogram for one route. */
+  private static Map<Double, Long> serverBuckets(LocalDeployment d, String route) throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        URI.create("http://127.0.0.1:" + d.api().port + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+    Pattern p = Pattern.compile("^bulwark_http_request_seconds_bucket\\{route=\"" + Pattern.quote(route)
+        + "\",le=\"([^\"]+)\"} (\\d+)$", Pattern.MULTILINE);
+    Map<Double, Long> out = new java.util.TreeMap<>();
+    Matcher m = p.matcher(r.body());
+    while (m.find()) out.put(m.group(1).equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(m.group(1)), Long.parseLong(m.group(2)));
+    return out;
+  }
+
+  private static String serverPercentiles(Map<Double, Long> before, Map<Double, Long> after) {
+    long total = after.getOrDefault(Double.POSITIVE_INFINITY, 0L) - before.getOrDefault(Double.POSITIVE_INFINITY, 0L);
+    StringBuilder sb = new StringBuilder();
+    for (double q : new double[] {0.5, 0.99, 0.999}) {
+      for (Map.Entry<Double, Long> e : after.entrySet()) {
+        long n = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+        if (total > 0 && n >= q * total) {
+          sb.append(String.format("p%s ≤ %s ms  ", q * 100 == Math.rint(q * 100) ? String.valueOf((int) (q * 100)) : String.valueOf(q * 100),
+              e.getKey().isInfinite() ? "∞" : String.valueOf(e.getKey() * 1000)));
+          break;
+        }
+      }
+    }
+    return sb.toString().trim() + " (" + total + " requests)";
   }
 
   private void sampleHeap(LocalDeployment d) {

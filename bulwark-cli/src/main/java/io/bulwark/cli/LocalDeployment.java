@@ -257,8 +257,10 @@ final class LocalDeployment implements AutoCloseable {
   /** The command line of a role's child JVM: same java, same class path, bounded heap. */
   private ProcessBuilder role(String role, List<String> extra, String... args) {
     String java = ProcessHandle.current().info().command().orElse("java");
+    String name = args.length > 1 && args[0].equals("--name") ? args[1] : role;
+    String gcLog = "-Xlog:gc:file=" + dir.logs().resolve(name + "-gc.log") + ":time,uptime:filecount=2,filesize=10m";
     List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + options.heap(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
-        "-Xshare:auto", "-cp", System.getProperty("java.class.path"), Main.class.getName(), role,
+        "-Xshare:auto", gcLog, "-cp", System.getProperty("java.class.path"), Main.class.getName(), role,
         "--jdbc-url", pg.jdbcUrl(DATABASE), "--db-user", pg.user(), "--blob-dir", dir.blobs().toString(),
         "--handlers-dir", dir.handlers().toString()));
     cmd.addAll(List.of(args));
