@@ -301,7 +301,7 @@ final class BenchCommand implements Callable<Integer> {
     Pattern used = Pattern.compile("^bulwark_jvm_heap_used_bytes (\\S+)$", Pattern.MULTILINE);
     while (!Thread.currentThread().isInterrupted()) {
       List<Component> all = new ArrayList<>(d.workers());
-      all.add(d.api());
+      all.addAll(d.apis());
       for (Component c : all) {
         try {
           String path = c.role.equals("api") ? "/metrics" : "/metrics";

@@ -21,6 +21,8 @@ final class Component {
   final String healthPath;
   final File log;
   final Supplier<ProcessBuilder> command;
+  /** A second port some components have (the gateway's admin API); 0 when none. */
+  volatile int adminPort;
   volatile Process process;
   volatile Instant startedAt;
   volatile int restarts;

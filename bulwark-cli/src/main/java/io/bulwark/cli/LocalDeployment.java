@@ -28,22 +28,29 @@ final class LocalDeployment implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LocalDeployment.class);
   static final String DATABASE = "bulwark";
 
+  /** Which load balancer fronts the API servers. */
+  enum Lb { BUILTIN, HAPROXY }
+
   /** What to start. {@code workerArgs} are extra flags for every worker (e.g. a shorter lease in tests). */
-  record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs) {
+  record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb) {
     static Options defaults() {
-      return new Options(8080, 2, 0, "256m", List.of(), List.of());
+      return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN);
     }
 
     Options withPort(int p) {
-      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs);
+      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb);
     }
 
     Options withWorkers(int n) {
-      return new Options(port, n, pgPort, heap, workerArgs, apiArgs);
+      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb);
     }
 
     Options withWorkerArgs(String... args) {
-      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs);
+      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb);
+    }
+
+    Options withLb(Lb l) {
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l);
     }
   }
 
@@ -54,7 +61,8 @@ final class LocalDeployment implements AutoCloseable {
   private final EmbeddedPostgres pg;
   private final List<Component> workers = new ArrayList<>();
   private Component postgres;
-  private Component api;
+  private final List<Component> apis = new ArrayList<>();
+  private Component gateway;
   private String adminKey;
   private boolean adminKeyCreated;
   private int nextWorker = 1;
@@ -87,11 +95,84 @@ final class LocalDeployment implements AutoCloseable {
       db.migrateWhenReachable(Duration.ofMinutes(1));
       ensureAdminKey(db);
     }
-    api = new Component("api", "api", options.port(), "/health/ready", dir.logs().resolve("api.log").toFile(),
-        () -> role("api", options.apiArgs(), "--name", "api", "--port", Integer.toString(options.port())));
-    supervisor.start(api);
+    apis.add(apiServer("api-main"));
+    apis.add(apiServer("api-backup"));
+    for (Component a : apis) supervisor.start(a);
+    gateway = options.lb() == Lb.HAPROXY ? haproxy() : builtinGateway();
+    supervisor.start(gateway);
     addWorkers(options.workers());
-    awaitHealthy(api, Duration.ofSeconds(60));
+    for (Component a : apis) awaitHealthy(a, Duration.ofSeconds(60));
+    awaitHealthy(gateway, Duration.ofSeconds(60));
+    awaitInService(balancer(), "api-main", Duration.ofSeconds(30));
+  }
+
+  /** The load balancer in front of the API servers. */
+  Balancer balancer() {
+    return options.lb() == Lb.HAPROXY ? new Balancer.Haproxy(new HaproxyRuntime(haproxySocket()))
+        : new Balancer.Gateway("http://127.0.0.1:" + gateway.adminPort);
+  }
+
+  /**
+   * Up means clients reach the primary: a load balancer that checked api-main while its JVM was still
+   * starting has marked it down and sends traffic to the backup until api-main passes its rise checks.
+   */
+  private static void awaitInService(Balancer balancer, String server, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      try {
+        if (balancer.isUp(server)) return;
+      } catch (Exception e) {
+        // the balancer's admin interface is not up yet
+      }
+      pause(50);
+    }
+    throw new BulwarkException("the load balancer did not put " + server + " in service within " + timeout.toSeconds() + " s");
+  }
+
+  private Component apiServer(String name) {
+    int port = Ports.free();
+    return new Component(name, "api", port, "/health/ready", dir.logs().resolve(name + ".log").toFile(),
+        () -> role("api", options.apiArgs(), "--name", name, "--port", Integer.toString(port)));
+  }
+
+  /** The built-in gateway on the public port: api-main primary, api-backup backup. */
+  private Component builtinGateway() {
+    int adminPort = Ports.free();
+    Component g = new Component("gateway", "gateway", options.port(), "/health/ready", dir.logs().resolve("gateway.log").toFile(),
+        () -> javaRole("gateway", List.of("--name", "gateway", "--port", Integer.toString(options.port()),
+            "--admin-port", Integer.toString(adminPort),
+            "--backend", "api-main=http://127.0.0.1:" + apis.get(0).port,
+            "--backup", "api-backup=http://127.0.0.1:" + apis.get(1).port)));
+    g.adminPort = adminPort;
+    return g;
+  }
+
+  /** The system's HAProxy on the public port, configured with the same semantics. */
+  private Component haproxy() {
+    String binary = java.util.stream.Stream.of("/usr/sbin/haproxy", "/usr/local/sbin/haproxy", "/usr/bin/haproxy")
+        .filter(p -> Files.isExecutable(java.nio.file.Path.of(p))).findFirst()
+        .orElseThrow(() -> new BulwarkException("--lb haproxy needs HAProxy 2.6+ installed (apt-get install haproxy);"
+            + " or use the built-in gateway (the default)"));
+    java.nio.file.Path cfg = dir.run().resolve("haproxy.cfg");
+    HaproxyConfig config = haproxyConfig();
+    try {
+      Files.writeString(cfg, config.render());
+    } catch (java.io.IOException e) {
+      throw new BulwarkException("cannot write " + cfg + ": " + e.getMessage(), e);
+    }
+    return new Component("haproxy", "gateway", options.port(), "/health/ready", dir.logs().resolve("haproxy.log").toFile(),
+        () -> new ProcessBuilder(binary, "-db", "-f", cfg.toString()));
+  }
+
+  HaproxyConfig haproxyConfig() {
+    return new HaproxyConfig("127.0.0.1", options.port(), haproxySocket(),
+        List.of(new HaproxyConfig.Server("api-main", "127.0.0.1", apis.get(0).port, false),
+            new HaproxyConfig.Server("api-backup", "127.0.0.1", apis.get(1).port, true)),
+        HaproxyConfig.Timings.defaults());
+  }
+
+  java.nio.file.Path haproxySocket() {
+    return dir.run().resolve("haproxy.sock");
   }
 
   /**
@@ -175,8 +256,23 @@ final class LocalDeployment implements AutoCloseable {
     return postgres;
   }
 
+  /** api-main, the primary API server. */
   Component api() {
-    return api;
+    return apis.get(0);
+  }
+
+  List<Component> apis() {
+    return List.copyOf(apis);
+  }
+
+  /** The load balancer on the public port (built-in gateway or HAProxy). */
+  Component gateway() {
+    return gateway;
+  }
+
+  /** Where clients connect: the load balancer's port. */
+  int entryPort() {
+    return options.port();
   }
 
   List<Component> workers() {
@@ -196,7 +292,8 @@ final class LocalDeployment implements AutoCloseable {
   public void close() {
     supervisor.stopRestarting();
     List<Component> roles = new ArrayList<>(workers);
-    if (api != null) roles.add(api);
+    if (gateway != null) roles.add(gateway);
+    roles.addAll(apis);
     Supervisor.terminate(roles, Duration.ofSeconds(20));
     if (postgres != null && postgres.alive()) {
       Supervisor.interrupt(postgres.pid());
@@ -254,19 +351,27 @@ final class LocalDeployment implements AutoCloseable {
     adminKeyCreated = true;
   }
 
-  /** The command line of a role's child JVM: same java, same class path, bounded heap. */
+  /** The command line of a role's child JVM that talks to the database: adds connection and storage flags. */
   private ProcessBuilder role(String role, List<String> extra, String... args) {
+    List<String> all = new ArrayList<>(List.of("--jdbc-url", pg.jdbcUrl(DATABASE), "--db-user", pg.user(),
+        "--blob-dir", dir.blobs().toString(), "--handlers-dir", dir.handlers().toString()));
+    all.addAll(List.of(args));
+    all.addAll(extra);
+    ProcessBuilder pb = javaRole(role, all);
+    pb.environment().put("BULWARK_DB_PASSWORD", password);
+    return pb;
+  }
+
+  /** A child JVM running one `bulwark` role: same java, same class path, bounded heap, GC log. */
+  private ProcessBuilder javaRole(String role, List<String> args) {
     String java = ProcessHandle.current().info().command().orElse("java");
-    String name = args.length > 1 && args[0].equals("--name") ? args[1] : role;
+    int n = args.indexOf("--name");
+    String name = n >= 0 && n + 1 < args.size() ? args.get(n + 1) : role;
     String gcLog = "-Xlog:gc:file=" + dir.logs().resolve(name + "-gc.log") + ":time,uptime:filecount=2,filesize=10m";
     List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + options.heap(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
-        "-Xshare:auto", gcLog, "-cp", System.getProperty("java.class.path"), Main.class.getName(), role,
-        "--jdbc-url", pg.jdbcUrl(DATABASE), "--db-user", pg.user(), "--blob-dir", dir.blobs().toString(),
-        "--handlers-dir", dir.handlers().toString()));
-    cmd.addAll(List.of(args));
-    cmd.addAll(extra);
+        "-Xshare:auto", gcLog, "-cp", System.getProperty("java.class.path"), Main.class.getName(), role));
+    cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd);
-    pb.environment().put("BULWARK_DB_PASSWORD", password);
     pb.environment().put(Roles.SUPERVISOR_PID, Long.toString(ProcessHandle.current().pid()));
     return pb;
   }

@@ -6,8 +6,9 @@ import picocli.CommandLine.Command;
 
 @Command(name = "bulwark", mixinStandardHelpOptions = true, version = "bulwark 0.1.0",
     description = {"Bulwark: a self-hosted, disaster-resilient task-processing platform.", ""},
-    subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, SubmitCommand.class, ApiCommand.class,
-        WorkerCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, RestartCommand.class, SubmitCommand.class,
+        ApiCommand.class, WorkerCommand.class, GatewayCommand.class, HaproxyConfigCommand.class, BenchCommand.class,
+        CommandLine.HelpCommand.class},
     footer = {"", "Start with `bulwark up`; see `bulwark help <command>` for each command."})
 public final class Main implements Runnable {
   public static void main(String[] args) {

@@ -95,6 +95,7 @@ final class Supervisor implements AutoCloseable {
       row.put("role", c.role);
       row.put("pid", c.pid());
       row.put("port", c.port);
+      if (c.adminPort > 0) row.put("adminPort", c.adminPort);
       row.put("healthPath", c.healthPath);
       row.put("restarts", c.restarts);
       row.put("startedAt", c.startedAt == null ? null : c.startedAt.toString());

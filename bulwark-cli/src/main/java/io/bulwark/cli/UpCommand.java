@@ -35,6 +35,10 @@ final class UpCommand implements Callable<Integer> {
   @Option(names = "--component-heap", defaultValue = "256m", description = "-Xmx of each API server and worker (default: ${DEFAULT-VALUE})")
   String heap;
 
+  @Option(names = "--lb", defaultValue = "builtin", paramLabel = "builtin|haproxy",
+      description = "Load balancer in front of api-main and api-backup: the built-in gateway, or the system's HAProxy (default: ${DEFAULT-VALUE})")
+  String lb;
+
   @Override
   public Integer call() throws Exception {
     if (workers < 0 || workers > 64) throw new BulwarkException("--workers must be 0-64, got " + workers);
@@ -54,8 +58,13 @@ final class UpCommand implements Callable<Integer> {
         return 1;
       }
       Files.writeString(dir.pidFile(), ProcessHandle.current().pid() + "\n");
-      LocalDeployment deployment = new LocalDeployment(dir,
-          new LocalDeployment.Options(port, workers, pgPort, heap, java.util.List.of(), java.util.List.of()));
+      LocalDeployment.Lb balancer = switch (lb) {
+        case "builtin" -> LocalDeployment.Lb.BUILTIN;
+        case "haproxy" -> LocalDeployment.Lb.HAPROXY;
+        default -> throw new BulwarkException("--lb must be builtin or haproxy, got '" + lb + "'");
+      };
+      LocalDeployment deployment = new LocalDeployment(dir, new LocalDeployment.Options(port, workers, pgPort, heap,
+          java.util.List.of(), java.util.List.of(), balancer));
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("up-shutdown").unstarted(() -> {
         System.out.println("bulwark: stopping…");

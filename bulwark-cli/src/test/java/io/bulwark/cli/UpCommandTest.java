@@ -60,7 +60,7 @@ class UpCommandTest {
         assertThat(r.get("healthy").asBoolean()).as(r.toString()).isTrue();
         roles.add(r.get("role").asText());
       }
-      assertThat(roles).containsExactlyInAnyOrder("postgres", "api", "worker");
+      assertThat(roles).containsExactlyInAnyOrder("postgres", "api", "gateway", "worker");
 
       String second = run("up", "--data-dir", "data", "--port", Integer.toString(Ports.free()));
       assertThat(second).startsWith("1\n").contains("already running");

@@ -1,0 +1,99 @@
+package io.bulwark.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.bulwark.core.BulwarkException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "restart", mixinStandardHelpOptions = true,
+    description = {"Restart the API servers of a running `bulwark up` one at a time, without a failed request.",
+        "",
+        "For each server: drain it at the load balancer (no new requests), wait for its in-flight requests, stop it",
+        "(the supervisor starts it again), wait until it is ready and the load balancer sees it up, return it to",
+        "service. Works with the built-in gateway and with --lb haproxy."})
+final class RestartCommand implements Callable<Integer> {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Parameters(index = "0", paramLabel = "ROLE", description = "What to restart: api")
+  String role;
+
+  @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Data directory (default: ./${DEFAULT-VALUE})")
+  Path dataDir;
+
+  @Option(names = "--timeout", defaultValue = "60", description = "Seconds each step may take (default: ${DEFAULT-VALUE})")
+  int timeoutSeconds;
+
+  @Override
+  public Integer call() throws Exception {
+    if (!role.equals("api")) throw new BulwarkException("only `bulwark restart api` is supported, got '" + role + "'");
+    DataDir dir = new DataDir(dataDir);
+    if (!Files.exists(dir.componentsFile())) {
+      throw new BulwarkException("nothing is running on " + dir.root() + "; start it with `bulwark up`");
+    }
+    JsonNode lb = null;
+    List<String> apis = new ArrayList<>();
+    for (JsonNode c : components(dir)) {
+      if (c.path("role").asText().equals("gateway")) lb = c;
+      if (c.path("role").asText().equals("api")) apis.add(c.path("name").asText());
+    }
+    if (lb == null || apis.size() < 2) {
+      throw new BulwarkException("a zero-downtime restart needs a load balancer and two API servers; found " + apis);
+    }
+    Balancer balancer = lb.path("name").asText().equals("haproxy")
+        ? new Balancer.Haproxy(new HaproxyRuntime(dir.run().resolve("haproxy.sock")))
+        : new Balancer.Gateway("http://127.0.0.1:" + lb.path("adminPort").asInt());
+    for (String api : apis) restartOne(dir, balancer, api);
+    System.out.println("bulwark: restarted " + String.join(", ", apis) + " without taking the API out of service");
+    return 0;
+  }
+
+  private void restartOne(DataDir dir, Balancer balancer, String name) throws Exception {
+    JsonNode before = component(dir, name);
+    long oldPid = before.path("pid").asLong();
+    int port = before.path("port").asInt();
+    System.out.println("bulwark: " + name + ": draining");
+    balancer.setState(name, "drain");
+    await(name + " to finish its in-flight requests", () -> balancer.inFlight(name) == 0);
+    System.out.println("bulwark: " + name + ": stopping pid " + oldPid);
+    ProcessHandle.of(oldPid).ifPresent(ProcessHandle::destroy);
+    await(name + " to be started again by the supervisor", () -> {
+      long pid = component(dir, name).path("pid").asLong();
+      return pid > 0 && pid != oldPid;
+    });
+    await(name + " to be ready", () -> StatusCommand.httpHealthy(port, "/health/ready"));
+    await("the load balancer to see " + name + " up", () -> balancer.isUp(name));
+    balancer.setState(name, "ready");
+    System.out.println("bulwark: " + name + ": back in service (pid " + component(dir, name).path("pid").asLong() + ")");
+  }
+
+  private void await(String what, CheckedCondition condition) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
+    while (System.nanoTime() < deadline) {
+      if (condition.test()) return;
+      Thread.sleep(50); // polling the condition against the deadline above
+    }
+    throw new BulwarkException("timed out after " + timeoutSeconds + " s waiting for " + what + "; see the logs in --data-dir");
+  }
+
+  @FunctionalInterface
+  interface CheckedCondition {
+    boolean test() throws Exception;
+  }
+
+  private static JsonNode components(DataDir dir) throws Exception {
+    return JSON.readTree(dir.componentsFile().toFile());
+  }
+
+  private static JsonNode component(DataDir dir, String name) throws Exception {
+    for (JsonNode c : components(dir)) if (c.path("name").asText().equals(name)) return c;
+    throw new BulwarkException("no component " + name + " in " + dir.componentsFile());
+  }
+}
