@@ -39,10 +39,10 @@ import picocli.CommandLine.Option;
         "Starts a private local deployment (durable PostgreSQL, API and worker processes with -Xmx256m, exactly",
         "as `up` does) in a scratch data directory, runs the scenarios, prints each figure with its method,",
         "and stops everything.",
-        "Scenarios: burndown, http, batch, e2e, latency (default: all)."})
+        "Scenarios: burndown, http, batch, e2e, latency, gateway (default: all)."})
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--only", split = ",", description = "Scenarios to run (default: all)")
-  Set<String> only = Set.of("burndown", "http", "batch", "e2e", "latency");
+  Set<String> only = Set.of("burndown", "http", "batch", "e2e", "latency", "gateway");
 
   @Option(names = "--tasks", defaultValue = "200000", description = "Tasks in the burn-down (default: ${DEFAULT-VALUE})")
   int tasks;
@@ -94,6 +94,7 @@ final class BenchCommand implements Callable<Integer> {
         if (only.contains("batch")) batchSubmit(d, db);
         if (only.contains("latency")) latency(d, db);
         if (only.contains("e2e")) endToEnd(d, db);
+        if (only.contains("gateway")) gatewayOverhead(d, db, root);
       } finally {
         sampler.interrupt();
       }
@@ -209,6 +210,73 @@ final class BenchCommand implements Callable<Integer> {
     report("end to end: submitted", r.summary());
     report("end to end: completed", String.format("%,.0f tasks/s sustained (%d tasks, first submit to last finish %.1f s);"
         + " backlog when load stopped %d, drained in %.1f s", r.ok() / span, r.ok(), span, backlogAtEnd, drain));
+  }
+
+  private void gatewayOverhead(LocalDeployment d, Database db, Path root) throws Exception {
+    section("load balancer overhead: the same requests direct to api-main, through the gateway, through HAProxy");
+    reset(d, db);
+    HttpClient http = HttpClient.newHttpClient();
+    HttpResponse<String> created = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + d.api().port + "/v1/tasks"))
+        .header("Authorization", "Bearer " + d.adminKey()).POST(HttpRequest.BodyPublishers.ofString("{\"type\":\"noop\"}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    Matcher m = Pattern.compile("\"id\":\"([0-9a-f-]{36})\"").matcher(created.body());
+    if (!m.find()) throw new BulwarkException("could not create the task to read: " + created.body());
+    byte[] get = HttpConnection.request("GET", "/v1/tasks/" + m.group(1), d.adminKey(), "", null);
+    Map<String, Integer> targets = new LinkedHashMap<>();
+    targets.put("direct", d.api().port);
+    targets.put("gateway", d.entryPort());
+    Process haproxy = startHaproxy(d, root);
+    if (haproxy != null) targets.put("haproxy", haproxyPort);
+    try {
+      Map<String, LoadResult> max = new LinkedHashMap<>();
+      Map<String, LoadResult> fixed = new LinkedHashMap<>();
+      for (var t : targets.entrySet()) {
+        HttpLoad load = new HttpLoad("127.0.0.1", t.getValue());
+        load.closedLoop(16, 3, n -> get); // warm-up
+        max.put(t.getKey(), load.closedLoop(connections, seconds, n -> get));
+        fixed.put(t.getKey(), load.openLoop(connections, seconds, latencyRate, n -> get));
+      }
+      LoadResult direct = max.get("direct");
+      for (String t : targets.keySet()) {
+        report("GET /v1/tasks/{id} max throughput, " + t + " (" + connections + " connections, " + seconds + " s)",
+            max.get(t).summary() + (t.equals("direct") ? "" : String.format(" = %.0f%% of direct", 100 * max.get(t).rate() / direct.rate())));
+        report("GET /v1/tasks/{id} at fixed " + latencyRate + " req/s, " + t, fixed.get(t).summary() + (t.equals("direct") ? ""
+            : String.format("; p99 %+.2f ms vs direct", fixed.get(t).percentileMillis(99) - fixed.get("direct").percentileMillis(99))));
+      }
+      if (haproxy == null) report("HAProxy", "not installed (apt-get install haproxy) — skipped");
+    } finally {
+      if (haproxy != null) {
+        haproxy.destroy();
+        haproxy.waitFor();
+      }
+    }
+  }
+
+  private int haproxyPort;
+
+  /** HAProxy on its own port in front of the same API servers, if it is installed. */
+  private Process startHaproxy(LocalDeployment d, Path root) throws Exception {
+    Path binary = Path.of("/usr/sbin/haproxy");
+    if (!Files.isExecutable(binary)) return null;
+    haproxyPort = Ports.free();
+    HaproxyConfig base = d.haproxyConfig();
+    HaproxyConfig config = new HaproxyConfig(base.host(), haproxyPort, root.resolve("run/bench-haproxy.sock"), base.servers(), base.timings());
+    Path cfg = root.resolve("run/bench-haproxy.cfg");
+    Files.writeString(cfg, config.render().replace("    log stdout format raw local0 info\n", ""));
+    Process p = new ProcessBuilder(binary.toString(), "-db", "-f", cfg.toString())
+        .redirectErrorStream(true).redirectOutput(root.resolve("logs/bench-haproxy.log").toFile()).start();
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    Balancer.Haproxy balancer = new Balancer.Haproxy(new HaproxyRuntime(config.statsSocket()));
+    while (System.nanoTime() < deadline) {
+      try {
+        if (balancer.isUp("api-main")) return p;
+      } catch (RuntimeException e) {
+        // not listening yet
+      }
+      Thread.sleep(50); // polling HAProxy's readiness against the deadline above
+    }
+    p.destroy();
+    throw new BulwarkException("HAProxy did not put api-main in service within 20 s; see logs/bench-haproxy.log");
   }
 
   // ---------------------------------------------------------------- helpers
