@@ -29,9 +29,11 @@ import org.slf4j.LoggerFactory;
  * <p>A zero-downtime restart of a server: {@code setState(name, DRAIN)}, {@code awaitIdle(name, ...)},
  * restart it, {@code awaitHealth(name, UP, ...)}, {@code setState(name, READY)}.
  *
- * <p>At {@link #start()} every server is checked once, synchronously: one that passes is UP at once
- * (so the gateway is useful as soon as it listens), one that fails starts DOWN and needs
- * {@code rise} passed checks.
+ * <p>At {@link #start()} every server is checked once, synchronously and all at the same time (with
+ * a timeout of at least 2 s, as this is the HTTP client's first request): one that passes is UP at
+ * once, so the gateway is useful as soon as it listens; one that fails starts DOWN and needs
+ * {@code rise} passed checks. (HAProxy instead starts servers UP with a check pending, which can
+ * send the first requests to a dead server.)
  */
 public final class Gateway implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
@@ -49,9 +51,10 @@ public final class Gateway implements AutoCloseable {
   static final int MIN_THREADS = 8;
   static final Duration STOP_TIMEOUT = Duration.ofSeconds(1);
 
-  static QueuedThreadPool SHARED;
   private final GatewayConfig config;
   private final Metrics metrics;
+  /** Shared by the proxy's server side and its upstream client: fewer threads, fewer hand-offs. */
+  private final QueuedThreadPool threads;
   private final Backends backends;
   private final ScheduledExecutorService timer;
   private final HttpClient upstream;
@@ -72,29 +75,22 @@ public final class Gateway implements AutoCloseable {
     this.backends = new Backends(all);
     this.timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name(config.name() + "-timer").factory());
 
-    if (Boolean.getBoolean("gw.shared")) SHARED = threads(config.name() + "-shared", MAX_THREADS, MIN_THREADS);
-    this.upstream = httpClient(config.name() + "-upstream", MAX_THREADS, config.upstreamConnectTimeout());
-    if (SHARED != null) ((ClientConnector) upstream.getContainedBeans(ClientConnector.class).iterator().next()).setExecutor(SHARED);
+    this.threads = threads(config.name() + "-http", MAX_THREADS, MIN_THREADS);
+    this.upstream = httpClient(config.name() + "-upstream", threads, config.upstreamConnectTimeout());
     upstream.setIdleTimeout(UPSTREAM_POOL_IDLE_TIMEOUT.toMillis());
     upstream.setMaxConnectionsPerDestination(MAX_CONNECTIONS_PER_SERVER);
     upstream.setMaxRequestsQueuedPerDestination(MAX_QUEUED_PER_SERVER);
-    this.checkClient = httpClient(config.name() + "-checks", 8, config.checks().timeout());
+    this.checkClient = httpClient(config.name() + "-checks", threads(config.name() + "-checks", 8, 2), config.checks().timeout());
     checkClient.setIdleTimeout(Math.max(30_000, config.checks().interval().toMillis() * 3));
     this.checker = new HealthChecker(config.name(), config.checks(), checkClient, timer);
     this.deadlines = new RequestReadDeadlines(config.name(), config.requestReadTimeout().toMillis());
 
     var proxy = new ProxyHandler(config, backends, upstream, gatewayMetrics, deadlines);
-    this.server = new Server(SHARED != null ? SHARED : threads(config.name() + "-http", MAX_THREADS, MIN_THREADS));
+    this.server = new Server(threads);
+    server.unmanage(threads); // started first and stopped last by the gateway itself
     this.connector = connector(server, config.host(), config.port(), config.clientIdleTimeout().toMillis());
     connector.addEventListener(deadlines);
-    if (Boolean.getBoolean("gw.blocking")) {
-      server.setHandler(new org.eclipse.jetty.server.Handler.Abstract() {
-        @Override
-        public boolean handle(org.eclipse.jetty.server.Request rq, org.eclipse.jetty.server.Response rs, org.eclipse.jetty.util.Callback cb) {
-          return proxy.handle(rq, rs, cb);
-        }
-      });
-    } else server.setHandler(proxy);
+    server.setHandler(proxy);
     server.setErrorHandler(new ProblemErrorHandler());
     server.setStopTimeout(STOP_TIMEOUT.toMillis());
 
@@ -127,10 +123,10 @@ public final class Gateway implements AutoCloseable {
     return c;
   }
 
-  private static HttpClient httpClient(String name, int maxThreads, Duration connectTimeout) {
+  private static HttpClient httpClient(String name, QueuedThreadPool pool, Duration connectTimeout) {
     ClientConnector connector = new ClientConnector();
     connector.setSelectors(1);
-    connector.setExecutor(threads(name, maxThreads, 2));
+    connector.setExecutor(pool);
     HttpClient client = new HttpClient(new HttpClientTransportOverHTTP(connector));
     client.setName(name);
     client.setConnectTimeout(connectTimeout.toMillis());
@@ -144,7 +140,9 @@ public final class Gateway implements AutoCloseable {
   /** Checks every server once, then starts the periodic checks and both listeners. */
   public void start() {
     try {
+      threads.start();
       upstream.start();
+      upstream.getContainedBeans(ClientConnector.class).forEach(c -> c.unmanage(threads));
       upstream.getContentDecoderFactories().clear(); // pass compressed bodies through untouched
       upstream.getProtocolHandlers().clear(); // no redirects, auth or 100-continue handling: the client's business
       checkClient.start();
@@ -262,6 +260,7 @@ public final class Gateway implements AutoCloseable {
     stop(adminServer, "admin API");
     stop(upstream, "upstream client");
     stop(checkClient, "health check client");
+    stop(threads, "thread pool");
     log.info("[{}] gateway stopped", config.name());
   }
 

@@ -12,7 +12,7 @@ import io.bulwark.core.metrics.Metrics.Histogram;
  * bulwark_gateway_requests_total{class="2xx"}            client requests by status class
  * bulwark_gateway_request_seconds                         client request latency
  * bulwark_gateway_backend_requests_total{backend}         attempts sent to a server (retries included)
- * bulwark_gateway_backend_errors_total{backend,kind}      connect, reset, timeout, 5xx
+ * bulwark_gateway_backend_errors_total{backend,kind}      connect, reset, timeout, 5xx, overload (gateway queue full)
  * bulwark_gateway_backend_retries_total{backend}          requests that failed there and were retried elsewhere
  * bulwark_gateway_backend_health_changes_total{backend,to}
  * bulwark_gateway_backend_check_seconds{backend}          health check latency

@@ -1,5 +1,6 @@
 package io.bulwark.gateway;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -18,6 +19,12 @@ import org.slf4j.LoggerFactory;
 final class HealthChecker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HealthChecker.class);
   private static final String USER_AGENT = "bulwark-gateway-check";
+  /**
+   * The check at start may take longer than later ones: it is the HTTP client's first request (class
+   * loading, first connections), and misjudging a healthy server DOWN at start would send traffic to
+   * the backup for no reason.
+   */
+  static final Duration MIN_INITIAL_CHECK_TIMEOUT = Duration.ofSeconds(2);
 
   private final String gateway;
   private final HealthCheckConfig config;
@@ -38,9 +45,10 @@ final class HealthChecker implements AutoCloseable {
    */
   void checkAllNow(List<Backend> backends) throws InterruptedException {
     List<CompletableFuture<Void>> all = new ArrayList<>();
+    Duration timeout = initialTimeout();
     for (Backend b : backends) {
       CompletableFuture<Void> done = new CompletableFuture<>();
-      check(b, (passed, outcome, nanos) -> {
+      check(b, timeout, (passed, outcome, nanos) -> {
         b.initialCheck(passed, outcome, nanos);
         done.complete(null);
       });
@@ -48,7 +56,7 @@ final class HealthChecker implements AutoCloseable {
     }
     try {
       CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
-          .get(config.timeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+          .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
       log.warn("[{}] initial health checks did not all finish: {}", gateway, e.toString());
     }
@@ -62,7 +70,7 @@ final class HealthChecker implements AutoCloseable {
   private void schedule(Backend b) {
     if (closed) return;
     try {
-      timer.schedule(() -> check(b, (passed, outcome, nanos) -> {
+      timer.schedule(() -> check(b, config.timeout(), (passed, outcome, nanos) -> {
         b.checked(passed, outcome, nanos);
         schedule(b);
       }), b.nextCheckDelayMillis(), TimeUnit.MILLISECONDS);
@@ -71,14 +79,18 @@ final class HealthChecker implements AutoCloseable {
     }
   }
 
-  private void check(Backend b, Outcome outcome) {
+  Duration initialTimeout() {
+    return config.timeout().compareTo(MIN_INITIAL_CHECK_TIMEOUT) > 0 ? config.timeout() : MIN_INITIAL_CHECK_TIMEOUT;
+  }
+
+  private void check(Backend b, Duration timeout, Outcome outcome) {
     if (closed) return;
     long start = System.nanoTime();
     try {
       client.newRequest(b.host(), b.port())
           .path(config.path())
           .headers(h -> h.put("User-Agent", USER_AGENT))
-          .timeout(config.timeout().toMillis(), TimeUnit.MILLISECONDS)
+          .timeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
           .send((Result result) -> {
             long nanos = System.nanoTime() - start;
             if (result.isFailed()) {

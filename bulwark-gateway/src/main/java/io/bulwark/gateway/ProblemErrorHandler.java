@@ -1,8 +1,5 @@
 package io.bulwark.gateway;
 
-import java.nio.ByteBuffer;
-import org.eclipse.jetty.http.HttpFields;
-import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -45,11 +42,5 @@ final class ProblemErrorHandler extends ErrorHandler {
     String message = request.getAttribute(ERROR_MESSAGE) instanceof String m ? m : null;
     Problems.send(response, callback, problemFor(status, message), request.getHttpURI().getPath(), null);
     return true;
-  }
-
-  @Override
-  public ByteBuffer badMessageError(int status, String reason, HttpFields.Mutable fields) {
-    fields.put(HttpHeader.CONTENT_TYPE, Problems.CONTENT_TYPE);
-    return ByteBuffer.wrap(Problems.json(problemFor(status, reason), null, null));
   }
 }

@@ -98,7 +98,9 @@ final class ProxyExchange implements BodyBuffer.Listener {
         .headers(h -> h.add(upstreamHeaders))
         .timeout(left, TimeUnit.MILLISECONDS)
         .idleTimeout(left, TimeUnit.MILLISECONDS)
-        .onRequestCommit(r -> attempt.sent = true);
+        // "may have been sent" from the moment a connection is picked, not when the write is confirmed:
+        // Jetty can report the server closing the connection before it reports the commit
+        .onRequestBegin(r -> attempt.sent = true);
     if (body != null) upstream.body(new ByteBufferRequestContent((String) null, body.slice()));
     attempt.upstream = upstream;
     if (clientGone) {
@@ -183,6 +185,7 @@ final class ProxyExchange implements BodyBuffer.Listener {
   private final class Attempt extends Callback.Completable implements org.eclipse.jetty.client.Response.Listener {
     final Backend backend;
     org.eclipse.jetty.client.Request upstream;
+    /** The request got a connection and may have reached the server. */
     volatile boolean sent;
     volatile boolean answered;
     private volatile boolean complete;

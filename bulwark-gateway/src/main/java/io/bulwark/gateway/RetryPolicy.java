@@ -4,8 +4,10 @@ package io.bulwark.gateway;
  * When a request that got no response may be sent again, to another server (at most once).
  *
  * <ul>
- *   <li>A request that never left the gateway (the connection could not be made, or broke before the
- *       request was written) is always retried: no server can have seen it.
+ *   <li>A request that never left the gateway (no connection could be made, or the gateway's queue
+ *       for the server was full) is always retried: no server can have seen it. Once a connection
+ *       is picked the request counts as sent, even before the write is confirmed: a server may have
+ *       read it already.
  *   <li>Once written, only a request that is safe to replay is retried: {@code GET}, {@code HEAD},
  *       {@code OPTIONS}, or any request carrying an {@code Idempotency-Key} header (the API answers a
  *       replay with the first outcome). A {@code POST} without a key is never replayed: the server

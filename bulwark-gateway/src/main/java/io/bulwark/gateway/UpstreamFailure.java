@@ -15,6 +15,8 @@ enum UpstreamFailure {
   RESET("reset"),
   /** The request's deadline passed before the server answered. */
   TIMEOUT("timeout"),
+  /** The gateway's own queue of requests waiting for a connection to the server is full. Never sent. */
+  OVERLOAD("overload"),
   /** The client went away, so the gateway gave up; says nothing about the server. */
   CLIENT(null);
 
@@ -60,6 +62,7 @@ enum UpstreamFailure {
         return CONNECT;
       }
       if (t instanceof TimeoutException) return TIMEOUT;
+      if (t instanceof java.util.concurrent.RejectedExecutionException) return OVERLOAD;
       if (t.getCause() == t) break;
     }
     return RESET;

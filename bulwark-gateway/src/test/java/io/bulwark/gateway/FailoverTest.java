@@ -65,7 +65,7 @@ class FailoverTest {
     // no traffic: only the checks can notice; one normal interval, then fall - 1 fast ones
     assertThat(fx.gateway.awaitHealth("api-main", Health.DOWN, Duration.ofSeconds(3))).isTrue();
     long millis = (System.nanoTime() - stopped) / 1_000_000;
-    assertThat(millis).isLessThanOrEqualTo(1000 + 250 + 200);
+    assertThat(millis).as("one interval plus fall - 1 fast intervals, plus slack for a busy machine").isLessThanOrEqualTo(1000 + 250 + 500);
     assertThat(fx.get("/ping").backend()).isEqualTo("api-backup");
     assertThat(fx.gateway.server("api-main").lastCheck()).startsWith("could not connect");
   }

@@ -16,9 +16,12 @@ import org.eclipse.jetty.http.HttpFields;
 
 /** A gateway in front of fake API servers, and an HTTP client to call it with. */
 final class GatewayFixture implements AutoCloseable {
-  /** Checks fast enough that tests about other things don't wait for them. */
+  /**
+   * Checks fast enough that tests about other things don't wait for them; a generous timeout, since
+   * a busy CI machine can make a check slow (the tests' dead servers refuse connections at once).
+   */
   static final HealthCheckConfig FAST_CHECKS =
-      new HealthCheckConfig("/health/ready", Duration.ofMillis(100), Duration.ofMillis(200), 2, 2, Duration.ofMillis(50));
+      new HealthCheckConfig("/health/ready", Duration.ofMillis(100), Duration.ofSeconds(1), 2, 2, Duration.ofMillis(50));
 
   final List<FakeBackend> backends;
   final Metrics metrics = new Metrics();

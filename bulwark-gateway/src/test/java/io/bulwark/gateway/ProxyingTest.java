@@ -166,6 +166,40 @@ class ProxyingTest {
   }
 
   @Test
+  void a_client_expecting_100_continue_gets_it_and_its_body_arrives() throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", fx.gateway.port())) {
+      s.setSoTimeout(10_000);
+      var out = s.getOutputStream();
+      var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+      out.write(("POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"
+          + "Expect: 100-continue\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      assertThat(in.readLine()).isEqualTo("HTTP/1.1 100 Continue");
+      assertThat(in.readLine()).isEmpty();
+      out.write("{\"type\":\"noop\"}".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      assertThat(in.readLine()).isEqualTo("HTTP/1.1 200 OK");
+    }
+    assertThat(lastReceived().body()).isEqualTo("{\"type\":\"noop\"}");
+    assertThat(lastReceived().header("Expect")).as("the gateway has the body already").isNull();
+  }
+
+  @Test
+  void a_client_that_goes_away_does_not_count_against_the_server() throws Exception {
+    var pending = fx.request("GET", "/hold");
+    var future = new org.eclipse.jetty.client.CompletableResponseListener(pending).send();
+    await().atMost(Duration.ofSeconds(5)).until(() -> fx.main().holding() == 1);
+    pending.abort(new Exception("client gave up"));
+    assertThat(future).failsWithin(Duration.ofSeconds(5));
+    fx.main().releaseHeld();
+    await().atMost(Duration.ofSeconds(5)).until(() -> fx.gateway.server("api-main").inFlight() == 0);
+    assertThat(fx.gateway.server("api-main").health()).isEqualTo(Health.UP);
+    // (Jetty reads no connection while its request is being handled, so the gateway learns that the
+    // client left only when it writes the answer, if at all: the kernel may accept that write)
+    assertThat(fx.metrics.scrape()).contains("bulwark_gateway_backend_errors_total{backend=\"api-main\",kind=\"reset\"} 0");
+  }
+
+  @Test
   void the_access_log_has_one_line_per_request_and_no_secrets() {
     Logger access = (Logger) LoggerFactory.getLogger(AccessLog.LOGGER);
     ListAppender<ILoggingEvent> lines = new ListAppender<>();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,7 +19,8 @@ class SafeRetryTest {
     if (fx != null) fx.close();
   }
 
-  @Test
+  /** Repeated: whether a request "left" is a race with the server closing the connection. */
+  @RepeatedTest(10)
   void a_post_without_idempotency_key_is_not_replayed_when_the_server_dies_after_receiving_it() {
     fx = GatewayFixture.mainAndBackup();
     fx.main().dieOnRequests(true);
@@ -75,7 +77,7 @@ class SafeRetryTest {
     assertThat(fx.backup().requests).hasValue(1);
   }
 
-  @Test
+  @RepeatedTest(10)
   void a_request_is_retried_only_once_and_then_gets_a_problem() {
     fx = GatewayFixture.mainAndBackup();
     fx.main().dieOnRequests(true);
