@@ -222,33 +222,44 @@ final class BenchCommand implements Callable<Integer> {
     Matcher m = Pattern.compile("\"id\":\"([0-9a-f-]{36})\"").matcher(created.body());
     if (!m.find()) throw new BulwarkException("could not create the task to read: " + created.body());
     byte[] get = HttpConnection.request("GET", "/v1/tasks/" + m.group(1), d.adminKey(), "", null);
+    byte[] submitBody = "{\"type\":\"noop\",\"input\":null}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    String run = Long.toHexString(System.nanoTime());
+    java.util.function.LongFunction<byte[]> submit = n -> HttpConnection.request("POST", "/v1/tasks", d.adminKey(),
+        "Idempotency-Key: g" + run + "-" + n + "\r\n", submitBody);
     Map<String, Integer> targets = new LinkedHashMap<>();
     targets.put("direct", d.api().port);
     targets.put("gateway", d.entryPort());
     Process haproxy = startHaproxy(d, root);
     if (haproxy != null) targets.put("haproxy", haproxyPort);
     try {
-      Map<String, LoadResult> max = new LinkedHashMap<>();
-      Map<String, LoadResult> fixed = new LinkedHashMap<>();
-      for (var t : targets.entrySet()) {
-        HttpLoad load = new HttpLoad("127.0.0.1", t.getValue());
-        load.closedLoop(16, 3, n -> get); // warm-up
-        max.put(t.getKey(), load.closedLoop(connections, seconds, n -> get));
-        fixed.put(t.getKey(), load.openLoop(connections, seconds, latencyRate, n -> get));
-      }
-      LoadResult direct = max.get("direct");
-      for (String t : targets.keySet()) {
-        report("GET /v1/tasks/{id} max throughput, " + t + " (" + connections + " connections, " + seconds + " s)",
-            max.get(t).summary() + (t.equals("direct") ? "" : String.format(" = %.0f%% of direct", 100 * max.get(t).rate() / direct.rate())));
-        report("GET /v1/tasks/{id} at fixed " + latencyRate + " req/s, " + t, fixed.get(t).summary() + (t.equals("direct") ? ""
-            : String.format("; p99 %+.2f ms vs direct", fixed.get(t).percentileMillis(99) - fixed.get("direct").percentileMillis(99))));
-      }
+      compare("GET /v1/tasks/{id}", targets, n -> get);
+      compare("POST /v1/tasks (submit)", targets, submit);
       if (haproxy == null) report("HAProxy", "not installed (apt-get install haproxy) — skipped");
     } finally {
       if (haproxy != null) {
         haproxy.destroy();
         haproxy.waitFor();
       }
+    }
+  }
+
+  /** The same requests against each target, one after another: max throughput, then latency at a fixed rate. */
+  private void compare(String what, Map<String, Integer> targets, java.util.function.LongFunction<byte[]> request)
+      throws InterruptedException {
+    Map<String, LoadResult> max = new LinkedHashMap<>();
+    Map<String, LoadResult> fixed = new LinkedHashMap<>();
+    for (var t : targets.entrySet()) {
+      HttpLoad load = new HttpLoad("127.0.0.1", t.getValue());
+      load.closedLoop(16, 3, request); // warm-up
+      max.put(t.getKey(), load.closedLoop(connections, seconds, request));
+      fixed.put(t.getKey(), load.openLoop(connections, seconds, latencyRate, request));
+    }
+    LoadResult direct = max.get("direct");
+    for (String t : targets.keySet()) {
+      report(what + " max throughput, " + t + " (" + connections + " connections, " + seconds + " s)",
+          max.get(t).summary() + (t.equals("direct") ? "" : String.format(" = %.0f%% of direct", 100 * max.get(t).rate() / direct.rate())));
+      report(what + " at fixed " + latencyRate + " req/s, " + t, fixed.get(t).summary() + (t.equals("direct") ? ""
+          : String.format("; p99 %+.2f ms vs direct", fixed.get(t).percentileMillis(99) - fixed.get("direct").percentileMillis(99))));
     }
   }
 
