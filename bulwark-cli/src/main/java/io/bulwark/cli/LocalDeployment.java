@@ -221,9 +221,14 @@ final class LocalDeployment implements AutoCloseable {
     supervisor.forget(postgres);
     Process p = postgres.process;
     if (p != null) {
+      // its backends outlive a SIGKILLed postmaster for a moment and hold its shared memory; a restart
+      // in that window fails ("pre-existing shared memory block is still in use"), so wait for them
+      List<ProcessHandle> children = p.descendants().toList();
       p.destroyForcibly();
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
       try {
         p.waitFor();
+        while (children.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline) pause(20);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
