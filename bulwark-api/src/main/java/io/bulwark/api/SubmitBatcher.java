@@ -90,5 +90,10 @@ final class SubmitBatcher implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    // A submit that passed the running check as the writers exited would otherwise wait out its
+    // timeout: nothing was written for it, so say so at once.
+    for (Pending p; (p = queue.poll()) != null; ) {
+      p.result().completeExceptionally(ApiProblem.unavailable("server is shutting down; nothing was stored. Retry on another server"));
+    }
   }
 }

@@ -76,4 +76,16 @@ class TaskIdsTest {
     }
     assertThat(millis(sorted.getLast())).isGreaterThan(millis(sorted.getFirst()));
   }
+
+  @Test
+  void ids_of_one_process_are_strictly_increasing_even_within_a_millisecond() {
+    UUID previous = TaskIds.newId();
+    for (int i = 0; i < 100_000; i++) {
+      UUID next = TaskIds.newId();
+      // PostgreSQL compares uuids as unsigned bytes: compare the hex text, which orders the same way
+      assertThat(next.toString()).isGreaterThan(previous.toString());
+      assertThat(next.version()).isEqualTo(7);
+      previous = next;
+    }
+  }
 }
