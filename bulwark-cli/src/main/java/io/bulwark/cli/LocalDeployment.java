@@ -374,7 +374,11 @@ final class LocalDeployment implements AutoCloseable {
     String name = n >= 0 && n + 1 < args.size() ? args.get(n + 1) : role;
     String gcLog = "-Xlog:gc:file=" + dir.logs().resolve(name + "-gc.log") + ":time,uptime:filecount=2,filesize=10m";
     List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + options.heap(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
-        "-Xshare:auto", gcLog, "-cp", System.getProperty("java.class.path"), Main.class.getName(), role));
+        "-Xshare:auto", gcLog));
+    // extra JVM options for every role, e.g. a flight recording or heap dumps: BULWARK_JAVA_OPTS
+    String extra = System.getenv("BULWARK_JAVA_OPTS");
+    if (extra != null && !extra.isBlank()) cmd.addAll(List.of(extra.trim().split("\\s+")));
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), role));
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().put(Roles.SUPERVISOR_PID, Long.toString(ProcessHandle.current().pid()));
