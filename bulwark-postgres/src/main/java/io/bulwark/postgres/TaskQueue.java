@@ -1,5 +1,11 @@
 package io.bulwark.postgres;
 
+import static io.bulwark.postgres.SqlArrays.bool;
+import static io.bulwark.postgres.SqlArrays.int4;
+import static io.bulwark.postgres.SqlArrays.int8;
+import static io.bulwark.postgres.SqlArrays.text;
+import static io.bulwark.postgres.SqlArrays.uuid;
+
 import io.bulwark.core.blob.BlobRef;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -163,14 +169,8 @@ public final class TaskQueue {
             + " AS u(id, token, attempt, rj, rb, rs, rh, ct)"
             + " WHERE t.id = u.id AND t.lease_token = u.token AND t.attempts = u.attempt"
             + " RETURNING t.tenant")) {
-      ps.setArray(1, c.createArrayOf("uuid", ids));
-      ps.setArray(2, c.createArrayOf("uuid", tokens));
-      ps.setArray(3, c.createArrayOf("int4", attempts));
-      ps.setArray(4, c.createArrayOf("text", jsons));
-      ps.setArray(5, c.createArrayOf("text", blobs));
-      ps.setArray(6, c.createArrayOf("int8", sizes));
-      ps.setArray(7, c.createArrayOf("text", shas));
-      ps.setArray(8, c.createArrayOf("text", cts));
+      SqlArrays.bind(c, ps, 1, uuid(ids), uuid(tokens), int4(attempts), text(jsons), text(blobs), int8(sizes),
+          text(shas), text(cts));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           usage.computeIfAbsent(rs.getString(1), k -> new long[2])[0]++;
@@ -208,12 +208,7 @@ public final class TaskQueue {
             + " AS u(id, token, attempt, error, delay_ms, permanent)"
             + " WHERE t.id = u.id AND t.lease_token = u.token AND t.attempts = u.attempt"
             + " RETURNING t.tenant, t.state")) {
-      ps.setArray(1, c.createArrayOf("uuid", ids));
-      ps.setArray(2, c.createArrayOf("uuid", tokens));
-      ps.setArray(3, c.createArrayOf("int4", attempts));
-      ps.setArray(4, c.createArrayOf("text", errors));
-      ps.setArray(5, c.createArrayOf("int8", delays));
-      ps.setArray(6, c.createArrayOf("bool", permanent));
+      SqlArrays.bind(c, ps, 1, uuid(ids), uuid(tokens), int4(attempts), text(errors), int8(delays), bool(permanent));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           if ("dead".equals(rs.getString(2))) {
@@ -241,9 +236,7 @@ public final class TaskQueue {
             + " lease_expires_at = NULL, worker = NULL"
             + " FROM unnest(?::uuid[], ?::uuid[], ?::int[]) AS u(id, token, attempt)"
             + " WHERE t.id = u.id AND t.lease_token = u.token AND t.attempts = u.attempt")) {
-      ps.setArray(1, c.createArrayOf("uuid", ids));
-      ps.setArray(2, c.createArrayOf("uuid", tokens));
-      ps.setArray(3, c.createArrayOf("int4", attempts));
+      SqlArrays.bind(c, ps, 1, uuid(ids), uuid(tokens), int4(attempts));
       return ps.executeUpdate();
     }
   }
@@ -258,7 +251,7 @@ public final class TaskQueue {
   private static void lockInIdOrder(Connection c, Object[] ids) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(
         "SELECT 1 FROM tasks WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE")) {
-      ps.setArray(1, c.createArrayOf("uuid", ids));
+      SqlArrays.bind(c, ps, 1, uuid(ids));
       ps.executeQuery().close();
     }
   }
@@ -283,9 +276,7 @@ public final class TaskQueue {
               + " WHERE t.id = u.id AND t.lease_token = u.token AND t.attempts = u.attempt"
               + " RETURNING t.id")) {
         ps.setLong(1, lease.toMillis());
-        ps.setArray(2, c.createArrayOf("uuid", ids));
-        ps.setArray(3, c.createArrayOf("uuid", tokens));
-        ps.setArray(4, c.createArrayOf("int4", attempts));
+        SqlArrays.bind(c, ps, 2, uuid(ids), uuid(tokens), int4(attempts));
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) still.add(rs.getObject(1, UUID.class));
         }

@@ -1,13 +1,18 @@
 package io.bulwark.postgres;
 
+import static io.bulwark.postgres.SqlArrays.bytea;
+import static io.bulwark.postgres.SqlArrays.int4;
+import static io.bulwark.postgres.SqlArrays.int8;
+import static io.bulwark.postgres.SqlArrays.text;
+import static io.bulwark.postgres.SqlArrays.timestamptz;
+import static io.bulwark.postgres.SqlArrays.uuid;
+
 import io.bulwark.core.task.Task;
 import io.bulwark.core.task.TaskState;
-import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -124,10 +129,7 @@ public final class TaskRepository {
         "INSERT INTO idempotency_keys (tenant, key, request_sha256, task_id)"
             + " SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[], ?::uuid[])"
             + " ON CONFLICT DO NOTHING RETURNING task_id")) {
-      ps.setArray(1, c.createArrayOf("text", tenants));
-      ps.setArray(2, c.createArrayOf("text", keys));
-      ps.setArray(3, c.createArrayOf("bytea", hashes));
-      ps.setArray(4, c.createArrayOf("uuid", ids));
+      SqlArrays.bind(c, ps, 1, text(tenants), text(keys), bytea(hashes), uuid(ids));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) claimed.add(rs.getObject(1, UUID.class));
       }
@@ -140,8 +142,8 @@ public final class TaskRepository {
     try (PreparedStatement ps = c.prepareStatement(
         "SELECT i.tenant, i.key, i.request_sha256, i.task_id FROM idempotency_keys i"
             + " JOIN unnest(?::text[], ?::text[]) AS q(tenant, key) ON i.tenant = q.tenant AND i.key = q.key")) {
-      ps.setArray(1, c.createArrayOf("text", lookups.stream().map(j -> tenants[j]).toArray()));
-      ps.setArray(2, c.createArrayOf("text", lookups.stream().map(j -> keys[j]).toArray()));
+      SqlArrays.bind(c, ps, 1, text(lookups.stream().map(j -> tenants[j]).toArray()),
+          text(lookups.stream().map(j -> keys[j]).toArray()));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           String id = rs.getString(1) + "\u0000" + rs.getString(2);
@@ -190,18 +192,8 @@ public final class TaskRepository {
             + " AS u(id, tenant, type, priority, max_attempts, timeout_seconds, run_at, input_json, input_blob,"
             + " input_size, input_sha256, ct)"
             + " RETURNING " + TaskRows.COLUMNS)) {
-      ps.setArray(1, c.createArrayOf("uuid", ids));
-      ps.setArray(2, c.createArrayOf("text", tenants));
-      ps.setArray(3, c.createArrayOf("text", types));
-      ps.setArray(4, c.createArrayOf("int4", prios));
-      ps.setArray(5, c.createArrayOf("int4", maxes));
-      ps.setArray(6, c.createArrayOf("int4", timeouts));
-      ps.setArray(7, c.createArrayOf("timestamptz", runAts));
-      ps.setArray(8, c.createArrayOf("text", jsons));
-      ps.setArray(9, c.createArrayOf("text", blobs));
-      ps.setArray(10, c.createArrayOf("int8", sizes));
-      ps.setArray(11, c.createArrayOf("text", shas));
-      ps.setArray(12, c.createArrayOf("text", cts));
+      SqlArrays.bind(c, ps, 1, uuid(ids), text(tenants), text(types), int4(prios), int4(maxes), int4(timeouts),
+          timestamptz(runAts), text(jsons), text(blobs), int8(sizes), text(shas), text(cts));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           Task t = TaskRows.map(rs);
@@ -222,7 +214,7 @@ public final class TaskRepository {
     Map<UUID, Task> out = new HashMap<>();
     try (PreparedStatement ps = c.prepareStatement(
         "SELECT " + TaskRows.COLUMNS + " FROM tasks WHERE id = ANY(?::uuid[])")) {
-      ps.setArray(1, c.createArrayOf("uuid", ids.toArray()));
+      SqlArrays.bind(c, ps, 1, uuid(ids.toArray()));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           Task t = TaskRows.map(rs);
@@ -330,13 +322,5 @@ public final class TaskRepository {
     } catch (SQLException ignored) {
       // the connection is broken; the pool discards it
     }
-  }
-
-  static Timestamp ts(java.time.Instant i) {
-    return TaskRows.timestamp(i);
-  }
-
-  static Array uuids(Connection c, Collection<UUID> ids) throws SQLException {
-    return c.createArrayOf("uuid", ids.toArray());
   }
 }

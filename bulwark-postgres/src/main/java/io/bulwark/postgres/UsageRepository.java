@@ -1,5 +1,9 @@
 package io.bulwark.postgres;
 
+import static io.bulwark.postgres.SqlArrays.int8;
+import static io.bulwark.postgres.SqlArrays.text;
+import static io.bulwark.postgres.SqlArrays.timestamptz;
+
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -75,14 +79,8 @@ public final class UsageRepository {
       out[i] = x.bytesOut();
     }
     try (PreparedStatement ps = c.prepareStatement(UPSERT)) {
-      ps.setArray(1, c.createArrayOf("text", tenants));
-      ps.setArray(2, c.createArrayOf("timestamptz", minutes));
-      ps.setArray(3, c.createArrayOf("int8", req));
-      ps.setArray(4, c.createArrayOf("int8", sub));
-      ps.setArray(5, c.createArrayOf("int8", ok));
-      ps.setArray(6, c.createArrayOf("int8", dead));
-      ps.setArray(7, c.createArrayOf("int8", in));
-      ps.setArray(8, c.createArrayOf("int8", out));
+      SqlArrays.bind(c, ps, 1, text(tenants), timestamptz(minutes), int8(req), int8(sub), int8(ok), int8(dead),
+          int8(in), int8(out));
       ps.executeUpdate();
     }
   }
