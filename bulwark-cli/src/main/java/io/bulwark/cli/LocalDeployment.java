@@ -313,7 +313,8 @@ final class LocalDeployment implements AutoCloseable {
       if (StatusCommand.httpHealthy(c.port, c.healthPath)) return;
       pause(100);
     }
-    throw new BulwarkException(c.name + " did not become ready within " + timeout.toSeconds() + " s; see " + c.log);
+    throw new BulwarkException(c.name + " did not become ready within " + timeout.toSeconds() + " s; see " + c.log
+        + " (restarts: " + c.restarts + "); its last lines:\n" + tail(c.log.toPath(), 20));
   }
 
   private void awaitPostgres(Duration timeout) {
@@ -383,6 +384,15 @@ final class LocalDeployment implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().put(Roles.SUPERVISOR_PID, Long.toString(ProcessHandle.current().pid()));
     return pb;
+  }
+
+  static String tail(java.nio.file.Path log, int lines) {
+    try {
+      List<String> all = Files.readAllLines(log);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (java.io.IOException e) {
+      return "(cannot read " + log + ": " + e.getMessage() + ")";
+    }
   }
 
   static void pause(long ms) {

@@ -11,12 +11,23 @@ import java.net.Socket;
 final class Ports {
   private Ports() {}
 
+  /** Ports this process has handed out; never handed out twice (components bind them later). */
+  private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * A loopback port that is free now and that this process has not handed out before. The port is
+   * released before a child process binds it, so without the memory two calls could return the same
+   * port, and one of two components would crash-loop on "address in use".
+   */
   static int free() {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new BulwarkException("cannot find a free loopback port: " + e.getMessage(), e);
+    for (int attempt = 0; attempt < 100; attempt++) {
+      try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+        if (HANDED_OUT.add(s.getLocalPort())) return s.getLocalPort();
+      } catch (IOException e) {
+        throw new BulwarkException("cannot find a free loopback port: " + e.getMessage(), e);
+      }
     }
+    throw new BulwarkException("cannot find a loopback port not handed out before after 100 tries");
   }
 
   static boolean isFree(String host, int port) {
