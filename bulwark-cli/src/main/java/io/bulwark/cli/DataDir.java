@@ -14,7 +14,12 @@ import java.util.HexFormat;
  * The layout of a local deployment's data directory:
  *
  * <pre>
- *   pg/               PostgreSQL cluster (durable: fsync, full_page_writes, synchronous_commit on)
+ *   pg-a/, pg-b/      the two PostgreSQL nodes (durable: fsync, full_page_writes, synchronous_commit on);
+ *                     one primary, one hot standby (ha-state.json says which is primary)
+ *   ha-state.json     the primary's name, written by the failover controller before it promotes
+ *   pg-passfile       libpq password file the standby uses to stream from the primary (0600)
+ *   wal-spool/        WAL segments PostgreSQL has archived, until they are uploaded to archive/
+ *   archive/          the backup repository (a BlobStore): compressed, checksummed WAL and base backups
  *   pg-password       database password (0600)
  *   blobs/            blob storage (large inputs and results)
  *   handlers/         extra handler jars
@@ -30,7 +35,14 @@ public record DataDir(Path root) {
     root = root.toAbsolutePath().normalize();
   }
 
+  /** The single-node cluster of earlier versions; renamed to pg-a on the first start with a standby. */
   public Path pg() { return root.resolve("pg"); }
+  /** A database node's data directory: pg-a or pg-b. */
+  public Path pgNode(String node) { return root.resolve(node); }
+  public Path haState() { return root.resolve("ha-state.json"); }
+  public Path pgPassfile() { return root.resolve("pg-passfile"); }
+  public Path walSpool() { return root.resolve("wal-spool"); }
+  public Path archive() { return root.resolve("archive"); }
   public Path pgPasswordFile() { return root.resolve("pg-password"); }
   public Path blobs() { return root.resolve("blobs"); }
   public Path handlers() { return root.resolve("handlers"); }
@@ -44,7 +56,7 @@ public record DataDir(Path root) {
   public void create() {
     try {
       Files.createDirectories(root);
-      for (Path p : new Path[] {blobs(), handlers(), logs(), run()}) Files.createDirectories(p);
+      for (Path p : new Path[] {blobs(), handlers(), logs(), run(), walSpool(), archive()}) Files.createDirectories(p);
     } catch (IOException e) {
       throw new BulwarkException("cannot create data directory " + root + ": " + e.getMessage()
           + "; check permissions and free space, or choose another with --data-dir", e);

@@ -74,7 +74,15 @@ public final class EmbeddedPostgres implements AutoCloseable {
   /** Rewritten in the data directory on every start; included last by postgresql.conf. */
   public static final String CONF_FILE = "bulwark.conf";
 
+  /**
+   * Settings changed while the server runs (e.g. {@code synchronous_standby_names} by the failover
+   * controller): written by {@link #writeRuntimeSettings}, included after {@link #CONF_FILE}, applied
+   * by {@code SELECT pg_reload_conf()}. Never copied into a base backup.
+   */
+  public static final String RUNTIME_CONF_FILE = "bulwark-runtime.conf";
+
   static final String INCLUDE_LINE = "include_if_exists = '" + CONF_FILE + "'";
+  static final String RUNTIME_INCLUDE_LINE = "include_if_exists = '" + RUNTIME_CONF_FILE + "'";
   static final String LOOPBACK = "127.0.0.1";
   private static final Duration INITDB_TIMEOUT = Duration.ofMinutes(5);
   private static final Duration KILL_WAIT = Duration.ofSeconds(10);
@@ -349,14 +357,36 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private static void ensureIncludeLine(Path dir) throws IOException {
     Path conf = dir.resolve("postgresql.conf");
     String text = Files.readString(conf, StandardCharsets.UTF_8);
-    if (text.lines().map(String::strip).anyMatch(INCLUDE_LINE::equals)) {
+    List<String> lines = text.lines().map(String::strip).toList();
+    boolean hasMain = lines.contains(INCLUDE_LINE);
+    boolean hasRuntime = lines.contains(RUNTIME_INCLUDE_LINE);
+    if (hasMain && hasRuntime) {
       return;
     }
-    String addition =
-        (text.endsWith("\n") ? "" : "\n")
-            + "\n# Bulwark: settings managed by the launcher, rewritten on every start (keep this last)\n"
-            + INCLUDE_LINE + "\n";
+    StringBuilder addition = new StringBuilder(text.endsWith("\n") ? "" : "\n");
+    if (!hasMain) {
+      addition.append("\n# Bulwark: settings managed by the launcher, rewritten on every start (keep this last)\n")
+          .append(INCLUDE_LINE).append('\n');
+    }
+    addition.append("# Bulwark: settings changed at run time (e.g. synchronous_standby_names), applied on reload\n")
+        .append(RUNTIME_INCLUDE_LINE).append('\n');
     Fs.replaceAtomically(conf, (text + addition).getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Replaces {@link #RUNTIME_CONF_FILE} with these settings (validated like the builder's). The
+   * caller applies them with {@code SELECT pg_reload_conf()}; settings that need a restart wait for
+   * the next start.
+   */
+  public void writeRuntimeSettings(Map<String, String> runtime) {
+    StringBuilder sb = new StringBuilder("# Written by Bulwark at run time; applied by pg_reload_conf().\n");
+    runtime.forEach((k, v) -> sb.append(checkSetting(k, v)).append(" = ").append(quote(v)).append('\n'));
+    try {
+      ensureIncludeLine(dataDir);
+      Fs.replaceAtomically(dataDir.resolve(RUNTIME_CONF_FILE), sb.toString().getBytes(StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new EmbeddedPostgresException("cannot write " + dataDir.resolve(RUNTIME_CONF_FILE) + ": " + e, e);
+    }
   }
 
   // ---------------------------------------------------------------- start preparation

@@ -1,0 +1,51 @@
+package io.bulwark.dr;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Optional;
+
+/**
+ * Which database node is the primary, persisted (fsynced, replaced atomically) so that a restarted
+ * supervisor never elects a different one than the failover controller last promoted. The
+ * controller writes it before it promotes; {@code bulwark db promote-restore} writes it when it
+ * puts a restored cluster in service.
+ */
+public record HaState(String primary, long generation) {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  public static Optional<HaState> read(Path file) {
+    if (!Files.exists(file)) return Optional.empty();
+    try {
+      return Optional.of(JSON.readValue(file.toFile(), HaState.class));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  public void write(Path file) {
+    try {
+      Files.createDirectories(file.toAbsolutePath().getParent());
+      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      Files.write(tmp, JSON.writeValueAsBytes(this));
+      try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+        c.force(true);
+      }
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      try (FileChannel d = FileChannel.open(file.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
+        d.force(true);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  public HaState promote(String node) {
+    return new HaState(node, generation + 1);
+  }
+}
