@@ -678,6 +678,46 @@ public final class EmbeddedPostgres implements AutoCloseable {
     process = null;
   }
 
+  /**
+   * SIGKILL whatever postmaster owns this data directory according to {@code postmaster.pid}
+   * (started by this instance or not, e.g. by a supervisor that died), and its children; waits
+   * until they are gone. Returns the pid killed, or -1 if none was running. For fencing.
+   */
+  public long killOwner() {
+    List<String> lines = pidFileLines();
+    long pid = lines.isEmpty() ? -1 : parsePid(lines.get(0));
+    if (pid <= 0 || !ownsDataDir(pid)) {
+      return -1;
+    }
+    ProcessHandle handle = ProcessHandle.of(pid).orElse(null);
+    if (handle == null) {
+      return -1;
+    }
+    log.warn("{}: killing postmaster pid {} and its children with SIGKILL", this, pid);
+    List<ProcessHandle> children = handle.descendants().toList();
+    handle.destroyForcibly();
+    children.forEach(ProcessHandle::destroyForcibly);
+    long deadline = System.nanoTime() + KILL_WAIT.toNanos();
+    List<Long> pids = new ArrayList<>(children.stream().map(ProcessHandle::pid).toList());
+    pids.add(pid);
+    for (long each : pids) {
+      while (!isDead(each) && System.nanoTime() - deadline < 0) {
+        try {
+          Thread.sleep(5);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return pid;
+        }
+      }
+    }
+    return pid;
+  }
+
+  /** SIGKILL a postmaster started from {@link #serverCommand()} by someone else, and its children; waits until they are gone. */
+  public void killProcess(Process postmaster) {
+    killTree(postmaster);
+  }
+
   private void killTree(Process p) {
     List<ProcessHandle> children = p.descendants().toList();
     p.destroyForcibly();
