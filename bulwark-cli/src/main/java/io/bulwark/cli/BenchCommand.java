@@ -78,7 +78,7 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Path root = dataDir != null ? dataDir : Files.createTempDirectory("bulwark-bench");
     int port = Ports.free();
-    LocalDeployment.Options opts = LocalDeployment.Options.defaults().withPort(port).withWorkers(0)
+    LocalDeployment.Options opts = LocalDeployment.Options.defaults().withPort(port).withWorkers(0).withStandby(false)
         .withWorkerArgs("--concurrency", Integer.toString(workerConcurrency), "--claim-batch", Integer.toString(workerConcurrency));
     System.out.printf("bench: %d cores, data %s, PostgreSQL durable (fsync, synchronous_commit, full_page_writes on)%n",
         Runtime.getRuntime().availableProcessors(), root);

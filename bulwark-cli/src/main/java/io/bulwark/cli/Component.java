@@ -16,7 +16,8 @@ final class Component {
   static final Duration STABLE_AFTER = Duration.ofSeconds(30);
 
   final String name;
-  final String role;
+  /** What it is now; a database node's role changes at failover (pg-primary, pg-standby). */
+  volatile String role;
   final int port;
   final String healthPath;
   final File log;

@@ -2,6 +2,7 @@ package io.bulwark.cli;
 
 import io.bulwark.core.BulwarkException;
 import io.bulwark.core.auth.ApiKey;
+import io.bulwark.dr.FailoverController;
 import io.bulwark.embedded.EmbeddedPostgres;
 import io.bulwark.embedded.EmbeddedPostgresException;
 import io.bulwark.postgres.ApiKeyRepository;
@@ -14,13 +15,19 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The whole local topology under one data directory, each part its own supervised process:
- * PostgreSQL (embedded binaries, durable settings), one API server, N workers. Used by
+ * PostgreSQL (embedded binaries, durable settings) as a primary and a hot standby under the
+ * failover controller, two API servers behind a load balancer, N workers. Used by
  * {@code bulwark up}, by {@code bulwark bench}, and by the process-level failure tests, so all three
  * exercise the same thing.
  */
@@ -31,34 +38,53 @@ final class LocalDeployment implements AutoCloseable {
   /** Which load balancer fronts the API servers. */
   enum Lb { BUILTIN, HAPROXY }
 
-  /** What to start. {@code workerArgs} are extra flags for every worker (e.g. a shorter lease in tests). */
-  record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb) {
+  /**
+   * What to start. {@code workerArgs} are extra flags for every worker (e.g. a shorter lease in
+   * tests). {@code standby}: run pg-a and pg-b as primary and hot standby under the failover
+   * controller; without it, one PostgreSQL node (pg-a) restarted by the supervisor.
+   */
+  record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb,
+      boolean standby) {
     static Options defaults() {
-      return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN);
+      return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true);
     }
 
     Options withPort(int p) {
-      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb);
+      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby);
     }
 
     Options withWorkers(int n) {
-      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb);
+      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby);
     }
 
     Options withWorkerArgs(String... args) {
-      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb);
+      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby);
     }
 
     Options withLb(Lb l) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby);
+    }
+
+    Options withStandby(boolean s) {
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s);
     }
   }
+
+  static final String NODE_A = "pg-a";
+  static final String NODE_B = "pg-b";
 
   private final DataDir dir;
   private final Options options;
   private final Supervisor supervisor;
   private final String password;
   private final EmbeddedPostgres pg;
+  /** The second node (hot standby at first), or null without --standby. */
+  private final EmbeddedPostgres pgB;
+  private LocalNode nodeA;
+  private LocalNode nodeB;
+  private FailoverController controller;
+  private final ScheduledExecutorService statusWriter =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("db-status").factory());
   private final List<Component> workers = new ArrayList<>();
   private Component postgres;
   private final List<Component> apis = new ArrayList<>();
@@ -73,22 +99,63 @@ final class LocalDeployment implements AutoCloseable {
     dir.create();
     this.supervisor = new Supervisor(dir);
     this.password = dir.pgPassword();
-    this.pg = EmbeddedPostgres.builder()
-        .dataDir(dir.pg())
-        .port(options.pgPort())
+    migrateSingleNodeDir(dir);
+    int portA = options.pgPort() > 0 ? options.pgPort() : Ports.free();
+    int portB = options.pgPort() > 0 ? options.pgPort() + 1 : Ports.free();
+    if (options.standby()) writePassfile(dir, password);
+    this.pg = node(NODE_A, portA, portB);
+    this.pgB = options.standby() ? node(NODE_B, portB, portA) : null;
+  }
+
+  private EmbeddedPostgres node(String name, int port, int otherPort) {
+    Map<String, String> settings = new LinkedHashMap<>();
+    if (options.standby()) {
+      settings.putAll(FailoverController.replicationSettings(name, otherPort, EmbeddedPostgres.DEFAULT_USER, dir.pgPassfile()));
+    }
+    return EmbeddedPostgres.builder()
+        .dataDir(dir.pgNode(name))
+        .port(port)
         .password(password)
-        .logFile(dir.logs().resolve("postgres.log"))
+        .logFile(dir.logs().resolve(name + ".log"))
+        .settings(settings)
         .build();
+  }
+
+  /** Earlier versions kept the one cluster in DIR/pg: it becomes node pg-a. */
+  private static void migrateSingleNodeDir(DataDir dir) {
+    if (Files.isDirectory(dir.pg()) && !Files.exists(dir.pgNode(NODE_A))) {
+      try {
+        Files.move(dir.pg(), dir.pgNode(NODE_A), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        log.info("moved {} to {} (node {})", dir.pg(), dir.pgNode(NODE_A), NODE_A);
+      } catch (java.io.IOException e) {
+        throw new BulwarkException("cannot rename " + dir.pg() + " to " + dir.pgNode(NODE_A) + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  /** The libpq password file a standby uses to stream from the primary (0600; never in a config file). */
+  private static void writePassfile(DataDir dir, String password) {
+    DataDir.writeSecret(dir.pgPassfile(), "127.0.0.1:*:*:" + EmbeddedPostgres.DEFAULT_USER + ":" + password);
   }
 
   /** Starts PostgreSQL, migrates, ensures the admin key, then the API and workers; returns when the API is ready. */
   void start() {
-    prepareOrAdopt();
-    postgres = new Component("postgres", "postgres", pg.port(), null, dir.logs().resolve("postgres.log").toFile(), () -> {
-      pg.prepareStart();
-      return new ProcessBuilder(pg.serverCommand());
-    });
-    supervisor.start(postgres);
+    if (options.standby()) {
+      nodeA = new LocalNode(NODE_A, pg, supervisor);
+      nodeB = new LocalNode(NODE_B, pgB, supervisor);
+      controller = new FailoverController(nodeA, nodeB, dir.haState(), pg.user(), password,
+          FailoverController.Config.defaults());
+      controller.bootstrap();
+      controller.start();
+    } else {
+      prepareOrAdopt();
+      postgres = new Component(NODE_A, "pg-primary", pg.port(), null, pg.logFile().toFile(), () -> {
+        pg.prepareStart();
+        return new ProcessBuilder(pg.serverCommand());
+      });
+      supervisor.start(postgres);
+    }
+    statusWriter.scheduleWithFixedDelay(this::publishDbStatus, 0, 1, TimeUnit.SECONDS);
     awaitPostgres(Duration.ofSeconds(60));
     createDatabase();
     try (Database db = openDatabase("up", 2)) {
@@ -216,8 +283,9 @@ final class LocalDeployment implements AutoCloseable {
     Supervisor.terminate(all, Duration.ofSeconds(20));
   }
 
-  /** Crashes PostgreSQL (SIGKILL) and keeps it down until {@link #restartPostgres()}: for failure drills. */
+  /** Crashes PostgreSQL (SIGKILL) and keeps it down until {@link #restartPostgres()}: for failure drills (single node). */
   void crashPostgres() {
+    if (controller != null) throw new IllegalStateException("crashPostgres is for a single node; kill the primary instead");
     supervisor.forget(postgres);
     Process p = postgres.process;
     if (p != null) {
@@ -242,11 +310,50 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   Database openDatabase(String name, int poolSize) {
-    return Database.open(new Database.Config(pg.jdbcUrl(DATABASE), pg.user(), password, poolSize, Duration.ofSeconds(3), name));
+    return Database.open(new Database.Config(jdbcUrl(), pg.user(), password, poolSize, Duration.ofSeconds(3), name));
   }
 
+  /**
+   * The URL clients use: with a standby, both nodes with {@code targetServerType=primary}, so that
+   * after a failover new connections find the new primary without a restart.
+   */
   String jdbcUrl() {
-    return pg.jdbcUrl(DATABASE);
+    return jdbcUrl(DATABASE);
+  }
+
+  private String jdbcUrl(String database) {
+    if (pgB == null) return pg.jdbcUrl(database);
+    return "jdbc:postgresql://127.0.0.1:" + pg.port() + ",127.0.0.1:" + pgB.port() + "/" + database
+        + "?targetServerType=primary&hostRecheckSeconds=1&connectTimeout=3";
+  }
+
+  /** The failover controller (null without a standby). */
+  FailoverController controller() {
+    return controller;
+  }
+
+  /** The database node process currently primary. */
+  Component primaryNode() {
+    if (controller == null) return postgres;
+    return ((LocalNode) controller.primary()).component;
+  }
+
+  /** The database node process currently standby (null without one). */
+  Component standbyNode() {
+    return controller == null ? null : ((LocalNode) controller.standby()).component;
+  }
+
+  /**
+   * Writes run/db-status.json for `bulwark db status`, and serves a pending `bulwark db failover`
+   * request (run/db-switchover.request: the answer goes to run/db-switchover.result).
+   */
+  private void publishDbStatus() {
+    try {
+      DbStatus.write(dir, controller, pg);
+      if (controller != null) DbStatus.serveSwitchover(dir, controller);
+    } catch (RuntimeException e) {
+      log.warn("cannot publish the database status: {}", e.toString());
+    }
   }
 
   String adminKey() {
@@ -258,6 +365,7 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   Component postgres() {
+    if (controller != null) return primaryNode();
     return postgres;
   }
 
@@ -295,6 +403,8 @@ final class LocalDeployment implements AutoCloseable {
   /** Stops supervising and stops everything: roles first (SIGTERM), then PostgreSQL (fast shutdown). */
   @Override
   public void close() {
+    statusWriter.shutdownNow();
+    if (controller != null) controller.close(); // no failover while everything stops
     supervisor.stopRestarting();
     List<Component> roles = new ArrayList<>(workers);
     if (gateway != null) roles.add(gateway);
@@ -303,6 +413,16 @@ final class LocalDeployment implements AutoCloseable {
     if (postgres != null && postgres.alive()) {
       Supervisor.interrupt(postgres.pid());
       Supervisor.terminate(List.of(postgres), Duration.ofSeconds(30));
+    }
+    if (controller != null) {
+      // the standby first, so that the primary's shutdown does not wait for it
+      controller.standby().stop();
+      controller.primary().stop();
+    }
+    try {
+      java.nio.file.Files.deleteIfExists(dir.run().resolve(DbStatus.FILE));
+    } catch (java.io.IOException ignored) {
+      // best effort
     }
     supervisor.close();
   }
@@ -321,7 +441,7 @@ final class LocalDeployment implements AutoCloseable {
     long deadline = System.nanoTime() + timeout.toNanos();
     SQLException last = null;
     while (System.nanoTime() < deadline) {
-      try (Connection c = DriverManager.getConnection(pg.jdbcUrl("postgres"), pg.user(), password)) {
+      try (Connection c = DriverManager.getConnection(jdbcUrl("postgres"), pg.user(), password)) {
         return;
       } catch (SQLException e) {
         last = e;
@@ -329,11 +449,11 @@ final class LocalDeployment implements AutoCloseable {
       }
     }
     throw new BulwarkException("PostgreSQL did not accept connections within " + timeout.toSeconds() + " s ("
-        + (last == null ? "" : last.getMessage()) + "); see " + dir.logs().resolve("postgres.log"));
+        + (last == null ? "" : last.getMessage()) + "); see " + pg.logFile());
   }
 
   private void createDatabase() {
-    try (Connection c = DriverManager.getConnection(pg.jdbcUrl("postgres"), pg.user(), password);
+    try (Connection c = DriverManager.getConnection(jdbcUrl("postgres"), pg.user(), password);
         Statement st = c.createStatement()) {
       try (ResultSet rs = st.executeQuery("SELECT 1 FROM pg_database WHERE datname = '" + DATABASE + "'")) {
         if (rs.next()) return;
@@ -359,7 +479,7 @@ final class LocalDeployment implements AutoCloseable {
 
   /** The command line of a role's child JVM that talks to the database: adds connection and storage flags. */
   private ProcessBuilder role(String role, List<String> extra, String... args) {
-    List<String> all = new ArrayList<>(List.of("--jdbc-url", pg.jdbcUrl(DATABASE), "--db-user", pg.user(),
+    List<String> all = new ArrayList<>(List.of("--jdbc-url", jdbcUrl(), "--db-user", pg.user(),
         "--blob-dir", dir.blobs().toString(), "--handlers-dir", dir.handlers().toString()));
     all.addAll(List.of(args));
     all.addAll(extra);

@@ -33,6 +33,7 @@ final class Supervisor implements AutoCloseable {
   private final List<Component> components = new CopyOnWriteArrayList<>();
   private final ScheduledExecutorService restarts =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("supervisor-restart").factory());
+  private final java.util.Set<Component> unsupervised = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile boolean stopping;
 
   Supervisor(DataDir dir) {
@@ -62,8 +63,27 @@ final class Supervisor implements AutoCloseable {
     writeComponents();
   }
 
+  /**
+   * Runs a component whose restarts someone else decides (a database node: the failover controller
+   * restarts, rebuilds or fences it). Listed in the component table; not restarted when it exits.
+   */
+  synchronized Process run(Component c) throws IOException {
+    if (stopping) throw new IllegalStateException("shutting down: not starting " + c.name);
+    if (!components.contains(c)) components.add(c);
+    unsupervised.add(c);
+    ProcessBuilder pb = c.command.get();
+    pb.redirectErrorStream(true).redirectOutput(Redirect.appendTo(c.log));
+    Process p = pb.start();
+    c.process = p;
+    c.startedAt = Instant.now();
+    log.info("started {} (pid {}{})", c.name, p.pid(), c.port > 0 ? ", port " + c.port : "");
+    p.onExit().thenAccept(exited -> writeComponents());
+    writeComponents();
+    return p;
+  }
+
   private void onExit(Component c, Process exited) {
-    if (stopping || c.process != exited || !components.contains(c)) return;
+    if (stopping || c.process != exited || !components.contains(c) || unsupervised.contains(c)) return;
     scheduleRestart(c, exited.exitValue());
   }
 

@@ -13,10 +13,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "up", mixinStandardHelpOptions = true,
-    description = {"Start everything in the foreground: PostgreSQL, the API server and workers.",
+    description = {"Start everything in the foreground: PostgreSQL, the API servers, the load balancer and workers.",
         "",
-        "Each component is its own process (PostgreSQL from embedded binaries with durable settings), restarted",
-        "if it dies. Ctrl-C or `bulwark down` stops everything.",
+        "Each component is its own process, restarted if it dies. PostgreSQL (embedded binaries, durable settings)",
+        "runs as a primary and a hot standby, pg-a and pg-b; the failover controller promotes the standby when the",
+        "primary dies (see `bulwark db --help`). Ctrl-C or `bulwark down` stops everything.",
         "The first start creates an admin API key, prints it and saves it in DIR/admin.key (mode 0600).",
         "A second `up` on the same data directory reuses its database and keys."})
 final class UpCommand implements Callable<Integer> {
@@ -38,6 +39,11 @@ final class UpCommand implements Callable<Integer> {
   @Option(names = "--lb", defaultValue = "builtin", paramLabel = "builtin|haproxy",
       description = "Load balancer in front of api-main and api-backup: the built-in gateway, or the system's HAProxy (default: ${DEFAULT-VALUE})")
   String lb;
+
+  @Option(names = "--standby", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = {"Run PostgreSQL as a primary and a hot standby with automatic failover (default: on).",
+          "--no-standby runs one node, restarted in place when it dies."})
+  boolean standby;
 
   @Override
   public Integer call() throws Exception {
@@ -64,7 +70,7 @@ final class UpCommand implements Callable<Integer> {
         default -> throw new BulwarkException("--lb must be builtin or haproxy, got '" + lb + "'");
       };
       LocalDeployment deployment = new LocalDeployment(dir, new LocalDeployment.Options(port, workers, pgPort, heap,
-          java.util.List.of(), java.util.List.of(), balancer));
+          java.util.List.of(), java.util.List.of(), balancer, standby));
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("up-shutdown").unstarted(() -> {
         System.out.println("bulwark: stopping…");

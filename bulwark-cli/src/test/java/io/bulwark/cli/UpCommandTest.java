@@ -51,6 +51,8 @@ class UpCommandTest {
       assertThat(banner).contains("Admin API key").contains(key);
       assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(keyFile))).isEqualTo("rw-------");
 
+      // the standby is built from a base backup of the primary in the background: healthy soon after "up"
+      await().atMost(Duration.ofSeconds(60)).until(() -> run("status", "--data-dir", "data", "--json").startsWith("0\n"));
       String status = run("status", "--data-dir", "data", "--json");
       assertThat(status).startsWith("0\n");
       JsonNode rows = new ObjectMapper().readTree(status.substring(2));
@@ -60,7 +62,12 @@ class UpCommandTest {
         assertThat(r.get("healthy").asBoolean()).as(r.toString()).isTrue();
         roles.add(r.get("role").asText());
       }
-      assertThat(roles).containsExactlyInAnyOrder("postgres", "api", "gateway", "worker");
+      assertThat(roles).containsExactlyInAnyOrder("pg-primary", "pg-standby", "api", "gateway", "worker");
+      await().atMost(Duration.ofSeconds(30)).until(() -> run("db", "status", "--data-dir", "data").startsWith("0\n"));
+      JsonNode db = new ObjectMapper().readTree(run("db", "status", "--data-dir", "data", "--json").substring(2));
+      assertThat(db.at("/cluster/primary").asText()).isEqualTo("pg-a");
+      assertThat(db.at("/cluster/replicationMode").asText()).isEqualTo("synchronous");
+      assertThat(db.at("/cluster/standbyEligible").asBoolean()).isTrue();
 
       String second = run("up", "--data-dir", "data", "--port", Integer.toString(Ports.free()));
       assertThat(second).startsWith("1\n").contains("already running");
@@ -99,7 +106,7 @@ class UpCommandTest {
       JsonNode rows = new ObjectMapper().readTree(work.resolve("data/run/components.json").toFile());
       List<ProcessHandle> roles = new ArrayList<>();
       for (JsonNode r : rows) {
-        if (!r.get("role").asText().equals("postgres")) roles.add(ProcessHandle.of(r.get("pid").asLong()).orElseThrow());
+        if (!r.get("role").asText().startsWith("pg-")) roles.add(ProcessHandle.of(r.get("pid").asLong()).orElseThrow());
       }
       first.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL: no shutdown hook runs
       await().atMost(Duration.ofSeconds(15)).until(() -> roles.stream().noneMatch(ProcessHandle::isAlive));

@@ -1,0 +1,12 @@
+package io.bulwark.cli;
+
+import picocli.CommandLine.Command;
+
+@Command(name = "db", mixinStandardHelpOptions = true,
+    description = {"The database: primary and hot standby, failover, backups, point-in-time restore, verification.",
+        "",
+        "`bulwark up` runs two PostgreSQL nodes, pg-a and pg-b: one primary, one hot standby streaming from it",
+        "(synchronously while it is healthy). The failover controller promotes the standby within seconds when",
+        "the primary dies, fences the old primary and rebuilds it as the new standby."},
+    subcommands = {DbStatusCommand.class, DbFailoverCommand.class})
+final class DbCommand {}
