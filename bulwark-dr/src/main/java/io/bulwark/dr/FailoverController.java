@@ -67,8 +67,9 @@ public final class FailoverController implements AutoCloseable {
 
   /**
    * @param checkInterval how often the primary is checked (default 250 ms)
-   * @param failAfter failed checks in a row that make an unreachable primary dead (default 3); a
-   *     primary whose process exited is dead at once
+   * @param failAfter failed checks in a row that make an unreachable primary dead (default 4: a
+   *     hung primary is declared dead after about 4-5 s); a primary whose process exited is dead at
+   *     once
    * @param checkTimeout connect and query timeout of one check (default 1 s)
    * @param synchronous synchronous replication while the standby is healthy (default true)
    * @param maxLagOnFailover with synchronous off: the most WAL (bytes) a standby may lag and still be
@@ -77,7 +78,7 @@ public final class FailoverController implements AutoCloseable {
   public record Config(Duration checkInterval, int failAfter, Duration checkTimeout, boolean synchronous,
       long maxLagOnFailover) {
     public static Config defaults() {
-      return new Config(Duration.ofMillis(250), 3, Duration.ofSeconds(1), true, 1024 * 1024);
+      return new Config(Duration.ofMillis(250), 4, Duration.ofSeconds(1), true, 1024 * 1024);
     }
   }
 
@@ -609,10 +610,10 @@ public final class FailoverController implements AutoCloseable {
     Properties props = new Properties();
     props.setProperty("user", user);
     props.setProperty("password", password);
-    int timeout = (int) Math.max(1, config.checkTimeout().toSeconds());
-    props.setProperty("connectTimeout", Integer.toString(timeout));
-    props.setProperty("socketTimeout", Integer.toString(Math.max(2, timeout * 2)));
-    props.setProperty("loginTimeout", Integer.toString(Math.max(2, timeout * 2)));
+    String timeout = Long.toString(Math.max(1, config.checkTimeout().toSeconds()));
+    props.setProperty("connectTimeout", timeout);
+    props.setProperty("socketTimeout", timeout);
+    props.setProperty("loginTimeout", timeout);
     props.setProperty("ApplicationName", "bulwark-failover-controller");
     return DriverManager.getConnection(pg.jdbcUrl("postgres"), props);
   }

@@ -108,6 +108,53 @@ class FailoverControllerTest {
   }
 
   @Test
+  void aHungPrimaryIsFencedAndTheStandbyPromotedWithin10Seconds() throws Exception {
+    controller.bootstrap();
+    controller.start();
+    awaitTrue("standby eligible", Duration.ofSeconds(60), () -> controller.status().standbyEligible());
+    createTable();
+    startWriter();
+    awaitTrue("rows written", Duration.ofSeconds(10), () -> acknowledged.size() > 100);
+    // freeze the whole node: postmaster and every backend stop answering, the sockets stay open
+    java.util.List<Long> frozen = new java.util.ArrayList<>();
+    ProcessHandle postmaster = ProcessHandle.of(a.pid()).orElseThrow();
+    frozen.add(postmaster.pid());
+    postmaster.descendants().forEach(h -> frozen.add(h.pid()));
+    long stoppedAt = System.nanoTime();
+    signal("STOP", frozen);
+    try {
+      awaitTrue("b promoted", Duration.ofSeconds(10), () -> "pg-b".equals(controller.status().primary())
+          && controller.status().lastFailover() != null);
+      System.out.printf("hung primary: promoted %d ms after SIGSTOP%n", (System.nanoTime() - stoppedAt) / 1_000_000);
+      assertThat(frozen.stream().allMatch(FailoverControllerTest::deadOrZombie))
+          .as("the frozen node was killed (fenced), not left to wake up as a second primary").isTrue();
+      int before = acknowledged.size();
+      awaitTrue("writes acknowledged again", Duration.ofSeconds(10), () -> acknowledged.size() > before + 20);
+      stopWriter();
+      assertThat(rowsOn(b)).containsAll(acknowledged);
+    } finally {
+      signal("CONT", frozen);
+    }
+  }
+
+  /** Gone, or exited and waiting to be reaped (ProcessHandle.isAlive is true for a zombie). */
+  private static boolean deadOrZombie(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      char state = stat.charAt(stat.lastIndexOf(')') + 2);
+      return state == 'Z' || state == 'X';
+    } catch (IOException e) {
+      return true;
+    }
+  }
+
+  private static void signal(String signal, java.util.List<Long> pids) throws Exception {
+    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("kill", "-" + signal));
+    pids.forEach(p -> cmd.add(Long.toString(p)));
+    new ProcessBuilder(cmd).redirectErrorStream(true).start().waitFor();
+  }
+
+  @Test
   void aDeadStandbyNeverBlocksWritesAndIsNotPromoted() throws Exception {
     controller.bootstrap();
     controller.start();
