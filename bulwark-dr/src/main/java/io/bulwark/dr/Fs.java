@@ -1,0 +1,83 @@
+package io.bulwark.dr;
+
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** File helpers for restores: private modes (PostgreSQL wants 0700/0600) and recursive deletes. */
+final class Fs {
+  private static final Logger log = LoggerFactory.getLogger(Fs.class);
+  static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE =
+      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+  private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
+
+  private Fs() {}
+
+  static void createPrivateDir(Path dir) {
+    try {
+      Files.createDirectories(dir);
+      Files.setPosixFilePermissions(dir, PRIVATE_DIR);
+    } catch (IOException e) {
+      throw new DrException("cannot create directory " + dir + ": " + e, e);
+    }
+  }
+
+  /** An empty private directory at dir, deleting what was there. */
+  static void recreate(Path dir) {
+    deleteRecursively(dir);
+    createPrivateDir(dir);
+  }
+
+  static void deleteRecursively(Path root) {
+    if (!Files.exists(root)) return;
+    try {
+      Files.walkFileTree(root, new SimpleFileVisitor<>() {
+        @Override
+        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+          Files.deleteIfExists(file);
+          return FileVisitResult.CONTINUE;
+        }
+
+        @Override
+        public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+          Files.deleteIfExists(dir);
+          return FileVisitResult.CONTINUE;
+        }
+
+        @Override
+        public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+          if (e instanceof NoSuchFileException) return FileVisitResult.CONTINUE;
+          throw e;
+        }
+      });
+    } catch (IOException e) {
+      throw new DrException("cannot delete " + root + ": " + e, e);
+    }
+  }
+
+  static void deleteQuietly(Path root) {
+    try {
+      deleteRecursively(root);
+    } catch (DrException e) {
+      log.warn("{}", e.getMessage());
+    }
+  }
+
+  static long size(Path root) {
+    try (var s = Files.walk(root)) {
+      return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+}

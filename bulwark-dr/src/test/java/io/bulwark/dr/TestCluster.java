@@ -1,0 +1,58 @@
+package io.bulwark.dr;
+
+import io.bulwark.embedded.EmbeddedPostgres;
+import io.bulwark.storage.FileSystemBlobStore;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+
+/** A primary archiving through a {@link WalArchiver} into a filesystem repository, all under one temp dir. */
+final class TestCluster implements AutoCloseable {
+  static final String PASSWORD = "test-password";
+  final Path root;
+  final Path spool;
+  final FileSystemBlobStore store;
+  final EmbeddedPostgres pg;
+  final WalArchiver archiver;
+
+  TestCluster(Path root) {
+    this.root = root;
+    this.spool = root.resolve("wal-spool");
+    this.store = new FileSystemBlobStore(root.resolve("archive"));
+    this.pg = EmbeddedPostgres.builder().dataDir(root.resolve("pg")).password(PASSWORD)
+        .settings(WalArchiver.postgresSettings(spool, WalArchiver.DEFAULT_ARCHIVE_TIMEOUT))
+        .setting("track_commit_timestamp", "on").setting("shared_buffers", "64MB").build();
+    pg.start();
+    this.archiver = new WalArchiver(store, spool);
+    archiver.start();
+  }
+
+  Connection connect() throws SQLException {
+    return DriverManager.getConnection(pg.jdbcUrl("postgres"), pg.user(), PASSWORD);
+  }
+
+  void sql(String sql) throws SQLException {
+    try (Connection c = connect(); Statement s = c.createStatement()) {
+      s.execute(sql);
+    }
+  }
+
+  BackupManifest backup() throws Exception {
+    try (Connection c = connect()) {
+      return BaseBackups.take(c, pg.dataDir(), store, archiver, Duration.ofSeconds(60));
+    }
+  }
+
+  PointInTimeRestore.Request restoreTo(java.time.Instant t, String dir) {
+    return new PointInTimeRestore.Request(java.util.Optional.ofNullable(t), root.resolve(dir), PASSWORD, pg.binariesDir(), false);
+  }
+
+  @Override
+  public void close() {
+    archiver.close();
+    pg.close();
+  }
+}
