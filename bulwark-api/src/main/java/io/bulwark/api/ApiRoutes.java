@@ -11,6 +11,7 @@ import io.bulwark.core.task.TaskLimits;
 import io.bulwark.core.task.TaskState;
 import io.bulwark.postgres.ApiKeyRepository;
 import io.bulwark.postgres.NewTask;
+import io.bulwark.postgres.ReplicationStats;
 import io.bulwark.postgres.SubmitOutcome;
 import io.bulwark.postgres.TaskQueue;
 import io.bulwark.postgres.TaskRepository;
@@ -48,13 +49,15 @@ final class ApiRoutes {
   private final TaskRequests requests;
   private final BlobStore blobs;
   private final Metrics metrics;
-  private final QueueStatsCache queueStats;
+  private final EverySecond<TaskQueue.Stats> queueStats;
+  private final EverySecond<ReplicationStats> replication;
   private final Metrics.Counter authFailures;
   private final Metrics.Counter submitted;
 
   ApiRoutes(ApiConfig config, TaskRepository tasks, ApiKeyRepository keys, UsageRepository usageRepo, TaskQueue queue,
       Authenticator auth, SubmitBatcher batcher, TaskWaiters waiters, UsageRecorder usage,
-      ApiServer.ReadinessProbe readiness, TaskRequests requests, BlobStore blobs, Metrics metrics) {
+      ApiServer.ReadinessProbe readiness, TaskRequests requests, BlobStore blobs, Metrics metrics,
+      java.util.function.Supplier<ReplicationStats> replicationStats) {
     this.config = config;
     this.tasks = tasks;
     this.keys = keys;
@@ -67,13 +70,21 @@ final class ApiRoutes {
     this.requests = requests;
     this.blobs = blobs;
     this.metrics = metrics;
-    this.queueStats = new QueueStatsCache(queue);
+    this.queueStats = new EverySecond<>(queue::stats, new TaskQueue.Stats(0, 0, 0, 0));
+    this.replication = new EverySecond<>(replicationStats, ReplicationStats.UNKNOWN);
     this.authFailures = metrics.counter("api_auth_failures_total", "Requests refused for a missing, bad or revoked key");
     this.submitted = metrics.counter("api_tasks_submitted_total", "Tasks created through this server");
     metrics.gauge("queue_ready_tasks", "Tasks ready to run now", () -> queueStats.get().ready());
     metrics.gauge("queue_scheduled_tasks", "Tasks waiting for their run_at or retry time", () -> queueStats.get().scheduled());
     metrics.gauge("queue_running_tasks", "Tasks held by workers", () -> queueStats.get().running());
     metrics.gauge("queue_oldest_ready_age_seconds", "Age of the oldest ready task", () -> queueStats.get().oldestReadyAgeSeconds());
+    metrics.gauge("db_standbys_streaming", "Standbys streaming WAL from the primary", () -> replication.get().streamingStandbys());
+    metrics.gauge("db_replication_synchronous", "1 while a standby is synchronous (every acknowledged commit is also on it), else 0",
+        () -> Math.min(1, replication.get().synchronousStandbys()));
+    metrics.gauge("db_standby_lag_bytes", "WAL the slowest standby has not flushed yet", () -> replication.get().maxLagBytes());
+    metrics.gauge("db_wal_last_archived_age_seconds", "Seconds since PostgreSQL last archived a WAL segment (-1: never)",
+        () -> replication.get().secondsSinceLastArchived());
+    metrics.gauge("db_wal_archive_failures", "Failed archive_command runs since the primary started", () -> replication.get().archiveFailures());
   }
 
   void handle(Exchange ex) {
@@ -537,20 +548,21 @@ final class ApiRoutes {
     return n.textValue();
   }
 
-  /** Queue statistics for the gauges, read at most once a second however often /metrics is scraped. */
-  private static final class QueueStatsCache {
-    private final TaskQueue queue;
-    private volatile TaskQueue.Stats last = new TaskQueue.Stats(0, 0, 0, 0);
+  /** A database reading for gauges, taken at most once a second however often /metrics is scraped. */
+  private static final class EverySecond<T> {
+    private final java.util.function.Supplier<T> read;
+    private volatile T last;
     private volatile long readAt = System.nanoTime() - 2_000_000_000L; // stale: the first scrape reads
 
-    QueueStatsCache(TaskQueue queue) {
-      this.queue = queue;
+    EverySecond(java.util.function.Supplier<T> read, T initial) {
+      this.read = read;
+      this.last = initial;
     }
 
-    TaskQueue.Stats get() {
+    T get() {
       if (System.nanoTime() - readAt > 1_000_000_000L) {
         try {
-          last = queue.stats();
+          last = read.get();
         } catch (RuntimeException e) {
           // keep the last value; the database error shows in readiness
         } finally {

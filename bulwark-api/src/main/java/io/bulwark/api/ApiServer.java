@@ -3,6 +3,7 @@ package io.bulwark.api;
 import io.bulwark.core.blob.BlobStore;
 import io.bulwark.core.handler.HandlerRegistry;
 import io.bulwark.core.metrics.Metrics;
+import io.bulwark.postgres.ReplicationStats;
 import io.bulwark.postgres.ApiKeyRepository;
 import io.bulwark.postgres.Database;
 import io.bulwark.postgres.DatabaseUnavailableException;
@@ -59,7 +60,8 @@ public final class ApiServer implements AutoCloseable {
     this.readiness = new ReadinessProbe(db);
     var auth = new Authenticator(new ApiKeyRepository(db), config.authCacheTtl());
     this.routes = new ApiRoutes(config, tasks, new ApiKeyRepository(db), new UsageRepository(db), new TaskQueue(db),
-        auth, batcher, waiters, usage, readiness, new TaskRequests(handlers, blobs), blobs, metrics);
+        auth, batcher, waiters, usage, readiness, new TaskRequests(handlers, blobs), blobs, metrics,
+        () -> ReplicationStats.read(db));
     this.timers = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name(config.name() + "-usage").factory());
 
     QueuedThreadPool pool = new QueuedThreadPool(200, 8);

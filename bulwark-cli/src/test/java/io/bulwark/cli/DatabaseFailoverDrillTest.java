@@ -132,6 +132,10 @@ class DatabaseFailoverDrillTest {
     assertThat(inRecovery(deployment.standbyNode().port)).isTrue();
     assertThat(deployment.standbyNode().role).isEqualTo("pg-standby");
     assertThat(deployment.primaryNode().role).isEqualTo("pg-primary");
+    // the mode is in the API's metrics too
+    await().atMost(Duration.ofSeconds(10)).until(() -> http.send(HttpRequest.newBuilder(
+            URI.create("http://127.0.0.1:" + deployment.api().port + "/metrics")).build(), HttpResponse.BodyHandlers.ofString())
+        .body().contains("bulwark_db_replication_synchronous 1"));
   }
 
   @Test
