@@ -35,6 +35,7 @@ final class Supervisor implements AutoCloseable {
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("supervisor-restart").factory());
   private final java.util.Set<Component> unsupervised = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile boolean stopping;
+  private volatile boolean closed;
 
   Supervisor(DataDir dir) {
     this.dir = dir;
@@ -77,7 +78,9 @@ final class Supervisor implements AutoCloseable {
     c.process = p;
     c.startedAt = Instant.now();
     log.info("started {} (pid {}{})", c.name, p.pid(), c.port > 0 ? ", port " + c.port : "");
-    p.onExit().thenAccept(exited -> writeComponents());
+    p.onExit().thenAccept(exited -> {
+      if (!stopping) writeComponents();
+    });
     writeComponents();
     return p;
   }
@@ -108,6 +111,7 @@ final class Supervisor implements AutoCloseable {
 
   /** Writes the component table atomically (temp file + rename) for `bulwark status`. */
   synchronized void writeComponents() {
+    if (closed) return; // a component that exits while everything stops must not recreate the table
     List<Map<String, Object>> rows = new ArrayList<>();
     for (Component c : components) {
       Map<String, Object> row = new LinkedHashMap<>();
@@ -172,8 +176,9 @@ final class Supervisor implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     stopRestarting();
+    closed = true;
     try {
       Files.deleteIfExists(dir.componentsFile());
     } catch (IOException ignored) {

@@ -162,14 +162,31 @@ class DatabaseFailoverDrillTest {
 
   @Test
   @Order(3)
-  void a_switchover_without_a_healthy_standby_is_refused_with_the_reason() throws Exception {
+  void a_hung_standby_never_blocks_writes_and_a_switchover_to_it_is_refused_with_the_reason() throws Exception {
     Component standby = deployment.standbyNode();
-    ProcessHandle.of(standby.pid()).orElseThrow().destroyForcibly();
-    await().atMost(Duration.ofSeconds(10)).until(() -> !deployment.controller().status().standbyEligible());
-    String out = cli("db", "failover", "--data-dir", root.toString());
-    assertThat(out).startsWith("1\n").contains("no healthy standby");
-    // and the controller restarts the standby by itself
+    List<Long> frozen = new java.util.ArrayList<>();
+    frozen.add(standby.pid());
+    ProcessHandle.of(standby.pid()).orElseThrow().descendants().forEach(h -> frozen.add(h.pid()));
+    signal("STOP", frozen); // alive but silent: only the primary's wal_sender_timeout (5 s) notices
+    try (SteadySubmitter load = new SteadySubmitter()) {
+      await().atMost(Duration.ofSeconds(15)).until(() -> !deployment.controller().status().standbyEligible());
+      int at = load.acknowledged.size();
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.acknowledged.size() > at + 50);
+      String out = cli("db", "failover", "--data-dir", root.toString());
+      assertThat(out).startsWith("1\n").contains("no healthy standby");
+      load.close();
+      assertThat(load.statuses.keySet()).as("statuses " + load.statuses).isSubsetOf(202, 503);
+    } finally {
+      signal("CONT", frozen);
+    }
+    // it wakes up, streams again and is synchronous again
     await().atMost(Duration.ofSeconds(60)).until(() -> deployment.controller().status().standbyEligible());
+  }
+
+  static void signal(String signal, List<Long> pids) throws Exception {
+    List<String> cmd = new java.util.ArrayList<>(List.of("kill", "-" + signal));
+    pids.forEach(p -> cmd.add(Long.toString(p)));
+    new ProcessBuilder(cmd).redirectErrorStream(true).start().waitFor();
   }
 
   // ---------------------------------------------------------------- helpers
