@@ -68,6 +68,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--worker-concurrency", defaultValue = "512", description = "Concurrency of each worker (default: ${DEFAULT-VALUE})")
   int workerConcurrency;
 
+  @Option(names = "--standby", description = {"Run PostgreSQL as `up` does by default: primary + synchronous hot standby",
+      "(default: one node, as the core-platform figures were taken)"})
+  boolean standby;
+
   @Option(names = "--data-dir", paramLabel = "DIR", description = "Scratch data directory (default: a new temporary one, deleted after)")
   Path dataDir;
 
@@ -78,14 +82,22 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Path root = dataDir != null ? dataDir : Files.createTempDirectory("bulwark-bench");
     int port = Ports.free();
-    LocalDeployment.Options opts = LocalDeployment.Options.defaults().withPort(port).withWorkers(0).withStandby(false)
+    LocalDeployment.Options opts = LocalDeployment.Options.defaults().withPort(port).withWorkers(0).withStandby(standby)
         .withWorkerArgs("--concurrency", Integer.toString(workerConcurrency), "--claim-batch", Integer.toString(workerConcurrency));
-    System.out.printf("bench: %d cores, data %s, PostgreSQL durable (fsync, synchronous_commit, full_page_writes on)%n",
-        Runtime.getRuntime().availableProcessors(), root);
+    System.out.printf("bench: %d cores, data %s, PostgreSQL durable (fsync, synchronous_commit, full_page_writes on)%s%n",
+        Runtime.getRuntime().availableProcessors(), root, standby ? ", primary + synchronous hot standby" : ", one node");
     try (LocalDeployment d = new LocalDeployment(new DataDir(root), opts)) {
       Thread stopOnSignal = Thread.ofPlatform().unstarted(d::close);
       Runtime.getRuntime().addShutdownHook(stopOnSignal);
       d.start();
+      if (standby) {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (!d.controller().status().standbyEligible()) {
+          if (System.nanoTime() > deadline) throw new BulwarkException("the standby did not become synchronous within 2 minutes");
+          LocalDeployment.pause(100);
+        }
+        System.out.println("bench: the standby is synchronous: every commit below waits for its flush");
+      }
       Thread sampler = Thread.ofPlatform().daemon().name("heap-sampler").start(() -> sampleHeap(d));
       try (Database db = d.openDatabase("bench", 4)) {
         verifyDurable(db);
