@@ -126,6 +126,8 @@ public final class FailoverController implements AutoCloseable {
   private Connection monitorConnection;
   private int standbyStartFailures;
   private long notStreamingSince;
+  private int primaryStartFailures;
+  private long nextPrimaryStart = System.nanoTime();
   private long nextStandbyStart;
 
   public FailoverController(DbNode a, DbNode b, Path stateFile, String user, String password, Config config) {
@@ -363,13 +365,19 @@ public final class FailoverController implements AutoCloseable {
     if (rebuilding || !s.isAlive() || !eligible) {
       String why = rebuilding ? "the standby is being rebuilt" : !s.isAlive() ? "the standby is down"
           : "the standby is not synchronous (promoting it could lose acknowledged commits)";
+      if (System.nanoTime() - nextPrimaryStart < 0) return; // backing off after failed restarts
       event("primary " + p.name() + " failed (" + reason + "); no failover: " + why + "; restarting " + p.name());
       p.kill();
       try {
         startAsPrimary(p);
+        primaryStartFailures = 0;
         event("primary " + p.name() + " restarted in place");
       } catch (RuntimeException e) {
-        event("primary " + p.name() + " did not restart: " + e.getMessage().lines().findFirst().orElse(""));
+        primaryStartFailures++;
+        long backoff = Math.min(30, 1L << Math.min(5, primaryStartFailures));
+        nextPrimaryStart = System.nanoTime() + Duration.ofSeconds(backoff).toNanos();
+        event("primary " + p.name() + " did not restart (" + e.getMessage().lines().findFirst().orElse("")
+            + "); next attempt in " + backoff + " s");
         p.kill();
       }
       return;
