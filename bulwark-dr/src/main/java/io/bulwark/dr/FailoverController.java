@@ -128,7 +128,7 @@ public final class FailoverController implements AutoCloseable {
   private long notStreamingSince;
   private int primaryStartFailures;
   private long nextPrimaryStart = System.nanoTime();
-  private long nextStandbyStart;
+  private long nextStandbyStart = System.nanoTime();
 
   public FailoverController(DbNode a, DbNode b, Path stateFile, String user, String password, Config config) {
     this.nodes = new DbNode[] {a, b};
