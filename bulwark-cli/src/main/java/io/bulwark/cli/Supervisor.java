@@ -50,12 +50,7 @@ final class Supervisor implements AutoCloseable {
   private synchronized void launch(Component c) {
     if (stopping) return;
     try {
-      ProcessBuilder pb = c.command.get();
-      pb.redirectErrorStream(true).redirectOutput(Redirect.appendTo(c.log));
-      Process p = pb.start();
-      c.process = p;
-      c.startedAt = Instant.now();
-      log.info("started {} (pid {}{})", c.name, p.pid(), c.port > 0 ? ", port " + c.port : "");
+      Process p = spawn(c);
       p.onExit().thenAccept(exited -> onExit(c, exited));
     } catch (IOException | RuntimeException e) {
       log.error("could not start {}: {}", c.name, e.getMessage());
@@ -72,16 +67,22 @@ final class Supervisor implements AutoCloseable {
     if (stopping) throw new IllegalStateException("shutting down: not starting " + c.name);
     if (!components.contains(c)) components.add(c);
     unsupervised.add(c);
+    Process p = spawn(c);
+    p.onExit().thenAccept(exited -> {
+      if (!stopping) writeComponents();
+    });
+    writeComponents();
+    return p;
+  }
+
+  /** Starts c's process with its output appended to its log. */
+  private Process spawn(Component c) throws IOException {
     ProcessBuilder pb = c.command.get();
     pb.redirectErrorStream(true).redirectOutput(Redirect.appendTo(c.log));
     Process p = pb.start();
     c.process = p;
     c.startedAt = Instant.now();
     log.info("started {} (pid {}{})", c.name, p.pid(), c.port > 0 ? ", port " + c.port : "");
-    p.onExit().thenAccept(exited -> {
-      if (!stopping) writeComponents();
-    });
-    writeComponents();
     return p;
   }
 
