@@ -17,6 +17,9 @@ import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -260,7 +263,7 @@ public final class PointInTimeRestore {
   private static EmbeddedPostgres server(Request req, Path target, Path walDir, Optional<Instant> to) {
     Map<String, String> s = new LinkedHashMap<>();
     s.put("restore_command", "cp " + WalArchiver.shellQuote(walDir.toString()) + "/%f %p");
-    to.ifPresent(t -> s.put("recovery_target_time", t.toString()));
+    to.ifPresent(t -> s.put("recovery_target_time", pgTimestamp(t)));
     s.put("recovery_target_inclusive", "on");
     s.put("recovery_target_action", "promote");
     s.put("recovery_target_timeline", "latest");
@@ -272,6 +275,17 @@ public final class PointInTimeRestore {
     if (req.binariesDir() != null) b.binariesDir(req.binariesDir());
     return b.build();
   }
+
+  /**
+   * PostgreSQL keeps microseconds; truncating down is exact, since a commit at c (whole
+   * microseconds) is at or before t exactly when it is at or before t truncated.
+   */
+  static String pgTimestamp(Instant t) {
+    return PG_TIME.format(t.truncatedTo(ChronoUnit.MICROS));
+  }
+
+  private static final DateTimeFormatter PG_TIME =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS'+00'").withZone(ZoneOffset.UTC);
 
   private static DrException failed(Path target, EmbeddedPostgresException e) {
     return new DrException("PostgreSQL could not recover the restored cluster in " + target + ": " + e.getMessage(), e);

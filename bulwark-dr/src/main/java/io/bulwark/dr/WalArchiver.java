@@ -34,7 +34,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class WalArchiver implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WalArchiver.class);
-  /** Forces a segment switch this often when WAL was written, so committed data reaches the spool. */
+  /**
+   * How old unarchived WAL may get before its segment is switched ({@link WalSwitcher}; also
+   * PostgreSQL's archive_timeout as a backstop). With the upload this keeps the lag under 5 s.
+   */
   public static final Duration DEFAULT_ARCHIVE_TIMEOUT = Duration.ofSeconds(3);
   static final Duration POLL = Duration.ofMillis(100);
   private static final Duration STALE_TEMP = Duration.ofHours(1);
@@ -77,10 +80,9 @@ public final class WalArchiver implements AutoCloseable {
 
   /**
    * The PostgreSQL settings that archive into spoolDir: {@code archive_mode=on}, an {@code
-   * archive_command} that copies each finished WAL file there durably, and {@code archive_timeout}.
-   * PostgreSQL switches to a new segment after archiveTimeout only if WAL was written, so an idle
-   * cluster costs nothing; with the uploader's poll the committed data at risk is about
-   * archiveTimeout + 1 s (its clock has whole seconds) + the upload. Creates spoolDir.
+   * archive_command} that copies each finished WAL file there durably, {@code archive_timeout} (a
+   * backstop: {@link WalSwitcher} does the timely switching), and {@code wal_recycle=off} so that a
+   * segment switched early ends in zeros and compresses to almost nothing. Creates spoolDir.
    */
   public static Map<String, String> postgresSettings(Path spoolDir, Duration archiveTimeout) {
     if (archiveTimeout.toSeconds() < 1) {
@@ -98,6 +100,7 @@ public final class WalArchiver implements AutoCloseable {
     m.put("archive_mode", "on");
     m.put("archive_command", "cp %p " + tmp + " && sync " + tmp + " && mv -f " + tmp + " " + dir + "/%f && sync " + dir);
     m.put("archive_timeout", archiveTimeout.toSeconds() + "s");
+    m.put("wal_recycle", "off");
     return m;
   }
 

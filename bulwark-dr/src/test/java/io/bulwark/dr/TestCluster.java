@@ -17,6 +17,7 @@ final class TestCluster implements AutoCloseable {
   final FileSystemBlobStore store;
   final EmbeddedPostgres pg;
   final WalArchiver archiver;
+  final WalSwitcher switcher;
 
   TestCluster(Path root) {
     this.root = root;
@@ -28,6 +29,17 @@ final class TestCluster implements AutoCloseable {
     pg.start();
     this.archiver = new WalArchiver(store, spool);
     archiver.start();
+    this.switcher = new WalSwitcher(new PrimaryAccess() {
+      @Override
+      public Connection connect() throws SQLException {
+        return TestCluster.this.connect();
+      }
+
+      @Override
+      public Path dataDir() {
+        return pg.dataDir();
+      }
+    }, WalArchiver.DEFAULT_ARCHIVE_TIMEOUT).start();
   }
 
   Connection connect() throws SQLException {
@@ -50,8 +62,18 @@ final class TestCluster implements AutoCloseable {
     return new PointInTimeRestore.Request(java.util.Optional.ofNullable(t), root.resolve(dir), PASSWORD, pg.binariesDir(), false);
   }
 
+  String logTail() {
+    try {
+      java.util.List<String> lines = java.nio.file.Files.readAllLines(pg.logFile());
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    } catch (java.io.IOException e) {
+      return e.toString();
+    }
+  }
+
   @Override
   public void close() {
+    switcher.close();
     archiver.close();
     pg.close();
   }

@@ -1,0 +1,171 @@
+package io.bulwark.dr;
+
+import io.bulwark.core.blob.BlobStore;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Backups for {@code bulwark up}: the {@link WalArchiver} and {@link WalSwitcher} threads, a base backup at once when the
+ * repository has none (in the background: {@code up} does not wait for it) and then every {@code
+ * backupInterval}, retention after each backup, and a verification every {@code verifyInterval}.
+ * One scheduler thread runs backups, retention and verification one at a time; a failed run is
+ * logged, shown in {@link #status()} and retried after {@link #RETRY}.
+ */
+public final class BackupService implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(BackupService.class);
+  static final Duration RETRY = Duration.ofMinutes(1);
+  private static final Duration TICK = Duration.ofSeconds(10);
+
+  /** The schedule; {@link #DEFAULTS}: 3 s archive timeout, daily backups, 7 days kept, daily verification. */
+  public record Config(Duration archiveTimeout, Duration backupInterval, Duration retention, Duration verifyInterval) {
+    public static final Duration DEFAULT_BACKUP_INTERVAL = Duration.ofHours(24);
+    public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
+    public static final Duration DEFAULT_VERIFY_INTERVAL = Duration.ofHours(24);
+    public static final Config DEFAULTS = new Config(WalArchiver.DEFAULT_ARCHIVE_TIMEOUT, DEFAULT_BACKUP_INTERVAL,
+        DEFAULT_RETENTION, DEFAULT_VERIFY_INTERVAL);
+
+    public Config {
+      if (archiveTimeout.toSeconds() < 1) throw new DrException("archive timeout must be at least 1 s, was " + archiveTimeout);
+      if (backupInterval.toMinutes() < 1) throw new DrException("backup interval must be at least 1 min, was " + backupInterval);
+      if (retention.compareTo(backupInterval) < 0) {
+        throw new DrException("retention (" + retention + ") must be at least the backup interval (" + backupInterval
+            + "), or the window would have holes");
+      }
+      if (verifyInterval.toMinutes() < 1) throw new DrException("verify interval must be at least 1 min, was " + verifyInterval);
+    }
+  }
+
+  /** Everything {@code bulwark db status} shows about backups. */
+  public record Status(WalArchiver.Status archiving, Optional<String> newestBackup, Optional<Instant> newestBackupAt,
+      int backups, Optional<BackupCatalog.Window> window, Optional<BackupVerifier.Result> lastVerification,
+      Optional<String> lastBackupError, boolean backupRunning) {}
+
+  private final Config config;
+  private final BlobStore store;
+  private final PrimaryAccess primary;
+  private final Path scratch;
+  private final String password;
+  private final Path binariesDir;
+  private final WalArchiver archiver;
+  private final WalSwitcher switcher;
+  private final Clock clock = Clock.systemUTC();
+  private final ScheduledExecutorService scheduler =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("backup-scheduler").daemon().factory());
+  private volatile Instant nextBackup;
+  private volatile Instant nextVerify;
+  private volatile List<BackupManifest> catalog = List.of();
+  private volatile Optional<BackupVerifier.Result> lastVerification = Optional.empty();
+  private volatile String lastBackupError;
+  private volatile boolean backupRunning;
+
+  /**
+   * @param spoolDir where archive_command puts WAL ({@link WalArchiver#postgresSettings})
+   * @param scratchDir a path this service may create and delete for verification restores
+   * @param pgPassword the superuser password (verification starts the restored copy with it)
+   * @param binariesDir PostgreSQL binaries, or null for the bundled ones
+   */
+  public BackupService(Config config, BlobStore store, Path spoolDir, Path scratchDir, String pgPassword, Path binariesDir,
+      PrimaryAccess primary) {
+    this.config = config;
+    this.store = store;
+    this.primary = primary;
+    this.scratch = scratchDir;
+    this.password = pgPassword;
+    this.binariesDir = binariesDir;
+    this.archiver = new WalArchiver(store, spoolDir);
+    this.switcher = new WalSwitcher(primary, config.archiveTimeout());
+  }
+
+  /** Starts archiving and the schedule; the first backup (if none exists) starts at once in the background. */
+  public void start() {
+    archiver.start();
+    switcher.start();
+    log.info("backups: archive timeout {} s, a base backup every {}, kept {}, verified every {}; repository {}",
+        config.archiveTimeout().toSeconds(), config.backupInterval(), config.retention(), config.verifyInterval(),
+        store.describe());
+    nextBackup = clock.instant();
+    nextVerify = null; // after the first backup
+    scheduler.scheduleWithFixedDelay(this::tick, 0, TICK.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private void tick() {
+    try {
+      catalog = BackupCatalog.backups(store);
+      Instant now = clock.instant();
+      Optional<BackupManifest> newest = catalog.isEmpty() ? Optional.empty() : Optional.of(catalog.get(catalog.size() - 1));
+      Instant due = newest.map(b -> b.stoppedAt().plus(config.backupInterval())).orElse(now);
+      if (!now.isBefore(due) && !now.isBefore(nextBackup)) backupNow();
+      if (nextVerify == null && !catalog.isEmpty()) nextVerify = now.plus(Duration.ofMinutes(1));
+      if (nextVerify != null && !now.isBefore(nextVerify)) verifyNow();
+    } catch (RuntimeException e) {
+      log.error("backup schedule: {}", e.getMessage(), e);
+    }
+  }
+
+  /** Takes a base backup now (on the calling thread), then applies retention. */
+  public BackupManifest backupNow() {
+    backupRunning = true;
+    try (Connection c = primary.connect()) {
+      BackupManifest m = BaseBackups.take(c, primary.dataDir(), store, archiver, BaseBackups.DEFAULT_ARCHIVE_WAIT);
+      lastBackupError = null;
+      BackupCatalog.prune(store, config.retention(), clock.instant());
+      catalog = BackupCatalog.backups(store);
+      return m;
+    } catch (Exception e) {
+      lastBackupError = e.getMessage();
+      nextBackup = clock.instant().plus(RETRY);
+      log.error("base backup failed (retrying in {} s): {}", RETRY.toSeconds(), e.getMessage());
+      throw e instanceof DrException de ? de : new DrException("base backup failed: " + e.getMessage(), e);
+    } finally {
+      backupRunning = false;
+    }
+  }
+
+  /** Runs a verification now (on the calling thread) and records its result. */
+  public BackupVerifier.Result verifyNow() {
+    BackupVerifier.Result r = BackupVerifier.verify(store, scratch, password, binariesDir, primary);
+    lastVerification = Optional.of(r);
+    nextVerify = clock.instant().plus(r.ok() ? config.verifyInterval() : RETRY.multipliedBy(10));
+    return r;
+  }
+
+  public Status status() {
+    List<BackupManifest> c = catalog;
+    Optional<BackupManifest> newest = c.isEmpty() ? Optional.empty() : Optional.of(c.get(c.size() - 1));
+    Optional<BackupCatalog.Window> window;
+    try {
+      window = c.isEmpty() ? Optional.empty() : BackupCatalog.window(store, c, WalArchive.list(store));
+    } catch (RuntimeException e) {
+      window = Optional.empty();
+    }
+    return new Status(archiver.status(), newest.map(BackupManifest::label), newest.map(BackupManifest::stoppedAt), c.size(),
+        window, lastVerification, Optional.ofNullable(lastBackupError), backupRunning);
+  }
+
+  public WalArchiver archiver() {
+    return archiver;
+  }
+
+  /** Stops the schedule (a running backup is abandoned: without a manifest it is ignored) and the archiver. */
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    try {
+      scheduler.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    switcher.close();
+    archiver.close();
+  }
+}
