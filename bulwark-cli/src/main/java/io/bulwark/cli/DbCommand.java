@@ -8,5 +8,6 @@ import picocli.CommandLine.Command;
         "`bulwark up` runs two PostgreSQL nodes, pg-a and pg-b: one primary, one hot standby streaming from it",
         "(synchronously while it is healthy). The failover controller promotes the standby within seconds when",
         "the primary dies, fences the old primary and rebuilds it as the new standby."},
-    subcommands = {DbStatusCommand.class, DbFailoverCommand.class})
+    subcommands = {DbStatusCommand.class, DbFailoverCommand.class, DbBackupsCommand.class, DbBackupCommand.class,
+        DbRestoreCommand.class, DbPromoteRestoreCommand.class, DbVerifyCommand.class})
 final class DbCommand {}
