@@ -1,9 +1,13 @@
 package io.bulwark.gateway;
 
+import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.client.Origin;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,6 +24,8 @@ final class Backend {
   private final HealthCheckConfig checks;
   private final String host;
   private final int port;
+  private final URI origin;
+  private final HttpField hostField;
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger idleWaiters = new AtomicInteger();
   private final Object idleSignal = new Object();
@@ -45,6 +51,10 @@ final class Backend {
     this.checks = checks;
     this.host = config.url().getHost();
     this.port = config.url().getPort();
+    // parsed once here rather than for every request: the upstream client would otherwise parse the
+    // origin, and build and parse the request's full URI again to compute the Host header
+    this.origin = URI.create(new Origin("http", host, port).asString());
+    this.hostField = new HttpField(HttpHeader.HOST, origin.getAuthority());
     this.metrics = metrics.backend(this);
   }
 
@@ -66,6 +76,16 @@ final class Backend {
 
   int port() {
     return port;
+  }
+
+  /** {@code http://host:port}, parsed: the base of every upstream request. */
+  URI origin() {
+    return origin;
+  }
+
+  /** The {@code Host} header of upstream requests, the one Jetty's client would compute. */
+  HttpField hostField() {
+    return hostField;
   }
 
   ServerState state() {

@@ -28,35 +28,42 @@ final class ForwardedHeaders {
   private static final EnumSet<HttpHeader> NOT_FORWARDED = EnumSet.of(
       HttpHeader.HOST, HttpHeader.CONTENT_LENGTH, HttpHeader.EXPECT, HttpHeader.X_FORWARDED_PROTO, HttpHeader.X_FORWARDED_HOST);
 
+  private static final HttpField FORWARDED_PROTO_HTTP = new HttpField(HttpHeader.X_FORWARDED_PROTO, "http");
+  private static final HttpField FORWARDED_PROTO_HTTPS = new HttpField(HttpHeader.X_FORWARDED_PROTO, "https");
+
   static {
     NOT_FORWARDED.addAll(HOP_BY_HOP);
   }
 
   private ForwardedHeaders() {}
 
-  /** The headers of the upstream request for {@code request}. */
-  static HttpFields.Mutable upstream(Request request, String requestId) {
+  /**
+   * Adds the headers of the upstream request for {@code request} to {@code out} (the upstream
+   * request's own fields, so nothing is copied twice), {@code Host} first: the server's, as the
+   * HTTP client would compute it (the client's own is sent as {@code X-Forwarded-Host}).
+   */
+  static void upstream(Request request, String requestId, HttpField host, HttpFields.Mutable out) {
     HttpFields in = request.getHeaders();
     Set<String> named = connectionTokens(in);
-    HttpFields.Mutable out = HttpFields.build(in.size() + 4);
+    out.add(host);
     String forwardedFor = null;
+    String clientHost = null;
     for (HttpField f : in) {
       HttpHeader h = f.getHeader();
       if (h == HttpHeader.X_FORWARDED_FOR) {
         forwardedFor = forwardedFor == null ? f.getValue() : forwardedFor + ", " + f.getValue();
         continue;
       }
+      if (h == HttpHeader.HOST && clientHost == null) clientHost = f.getValue();
       if (h != null ? NOT_FORWARDED.contains(h) : isProxyHeader(f) || f.is(X_REQUEST_ID)) continue;
       if (named != null && named.contains(f.getLowerCaseName())) continue;
       out.add(f);
     }
     String client = Request.getRemoteAddr(request);
     out.add(HttpHeader.X_FORWARDED_FOR, forwardedFor == null || forwardedFor.isBlank() ? client : forwardedFor + ", " + client);
-    out.add(HttpHeader.X_FORWARDED_PROTO, request.isSecure() ? "https" : "http");
-    String host = in.get(HttpHeader.HOST);
-    if (host != null) out.add(HttpHeader.X_FORWARDED_HOST, host);
+    out.add(request.isSecure() ? FORWARDED_PROTO_HTTPS : FORWARDED_PROTO_HTTP);
+    if (clientHost != null) out.add(HttpHeader.X_FORWARDED_HOST, clientHost);
     out.add(X_REQUEST_ID, requestId);
-    return out;
   }
 
   /** Copies a server's response headers for the client, without the hop-by-hop ones. */

@@ -5,7 +5,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.client.ByteBufferRequestContent;
 import org.eclipse.jetty.client.Result;
-import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -30,7 +29,6 @@ final class ProxyExchange implements BodyBuffer.Listener {
   private final String requestId;
   private final AtomicBoolean finished = new AtomicBoolean();
 
-  private HttpFields upstreamHeaders;
   private ByteBuffer body;
   private int retries;
   private volatile Attempt current;
@@ -79,7 +77,6 @@ final class ProxyExchange implements BodyBuffer.Listener {
 
   private void forward() {
     proxy.deadlines.received(request);
-    upstreamHeaders = ForwardedHeaders.upstream(request, requestId);
     Backend backend = proxy.backends.acquire();
     if (backend == null) {
       fail(Problems.noServer());
@@ -92,10 +89,10 @@ final class ProxyExchange implements BodyBuffer.Listener {
     Attempt attempt = new Attempt(backend);
     current = attempt;
     long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(start + proxy.upstreamTimeoutNanos - System.nanoTime()));
-    var upstream = proxy.client.newRequest(backend.host(), backend.port())
+    var upstream = proxy.client.newRequest(backend.origin())
         .method(method)
         .path(request.getHttpURI().getPathQuery())
-        .headers(h -> h.add(upstreamHeaders))
+        .headers(h -> ForwardedHeaders.upstream(request, requestId, backend.hostField(), h))
         .timeout(left, TimeUnit.MILLISECONDS)
         .idleTimeout(left, TimeUnit.MILLISECONDS)
         // "may have been sent" from the moment a connection is picked, not when the write is confirmed:

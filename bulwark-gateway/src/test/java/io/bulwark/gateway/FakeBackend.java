@@ -42,6 +42,8 @@ final class FakeBackend implements AutoCloseable {
   final String name;
   final AtomicInteger requests = new AtomicInteger();
   final AtomicInteger healthChecks = new AtomicInteger();
+  /** TCP connections accepted so far. */
+  final AtomicInteger connectionsOpened = new AtomicInteger();
   final Queue<Received> received = new ConcurrentLinkedQueue<>();
   private final Queue<Runnable> held = new ConcurrentLinkedQueue<>();
   private final AtomicInteger holding = new AtomicInteger();
@@ -113,6 +115,12 @@ final class FakeBackend implements AutoCloseable {
     connector.setHost("127.0.0.1");
     connector.setPort(p);
     connector.setReuseAddress(true);
+    connector.addEventListener(new org.eclipse.jetty.io.Connection.Listener() {
+      @Override
+      public void onOpened(org.eclipse.jetty.io.Connection connection) {
+        connectionsOpened.incrementAndGet();
+      }
+    });
     server.addConnector(connector);
     server.setStopTimeout(0);
     server.setHandler(new Handler.Abstract() {

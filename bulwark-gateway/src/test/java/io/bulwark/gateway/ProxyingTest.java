@@ -69,9 +69,21 @@ class ProxyingTest {
     assertThat(got.header("X-Forwarded-Proto")).as("the gateway is the edge: not taken from the client").isEqualTo("http");
     assertThat(got.header("X-Forwarded-Host")).isEqualTo("127.0.0.1:" + fx.gateway.port());
     assertThat(got.header("Host")).isEqualTo("127.0.0.1:" + fx.main().port());
+    assertThat(got.headers().getValuesList("Host")).as("exactly one Host header").hasSize(1);
 
     fx.get("/ping");
     assertThat(lastReceived().header("X-Forwarded-For")).isEqualTo("127.0.0.1");
+  }
+
+  @Test
+  void connections_to_the_server_are_kept_alive_and_reused() {
+    fx.get("/ping"); // warm: the pool has a connection now
+    int before = fx.main().connectionsOpened.get();
+    for (int i = 0; i < 50; i++) {
+      assertThat(fx.get("/ping").status()).isEqualTo(200);
+      fx.post("/v1/tasks", "{}", "Idempotency-Key", "reuse-" + i);
+    }
+    assertThat(fx.main().connectionsOpened.get() - before).as("new connections for 100 sequential requests").isLessThanOrEqualTo(1);
   }
 
   @Test
