@@ -17,6 +17,7 @@ import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.Invocable;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,6 +62,7 @@ public final class Gateway implements AutoCloseable {
   private final HttpClient checkClient;
   private final HealthChecker checker;
   private final RequestReadDeadlines deadlines;
+  private final AccessLog accessLog;
   private final Server server;
   private final ServerConnector connector;
   private final Server adminServer;
@@ -76,16 +78,20 @@ public final class Gateway implements AutoCloseable {
     this.timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name(config.name() + "-timer").factory());
 
     this.threads = threads(config.name() + "-http", MAX_THREADS, MIN_THREADS);
-    this.upstream = httpClient(config.name() + "-upstream", threads, config.upstreamConnectTimeout());
+    // every response listener of the proxy is non-blocking (ProxyExchange): the client's selector thread
+    // runs them, instead of handing each upstream response to another thread
+    this.upstream = httpClient(config.name() + "-upstream", threads, config.upstreamConnectTimeout(), Invocable.InvocationType.NON_BLOCKING);
     upstream.setIdleTimeout(UPSTREAM_POOL_IDLE_TIMEOUT.toMillis());
     upstream.setMaxConnectionsPerDestination(MAX_CONNECTIONS_PER_SERVER);
     upstream.setMaxRequestsQueuedPerDestination(MAX_QUEUED_PER_SERVER);
-    this.checkClient = httpClient(config.name() + "-checks", threads(config.name() + "-checks", 8, 2), config.checks().timeout());
+    this.checkClient = httpClient(config.name() + "-checks", threads(config.name() + "-checks", 8, 2), config.checks().timeout(),
+        Invocable.InvocationType.BLOCKING);
     checkClient.setIdleTimeout(Math.max(30_000, config.checks().interval().toMillis() * 3));
     this.checker = new HealthChecker(config.name(), config.checks(), checkClient, timer);
     this.deadlines = new RequestReadDeadlines(config.name(), config.requestReadTimeout().toMillis());
 
     var proxy = new ProxyHandler(config, backends, upstream, gatewayMetrics, deadlines);
+    this.accessLog = proxy.accessLog;
     this.server = new Server(threads);
     server.unmanage(threads); // started first and stopped last by the gateway itself
     this.connector = connector(server, config.host(), config.port(), config.clientIdleTimeout().toMillis());
@@ -123,11 +129,13 @@ public final class Gateway implements AutoCloseable {
     return c;
   }
 
-  private static HttpClient httpClient(String name, QueuedThreadPool pool, Duration connectTimeout) {
+  private static HttpClient httpClient(String name, QueuedThreadPool pool, Duration connectTimeout, Invocable.InvocationType listeners) {
     ClientConnector connector = new ClientConnector();
     connector.setSelectors(1);
     connector.setExecutor(pool);
-    HttpClient client = new HttpClient(new HttpClientTransportOverHTTP(connector));
+    HttpClientTransportOverHTTP transport = new HttpClientTransportOverHTTP(connector);
+    transport.setInvocationType(listeners);
+    HttpClient client = new HttpClient(transport);
     client.setName(name);
     client.setConnectTimeout(connectTimeout.toMillis());
     client.setFollowRedirects(false);
@@ -141,6 +149,7 @@ public final class Gateway implements AutoCloseable {
   public void start() {
     try {
       threads.start();
+      accessLog.start();
       upstream.start();
       upstream.getContainedBeans(ClientConnector.class).forEach(c -> c.unmanage(threads));
       upstream.getContentDecoderFactories().clear(); // pass compressed bodies through untouched
@@ -258,6 +267,7 @@ public final class Gateway implements AutoCloseable {
     timer.shutdownNow();
     stop(server, "proxy");
     stop(adminServer, "admin API");
+    accessLog.close();
     stop(upstream, "upstream client");
     stop(checkClient, "health check client");
     stop(threads, "thread pool");
