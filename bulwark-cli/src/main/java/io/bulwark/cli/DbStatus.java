@@ -3,7 +3,9 @@ package io.bulwark.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.bulwark.dr.BackupService;
 import io.bulwark.dr.FailoverController;
 import io.bulwark.embedded.EmbeddedPostgres;
 import java.io.IOException;
@@ -23,13 +25,14 @@ final class DbStatus {
   static final String FILE = "db-status.json";
   static final String SWITCHOVER_REQUEST = "db-switchover.request";
   static final String SWITCHOVER_RESULT = "db-switchover.result";
-  static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
+  static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule()).registerModule(new Jdk8Module())
+      .disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS)
       .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).enable(SerializationFeature.INDENT_OUTPUT);
   private static final AtomicBoolean SWITCHOVER_RUNNING = new AtomicBoolean();
 
   private DbStatus() {}
 
-  static void write(DataDir dir, FailoverController controller, EmbeddedPostgres single) {
+  static void write(DataDir dir, FailoverController controller, EmbeddedPostgres single, BackupService backups) {
     ObjectNode root = JSON.createObjectNode();
     root.put("updatedAt", Instant.now().toString());
     if (controller != null) {
@@ -40,6 +43,7 @@ final class DbStatus {
       cluster.put("replicationMode", "none (single node: started with --no-standby)");
       cluster.putArray("nodes").addObject().put("name", "pg-a").put("role", "primary").put("port", single.port());
     }
+    if (backups != null) root.set("backups", JSON.valueToTree(backups.status()));
     writeAtomically(dir.run().resolve(FILE), root);
   }
 

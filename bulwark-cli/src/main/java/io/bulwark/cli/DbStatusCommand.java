@@ -64,12 +64,35 @@ final class DbStatusCommand implements Callable<Integer> {
     }
     JsonNode backups = status.path("backups");
     if (backups.isObject()) {
-      backups.fields().forEachRemaining(e -> System.out.println(String.format("%-14s", e.getKey() + ":") + e.getValue()));
+      JsonNode a = backups.path("archiving");
+      System.out.println("archive:      last WAL " + (a.path("lastArchived").isTextual()
+          ? a.path("lastArchived").asText() + " (" + ago(a.path("lastArchivedAt")) + ")" : "none yet")
+          + ", " + a.path("pending").asInt() + " waiting in the spool"
+          + (a.path("lastError").isTextual() ? "; last error: " + a.path("lastError").asText() : "")
+          + (a.path("conflicts").size() > 0 ? "; CONFLICTS (see docs/operations.md): " + a.path("conflicts") : ""));
+      System.out.println("base backups: " + backups.path("backups").asInt() + (backups.path("newestBackup").isTextual()
+          ? ", newest " + backups.path("newestBackup").asText() + " (" + ago(backups.path("newestBackupAt")) + ")" : "")
+          + (backups.path("backupRunning").asBoolean() ? "; one is being taken" : "")
+          + (backups.path("lastBackupError").isTextual() ? "; last error: " + backups.path("lastBackupError").asText() : ""));
+      JsonNode w = backups.path("window");
+      System.out.println("restorable:   " + (w.isObject() ? w.path("from").asText() + " .. " + w.path("to").asText()
+          : "nothing yet (the first base backup is being taken)"));
+      JsonNode v = backups.path("lastVerification");
+      System.out.println("verified:     " + (v.isObject()
+          ? (v.path("ok").asBoolean() ? "ok" : "FAILED: " + v.path("error").asText()) + " " + ago(v.path("at")) + ", backup "
+              + v.path("backup").asText() + " restored to " + v.path("restoredTo").asText() + " in " + v.path("duration").asText()
+          : "not yet (first verification a minute after the first backup)"));
     }
     Instant updated = Instant.parse(status.path("updatedAt").asText());
     long age = Duration.between(updated, Instant.now()).toSeconds();
     if (age > 5) System.out.println("(this status is " + age + " s old: is `bulwark up` still running?)");
     return healthy ? 0 : 1;
+  }
+
+  private static String ago(JsonNode instant) {
+    if (!instant.isTextual()) return "?";
+    long s = Duration.between(Instant.parse(instant.asText()), Instant.now()).toSeconds();
+    return s < 120 ? s + " s ago" : s < 7200 ? s / 60 + " min ago" : s / 3600 + " h ago";
   }
 
   private static String text(JsonNode n, String unit) {

@@ -2,7 +2,11 @@ package io.bulwark.cli;
 
 import io.bulwark.core.BulwarkException;
 import io.bulwark.core.auth.ApiKey;
+import io.bulwark.dr.BackupService;
 import io.bulwark.dr.FailoverController;
+import io.bulwark.dr.PrimaryAccess;
+import io.bulwark.dr.WalArchiver;
+import io.bulwark.storage.FileSystemBlobStore;
 import io.bulwark.embedded.EmbeddedPostgres;
 import io.bulwark.embedded.EmbeddedPostgresException;
 import io.bulwark.postgres.ApiKeyRepository;
@@ -83,6 +87,7 @@ final class LocalDeployment implements AutoCloseable {
   private LocalNode nodeA;
   private LocalNode nodeB;
   private FailoverController controller;
+  private BackupService backups;
   private final ScheduledExecutorService statusWriter =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("db-status").factory());
   private final List<Component> workers = new ArrayList<>();
@@ -108,7 +113,8 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   private EmbeddedPostgres node(String name, int port, int otherPort) {
-    Map<String, String> settings = new LinkedHashMap<>();
+    Map<String, String> settings = new LinkedHashMap<>(
+        WalArchiver.postgresSettings(dir.walSpool(), WalArchiver.DEFAULT_ARCHIVE_TIMEOUT));
     if (options.standby()) {
       settings.putAll(FailoverController.replicationSettings(name, otherPort, EmbeddedPostgres.DEFAULT_USER, dir.pgPassfile()));
     }
@@ -162,6 +168,7 @@ final class LocalDeployment implements AutoCloseable {
       db.migrateWhenReachable(Duration.ofMinutes(1));
       ensureAdminKey(db);
     }
+    startBackups();
     apis.add(apiServer("api-main"));
     apis.add(apiServer("api-backup"));
     for (Component a : apis) supervisor.start(a);
@@ -171,6 +178,31 @@ final class LocalDeployment implements AutoCloseable {
     for (Component a : apis) awaitHealthy(a, Duration.ofSeconds(60));
     awaitHealthy(gateway, Duration.ofSeconds(60));
     awaitInService(balancer(), "api-main", Duration.ofSeconds(30));
+  }
+
+  /**
+   * Continuous WAL archiving into DIR/archive (a BlobStore), base backups (first start, then
+   * daily), retention and verification; always from whichever node is the primary now.
+   */
+  private void startBackups() {
+    backups = new BackupService(BackupService.Config.DEFAULTS, new FileSystemBlobStore(dir.archive()), dir.walSpool(),
+        dir.root().resolve("verify-scratch"), password, null, new PrimaryAccess() {
+          @Override
+          public Connection connect() throws SQLException {
+            return DriverManager.getConnection(jdbcUrl(), pg.user(), password);
+          }
+
+          @Override
+          public java.nio.file.Path dataDir() {
+            return controller == null ? pg.dataDir() : controller.primary().postgres().dataDir();
+          }
+        });
+    backups.start();
+  }
+
+  /** Backups and archiving (null before start). */
+  BackupService backups() {
+    return backups;
   }
 
   /** The load balancer in front of the API servers. */
@@ -349,7 +381,7 @@ final class LocalDeployment implements AutoCloseable {
    */
   private void publishDbStatus() {
     try {
-      DbStatus.write(dir, controller, pg);
+      DbStatus.write(dir, controller, pg, backups);
       if (controller != null) DbStatus.serveSwitchover(dir, controller);
     } catch (RuntimeException e) {
       log.warn("cannot publish the database status: {}", e.toString());
@@ -405,6 +437,7 @@ final class LocalDeployment implements AutoCloseable {
   public void close() {
     statusWriter.shutdownNow();
     if (controller != null) controller.close(); // no failover while everything stops
+    if (backups != null) backups.close();
     supervisor.stopRestarting();
     List<Component> roles = new ArrayList<>(workers);
     if (gateway != null) roles.add(gateway);
@@ -494,7 +527,7 @@ final class LocalDeployment implements AutoCloseable {
     int n = args.indexOf("--name");
     String name = n >= 0 && n + 1 < args.size() ? args.get(n + 1) : role;
     String gcLog = "-Xlog:gc:file=" + dir.logs().resolve(name + "-gc.log") + ":time,uptime:filecount=2,filesize=10m";
-    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + options.heap(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + options.heap(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
         "-Xshare:auto", gcLog));
     // extra JVM options for every role, e.g. a flight recording or heap dumps: BULWARK_JAVA_OPTS
     String extra = System.getenv("BULWARK_JAVA_OPTS");

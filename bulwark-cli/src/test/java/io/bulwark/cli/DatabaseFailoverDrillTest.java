@@ -189,6 +189,46 @@ class DatabaseFailoverDrillTest {
     new ProcessBuilder(cmd).redirectErrorStream(true).start().waitFor();
   }
 
+  @Test
+  @Order(4)
+  void the_archive_follows_the_failovers_and_restores_a_task_acknowledged_on_the_latest_timeline() throws Exception {
+    await().atMost(Duration.ofSeconds(60)).until(() -> deployment.controller().status().standbyEligible());
+    long timeline = deployment.controller().status().nodes().stream()
+        .filter(n -> n.name().equals(deployment.controller().status().primary())).findFirst().orElseThrow().timeline();
+    assertThat(timeline).as("two promotions happened before").isGreaterThanOrEqualTo(3);
+    // the first base backup (taken at start, retried if a failover interrupted it)
+    await().atMost(Duration.ofSeconds(90)).until(() -> deployment.backups().status().backups() > 0);
+    SteadySubmitter one = new SteadySubmitter();
+    await().atMost(Duration.ofSeconds(10)).until(() -> !one.acknowledged.isEmpty());
+    one.close();
+    java.time.Instant acked = java.time.Instant.now();
+    UUID id = one.acknowledged.get(one.acknowledged.size() - 1);
+    // in the archive within the bound (WAL switched after 3 s, uploaded at once)
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      var a = deployment.backups().status().archiving();
+      return a.lastArchivedAt() != null && a.lastArchivedAt().isAfter(acked) && a.pending() == 0;
+    });
+    Path target = root.resolve("restore-latest");
+    long[] found = new long[1];
+    io.bulwark.dr.PointInTimeRestore.Result r = io.bulwark.dr.PointInTimeRestore.run(
+        new io.bulwark.storage.FileSystemBlobStore(root.resolve("archive")),
+        new io.bulwark.dr.PointInTimeRestore.Request(java.util.Optional.empty(), target,
+            DataDir.readSecret(root.resolve("pg-password")), null, false),
+        (pg, c) -> {
+          try (Connection bulwark = java.sql.DriverManager.getConnection(pg.jdbcUrl("bulwark"), pg.user(),
+              DataDir.readSecret(root.resolve("pg-password")));
+              PreparedStatement ps = bulwark.prepareStatement("SELECT count(*) FROM tasks WHERE id = ?")) {
+            ps.setObject(1, id);
+            try (ResultSet rs = ps.executeQuery()) {
+              rs.next();
+              found[0] = rs.getLong(1);
+            }
+          }
+        });
+    assertThat(found[0]).as("the task acknowledged on timeline " + timeline + " is in the restore").isEqualTo(1);
+    assertThat(r.timeline()).isGreaterThan(timeline);
+  }
+
   // ---------------------------------------------------------------- helpers
 
   static String cli(String... args) {

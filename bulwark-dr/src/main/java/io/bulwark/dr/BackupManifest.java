@@ -27,8 +27,22 @@ public record BackupManifest(int version, String label, long timeline, String st
         }
       }));
 
-  /** One file of the backup: its path in the data directory and the object that holds it. */
-  public record FileEntry(String path, long size, String sha256, String key, long storedSize, String storedSha256) {}
+  /**
+   * One file of the backup: its path in the data directory and the object that holds it ({@code
+   * storedSize}/{@code storedSha256} are the whole object's). A small file shares a bundle object
+   * with others (pgBackRest's repo-bundle): then {@code offset}/{@code length} locate its zstd frame
+   * in the bundle; for a file stored alone they are null.
+   */
+  public record FileEntry(String path, long size, String sha256, String key, long storedSize, String storedSha256,
+      Long offset, Long length) {
+    public FileEntry(String path, long size, String sha256, String key, long storedSize, String storedSha256) {
+      this(path, size, sha256, key, storedSize, storedSha256, null, null);
+    }
+
+    boolean bundled() {
+      return offset != null;
+    }
+  }
 
   byte[] toJson() {
     try {

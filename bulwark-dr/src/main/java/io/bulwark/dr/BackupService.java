@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class BackupService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(BackupService.class);
-  static final Duration RETRY = Duration.ofMinutes(1);
+  static final Duration RETRY = Duration.ofSeconds(15);
   private static final Duration TICK = Duration.ofSeconds(10);
 
   /** The schedule; {@link #DEFAULTS}: 3 s archive timeout, daily backups, 7 days kept, daily verification. */

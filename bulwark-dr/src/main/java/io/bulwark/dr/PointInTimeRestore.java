@@ -149,10 +149,51 @@ public final class PointInTimeRestore {
     Fs.createPrivateDir(target);
     for (String d : backup.directories()) Fs.createPrivateDir(target.resolve(d));
     AtomicLong bytes = new AtomicLong();
-    List<BackupManifest.FileEntry> files = new ArrayList<>(backup.files());
+    List<BackupManifest.FileEntry> files = new ArrayList<>();
+    Map<String, List<BackupManifest.FileEntry>> bundles = new LinkedHashMap<>();
+    for (BackupManifest.FileEntry f : backup.files()) {
+      if (f.bundled()) bundles.computeIfAbsent(f.key(), k -> new ArrayList<>()).add(f);
+      else files.add(f);
+    }
     files.sort(Comparator.comparingLong(BackupManifest.FileEntry::size).reversed()); // big first: balances the threads
-    runParallel(files, f -> bytes.addAndGet(extractFile(store, backup, f, target)));
+    List<Runnable> work = new ArrayList<>();
+    for (BackupManifest.FileEntry f : files) work.add(() -> bytes.addAndGet(extractFile(store, backup, f, target)));
+    for (List<BackupManifest.FileEntry> b : bundles.values()) work.add(() -> bytes.addAndGet(extractBundle(store, backup, b, target)));
+    runParallel(work, Runnable::run);
     return bytes.get();
+  }
+
+  /** Reads a bundle object once (verified as a whole), then writes and verifies each file in it. */
+  private static long extractBundle(BlobStore store, BackupManifest backup, List<BackupManifest.FileEntry> entries,
+      Path target) {
+    BackupManifest.FileEntry first = entries.get(0);
+    byte[] bundle;
+    try {
+      bundle = store.get(new io.bulwark.core.blob.BlobRef(first.key(), first.storedSize(), first.storedSha256()));
+    } catch (BlobException.NotFound e) {
+      throw new DrException("archive object '" + first.key() + "' (" + entries.size() + " files of backup " + backup.label()
+          + ", e.g. " + first.path() + ") is missing from " + store.describe() + "; restore from another backup", e);
+    } catch (BlobException e) {
+      throw new DrException("archive object '" + first.key() + "' (" + entries.size() + " files of backup " + backup.label()
+          + ", e.g. " + first.path() + ") is corrupt: " + e.getMessage() + "; restore from another backup", e);
+    }
+    long total = 0;
+    for (BackupManifest.FileEntry f : entries) {
+      Path out = target.resolve(f.path());
+      try (InputStream in = new java.io.ByteArrayInputStream(bundle, Math.toIntExact(f.offset()), Math.toIntExact(f.length()));
+          OutputStream os = Files.newOutputStream(Files.createFile(out, Fs.PRIVATE_FILE), StandardOpenOption.WRITE)) {
+        Codec.Digest d = Codec.decompress(in, os, f.key());
+        if (d.length() != f.size() || !d.sha256().equals(f.sha256())) {
+          throw new DrException("file " + f.path() + " of backup " + backup.label() + " (in archive object '" + f.key()
+              + "') is corrupt: its content has sha256 " + d.sha256() + " (" + d.length() + " bytes), the manifest says "
+              + f.sha256() + " (" + f.size() + " bytes); restore from another backup");
+        }
+        total += d.length();
+      } catch (IOException e) {
+        throw new DrException("cannot restore " + f.path() + " from archive object '" + f.key() + "' into " + out + ": " + e, e);
+      }
+    }
+    return total;
   }
 
   private static long extractFile(BlobStore store, BackupManifest backup, BackupManifest.FileEntry f, Path target) {
