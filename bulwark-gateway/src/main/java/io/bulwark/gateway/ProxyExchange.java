@@ -5,6 +5,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.client.ByteBufferRequestContent;
 import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -187,6 +189,10 @@ final class ProxyExchange implements BodyBuffer.Listener {
     volatile boolean answered;
     private volatile boolean complete;
     private int status;
+    /** Body bytes the server still owes, when it declared a Content-Length; -1 otherwise. */
+    private long bodyLeft = -1;
+    /** The last body bytes went to the client with the final write: nothing is left to write on success. */
+    private volatile boolean lastWritten;
 
     Attempt(Backend backend) {
       super(InvocationType.NON_BLOCKING);
@@ -205,16 +211,24 @@ final class ProxyExchange implements BodyBuffer.Listener {
       if (status >= 500) backend.metrics.fivexx.inc();
       response.setStatus(status);
       ForwardedHeaders.downstream(upstreamResponse.getHeaders(), response.getHeaders(), requestId);
+      bodyLeft = HttpMethod.HEAD.is(method) ? -1 : upstreamResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
     }
 
     @Override
     public void onContent(org.eclipse.jetty.client.Response upstreamResponse, Content.Chunk chunk, Runnable demander) {
+      int n = chunk.remaining();
+      // the chunk that completes a declared length is written as the last one: the client's response
+      // ends with this write instead of a second, empty one after the server's response completes
+      boolean last = n > 0 && n == bodyLeft;
+      if (bodyLeft >= 0) bodyLeft -= n;
+      if (last) lastWritten = true;
       chunk.retain();
-      response.write(false, chunk.getByteBuffer(), new Callback() {
+      response.write(last, chunk.getByteBuffer(), new Callback() {
         @Override
         public void succeeded() {
           chunk.release();
           demander.run();
+          if (last) Attempt.this.succeeded();
         }
 
         @Override
@@ -222,6 +236,7 @@ final class ProxyExchange implements BodyBuffer.Listener {
           chunk.release();
           clientGone = true; // not the server's fault: don't mark it down
           upstreamResponse.abort(x); // stop reading from the server
+          if (last) Attempt.this.failed(x);
         }
 
         @Override
@@ -234,7 +249,7 @@ final class ProxyExchange implements BodyBuffer.Listener {
     @Override
     public void onSuccess(org.eclipse.jetty.client.Response upstreamResponse) {
       complete = true;
-      response.write(true, BufferUtil.EMPTY_BUFFER, this);
+      if (!lastWritten) response.write(true, BufferUtil.EMPTY_BUFFER, this);
     }
 
     @Override
