@@ -168,6 +168,19 @@ public final class FailoverController implements AutoCloseable {
     state = HaState.read(stateFile).orElseGet(() -> new HaState(nodes[0].name(), 0));
     DbNode p = node(state.primary());
     DbNode s = other(p);
+    if (!p.postgres().isInitialized() && s.postgres().isInitialized()) {
+      // never initdb an empty primary next to a node that holds the data: the standby would be rebuilt from it
+      if (Files.exists(s.postgres().dataDir().resolve(REBUILD_MARKER))) {
+        throw new DrException("the primary " + p.name() + " (" + p.postgres().dataDir() + ") has no database, and "
+            + s.name() + " was fenced after a failover, so its history may have diverged; refusing to guess. Restore"
+            + " with `bulwark db restore --promote`, or move " + s.postgres().dataDir() + " away to start empty");
+      }
+      event(p.name() + " has no database but " + s.name() + " has: electing " + s.name());
+      state = state.promote(s.name());
+      state.write(stateFile);
+      p = s;
+      s = other(p);
+    }
     p.postgres().initIfNeeded();
     p.postgres().writeRuntimeSettings(Map.of("synchronous_standby_names", ""));
     startAsPrimary(p);

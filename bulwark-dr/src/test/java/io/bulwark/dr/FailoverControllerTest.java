@@ -169,12 +169,23 @@ class FailoverControllerTest {
     // standby restarted by the controller, synchronous again
     awaitTrue("standby back and eligible", Duration.ofSeconds(30), () -> controller.status().standbyEligible());
 
-    // a switchover when there is no healthy standby is refused with the reason
-    b.postgres().kill();
-    awaitTrue("standby seen down", Duration.ofSeconds(10), () -> !controller.status().standbyEligible());
-    assertThatThrownBy(() -> controller.switchover().get())
-        .isInstanceOf(ExecutionException.class).hasMessageContaining("no healthy standby");
+    // a hung standby (alive, silent) is dropped from synchronous replication after wal_sender_timeout,
+    // and a switchover to it is refused with the reason
+    java.util.List<Long> frozen = new java.util.ArrayList<>();
+    frozen.add(b.pid());
+    ProcessHandle.of(b.pid()).orElseThrow().descendants().forEach(h -> frozen.add(h.pid()));
+    signal("STOP", frozen);
+    try {
+      awaitTrue("hung standby no longer eligible", Duration.ofSeconds(15), () -> !controller.status().standbyEligible());
+      int during = acknowledged.size();
+      awaitTrue("writes go on without the hung standby", Duration.ofSeconds(8), () -> acknowledged.size() > during + 20);
+      assertThatThrownBy(() -> controller.switchover().get())
+          .isInstanceOf(ExecutionException.class).hasMessageContaining("no healthy standby");
+    } finally {
+      signal("CONT", frozen);
+    }
     stopWriter();
+    awaitTrue("standby synchronous again", Duration.ofSeconds(30), () -> controller.status().standbyEligible());
   }
 
   @Test
@@ -194,6 +205,28 @@ class FailoverControllerTest {
     assertThat(rowsOn(b)).containsAll(acknowledged);
     awaitTrue("pg-a back as synchronous standby", Duration.ofSeconds(60), () -> controller.status().standbyEligible());
     assertThat(HaState.read(root.resolve("ha-state.json")).orElseThrow().primary()).isEqualTo("pg-b");
+  }
+
+  @Test
+  void aLostPrimaryDirectoryIsNeverReplacedByAnEmptyClusterTheStandbyIsElected() throws Exception {
+    controller.bootstrap();
+    controller.start();
+    awaitTrue("standby eligible", Duration.ofSeconds(60), () -> controller.status().standbyEligible());
+    createTable();
+    startWriter();
+    awaitTrue("rows written", Duration.ofSeconds(10), () -> acknowledged.size() > 20);
+    stopWriter();
+    controller.close();
+    a.stop();
+    b.stop();
+    FailoverController.deleteRecursively(root.resolve("pg-a")); // an operator's mistake, a lost disk
+    controller = new FailoverController(a, b, root.resolve("ha-state.json"), EmbeddedPostgres.DEFAULT_USER, PASSWORD,
+        FailoverController.Config.defaults());
+    controller.bootstrap();
+    assertThat(controller.status().primary()).isEqualTo("pg-b");
+    assertThat(rowsOn(b)).containsAll(acknowledged);
+    controller.start();
+    awaitTrue("pg-a rebuilt from pg-b", Duration.ofSeconds(60), () -> controller.status().standbyEligible());
   }
 
   // ---------------------------------------------------------------- helpers
