@@ -55,7 +55,7 @@ public final class Gateway implements AutoCloseable {
   private final GatewayConfig config;
   private final Metrics metrics;
   /** Shared by the proxy's server side and its upstream client: fewer threads, fewer hand-offs. */
-  private final QueuedThreadPool threads;
+  private final ProxyThreadPool threads;
   private final Backends backends;
   private final ScheduledExecutorService timer;
   private final HttpClient upstream;
@@ -77,7 +77,7 @@ public final class Gateway implements AutoCloseable {
     this.backends = new Backends(all);
     this.timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name(config.name() + "-timer").factory());
 
-    this.threads = threads(config.name() + "-http", MAX_THREADS, MIN_THREADS);
+    this.threads = new ProxyThreadPool(config.name() + "-http", MAX_THREADS, MIN_THREADS);
     // every response listener of the proxy is non-blocking (ProxyExchange): the client's selector thread
     // runs them, instead of handing each upstream response to another thread
     this.upstream = httpClient(config.name() + "-upstream", threads, config.upstreamConnectTimeout(), Invocable.InvocationType.NON_BLOCKING);
@@ -168,6 +168,7 @@ public final class Gateway implements AutoCloseable {
       throw new BulwarkException("[" + config.name() + "] could not start the gateway's HTTP clients: " + e.getMessage(), e);
     }
     listen(server, config.host(), config.port(), "--port");
+    threads.resumeOnSelectorOf(connector);
     listen(adminServer, config.adminHost(), config.adminPort(), "--admin-port");
     log.info("[{}] gateway listening on http://{}:{} (admin http://{}:{}); servers: {}", config.name(), config.host(), port(),
         config.adminHost(), adminPort(), describe());
@@ -259,6 +260,10 @@ public final class Gateway implements AutoCloseable {
 
   Metrics metrics() {
     return metrics;
+  }
+
+  ProxyThreadPool threadPool() {
+    return threads;
   }
 
   @Override

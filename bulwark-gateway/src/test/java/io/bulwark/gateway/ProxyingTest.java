@@ -87,6 +87,30 @@ class ProxyingTest {
   }
 
   @Test
+  void a_kept_alive_client_connection_is_resumed_on_the_selector_thread_for_its_next_request() {
+    long before = fx.gateway.threadPool().resumedOnSelector();
+    for (int i = 0; i < 20; i++) assertThat(fx.get("/ping").status()).isEqualTo(200);
+    // (not all 20: a response that completes before the handler has returned needs no resumption)
+    assertThat(fx.gateway.threadPool().resumedOnSelector() - before).isGreaterThanOrEqualTo(10);
+  }
+
+  @Test
+  void pipelined_requests_are_all_answered_in_order() throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", fx.gateway.port())) {
+      s.setSoTimeout(10_000);
+      String one = "GET /ping?n=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+      String two = "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nsecond!";
+      String three = "GET /ping?n=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+      s.getOutputStream().write((one + two + three).getBytes(StandardCharsets.US_ASCII)); // one write: all three in the gateway's buffer
+      s.getOutputStream().flush();
+      String all = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      assertThat(all.split("HTTP/1.1 200 OK", -1)).hasSize(4);
+      assertThat(all.indexOf("api-main")).isLessThan(all.indexOf("second!"));
+      assertThat(all).endsWith("api-main");
+    }
+  }
+
+  @Test
   void hop_by_hop_request_headers_stop_at_the_gateway_and_end_to_end_ones_pass() {
     GatewayFixture.send(fx.request("GET", "/ping").headers(h -> h
         .put("Connection", "keep-alive, Upgrade, X-Client-Hop")
