@@ -48,29 +48,29 @@ final class LocalDeployment implements AutoCloseable {
    * controller; without it, one PostgreSQL node (pg-a) restarted by the supervisor.
    */
   record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb,
-      boolean standby) {
+      boolean standby, BackupService.Config backups) {
     static Options defaults() {
-      return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true);
+      return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true, BackupService.Config.DEFAULTS);
     }
 
     Options withPort(int p) {
-      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby);
+      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups);
     }
 
     Options withWorkers(int n) {
-      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby);
+      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups);
     }
 
     Options withWorkerArgs(String... args) {
-      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby);
+      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups);
     }
 
     Options withLb(Lb l) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups);
     }
 
     Options withStandby(boolean s) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups);
     }
   }
 
@@ -114,7 +114,7 @@ final class LocalDeployment implements AutoCloseable {
 
   private EmbeddedPostgres node(String name, int port, int otherPort) {
     Map<String, String> settings = new LinkedHashMap<>(
-        WalArchiver.postgresSettings(dir.walSpool(), WalArchiver.DEFAULT_ARCHIVE_TIMEOUT));
+        WalArchiver.postgresSettings(dir.walSpool(), options.backups().archiveTimeout()));
     if (options.standby()) {
       settings.putAll(FailoverController.replicationSettings(name, otherPort, EmbeddedPostgres.DEFAULT_USER, dir.pgPassfile()));
     }
@@ -185,7 +185,7 @@ final class LocalDeployment implements AutoCloseable {
    * daily), retention and verification; always from whichever node is the primary now.
    */
   private void startBackups() {
-    backups = new BackupService(BackupService.Config.DEFAULTS, new FileSystemBlobStore(dir.archive()), dir.walSpool(),
+    backups = new BackupService(options.backups(), new FileSystemBlobStore(dir.archive()), dir.walSpool(),
         dir.root().resolve("verify-scratch"), password, null, new PrimaryAccess() {
           @Override
           public Connection connect() throws SQLException {

@@ -45,6 +45,22 @@ final class UpCommand implements Callable<Integer> {
           "--no-standby runs one node, restarted in place when it dies."})
   boolean standby;
 
+  @Option(names = "--archive-lag", defaultValue = "3s", paramLabel = "DURATION",
+      description = "Most committed WAL outside the archive: the segment is switched once unarchived WAL is this old (default: ${DEFAULT-VALUE}; e.g. 1s, 30s)")
+  String archiveLag;
+
+  @Option(names = "--backup-interval", defaultValue = "24h", paramLabel = "DURATION",
+      description = "How often a base backup is taken (default: ${DEFAULT-VALUE}; the first one at the first start)")
+  String backupInterval;
+
+  @Option(names = "--backup-retention", defaultValue = "7d", paramLabel = "DURATION",
+      description = "How far back a point-in-time restore can go (default: ${DEFAULT-VALUE}, the plan's window)")
+  String retention;
+
+  @Option(names = "--verify-interval", defaultValue = "24h", paramLabel = "DURATION",
+      description = "How often the newest backup is restored into a scratch instance and checked (default: ${DEFAULT-VALUE})")
+  String verifyInterval;
+
   @Override
   public Integer call() throws Exception {
     if (workers < 0 || workers > 64) throw new BulwarkException("--workers must be 0-64, got " + workers);
@@ -70,7 +86,7 @@ final class UpCommand implements Callable<Integer> {
         default -> throw new BulwarkException("--lb must be builtin or haproxy, got '" + lb + "'");
       };
       LocalDeployment deployment = new LocalDeployment(dir, new LocalDeployment.Options(port, workers, pgPort, heap,
-          java.util.List.of(), java.util.List.of(), balancer, standby));
+          java.util.List.of(), java.util.List.of(), balancer, standby, backupConfig()));
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("up-shutdown").unstarted(() -> {
         System.out.println("bulwark: stopping…");
@@ -91,6 +107,32 @@ final class UpCommand implements Callable<Integer> {
       stopped.await();
       return 0;
     }
+  }
+
+  private io.bulwark.dr.BackupService.Config backupConfig() {
+    try {
+      return new io.bulwark.dr.BackupService.Config(duration("--archive-lag", archiveLag),
+          duration("--backup-interval", backupInterval), duration("--backup-retention", retention),
+          duration("--verify-interval", verifyInterval));
+    } catch (io.bulwark.dr.DrException e) {
+      throw new BulwarkException(e.getMessage() + "; adjust the --archive-lag/--backup-* /--verify-interval flags");
+    }
+  }
+
+  /** 500ms, 3s, 10m, 24h, 7d. */
+  static java.time.Duration duration(String flag, String text) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h|d)").matcher(text.strip());
+    if (!m.matches()) {
+      throw new BulwarkException(flag + " must be a number with a unit (ms, s, m, h, d), e.g. 3s or 24h; got '" + text + "'");
+    }
+    long n = Long.parseLong(m.group(1));
+    return switch (m.group(2)) {
+      case "ms" -> java.time.Duration.ofMillis(n);
+      case "s" -> java.time.Duration.ofSeconds(n);
+      case "m" -> java.time.Duration.ofMinutes(n);
+      case "h" -> java.time.Duration.ofHours(n);
+      default -> java.time.Duration.ofDays(n);
+    };
   }
 
   private void printBanner(LocalDeployment d) {

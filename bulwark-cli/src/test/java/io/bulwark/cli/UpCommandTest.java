@@ -128,6 +128,9 @@ class UpCommandTest {
   @Test
   void bad_arguments_fail_with_one_line_and_a_non_zero_exit() throws Exception {
     assertThat(run("up", "--workers", "-3", "--data-dir", "d")).startsWith("1\n").contains("--workers must be 0-64");
+    assertThat(run("up", "--archive-lag", "soon", "--data-dir", "d", "--port", Integer.toString(Ports.free())))
+        .startsWith("1\n").contains("--archive-lag must be a number with a unit");
+    assertThat(run("db", "failover", "--data-dir", "nothing-here")).startsWith("1\n").contains("nothing is running");
     assertThat(run("submit", "--type", "noop", "--input", "{oops", "--key", "x")).startsWith("1\n").contains("--input is not valid JSON");
     assertThat(run("submit", "--type", "noop", "--key", "x", "--url", "http://127.0.0.1:" + Ports.free()))
         .startsWith("1\n").contains("cannot reach").doesNotContain("at java.");
