@@ -308,10 +308,13 @@ class EmbeddedPostgresTest {
     try (var files = Files.list(dataDir)) {
       assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("PG_VERSION", "postgresql.conf");
     }
-    assertThat(dataDir.resolve("postgresql.conf")).content().endsWith("include_if_exists = 'bulwark.conf'\n");
+    assertThat(dataDir.resolve("postgresql.conf")).content()
+        .endsWith("include_if_exists = 'bulwark.conf'\n# Bulwark: settings changed at run time (e.g. synchronous_standby_names),"
+            + " applied on reload\ninclude_if_exists = 'bulwark-runtime.conf'\n");
     assertThat(tmp.resolve("mount/.pg.initdb-incomplete")).doesNotExist();
     pg.initIfNeeded(); // now initialized: nothing to do
-    assertThat(dataDir.resolve("postgresql.conf")).content().containsOnlyOnce("include_if_exists");
+    assertThat(dataDir.resolve("postgresql.conf")).content().containsOnlyOnce("include_if_exists = 'bulwark.conf'")
+        .containsOnlyOnce("include_if_exists = 'bulwark-runtime.conf'");
   }
 
   private static void script(Path path, String body) throws Exception {
