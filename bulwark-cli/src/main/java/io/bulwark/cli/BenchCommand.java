@@ -72,6 +72,10 @@ final class BenchCommand implements Callable<Integer> {
       "(default: one node, as the core-platform figures were taken)"})
   boolean standby;
 
+  @Option(names = "--archive-lag", defaultValue = "3s", paramLabel = "DURATION",
+      description = "As `up --archive-lag` (default: ${DEFAULT-VALUE})")
+  String archiveLag;
+
   @Option(names = "--data-dir", paramLabel = "DIR", description = "Scratch data directory (default: a new temporary one, deleted after)")
   Path dataDir;
 
@@ -83,6 +87,9 @@ final class BenchCommand implements Callable<Integer> {
     Path root = dataDir != null ? dataDir : Files.createTempDirectory("bulwark-bench");
     int port = Ports.free();
     LocalDeployment.Options opts = LocalDeployment.Options.defaults().withPort(port).withWorkers(0).withStandby(standby)
+        .withBackups(new io.bulwark.dr.BackupService.Config(UpCommand.duration("--archive-lag", archiveLag),
+            io.bulwark.dr.BackupService.Config.DEFAULT_BACKUP_INTERVAL, io.bulwark.dr.BackupService.Config.DEFAULT_RETENTION,
+            io.bulwark.dr.BackupService.Config.DEFAULT_VERIFY_INTERVAL))
         .withWorkerArgs("--concurrency", Integer.toString(workerConcurrency), "--claim-batch", Integer.toString(workerConcurrency));
     System.out.printf("bench: %d cores, data %s, PostgreSQL durable (fsync, synchronous_commit, full_page_writes on)%s%n",
         Runtime.getRuntime().availableProcessors(), root, standby ? ", primary + synchronous hot standby" : ", one node");

@@ -69,6 +69,10 @@ final class LocalDeployment implements AutoCloseable {
       return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups);
     }
 
+    Options withBackups(BackupService.Config b) {
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b);
+    }
+
     Options withStandby(boolean s) {
       return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups);
     }
