@@ -51,6 +51,7 @@ final class Exchange {
 
   /** Reads the body, refusing (413) anything over {@code max} bytes before reading it where the length is declared. */
   byte[] body(long max) {
+    bodyRead = true;
     long declared = request.getLength();
     if (declared > max) throw tooLarge(declared, max);
     try (InputStream in = Content.Source.asInputStream(request)) {
@@ -68,6 +69,8 @@ final class Exchange {
         (declared > 0 ? "body of " + declared + " bytes exceeds" : "body exceeds") + " the limit of " + max
             + " bytes; store larger inputs elsewhere and pass a reference");
   }
+
+  private boolean bodyRead;
 
   void send(int status, String contentType, byte[] data) {
     this.status = status;
@@ -118,6 +121,11 @@ final class Exchange {
       throw new UncheckedIOException(e);
     }
     if (p.status() == 503) header("Retry-After", "2");
+    // A refusal before (or instead of) reading the request's body: the server will not read the rest
+    // of it, so the connection cannot carry another request. Say so, or a client reusing the
+    // connection races its close and sees no response at all (the JDK client: "received no bytes").
+    boolean hasBody = request.getLength() > 0 || request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+    if (hasBody && (!bodyRead || p.status() == 413)) header("Connection", "close");
     if (p.status() == 401) header("WWW-Authenticate", "Bearer"); // required on every 401 (RFC 9110, 11.6.1)
     send(p.status(), "application/problem+json", out.toByteArray());
   }

@@ -209,6 +209,8 @@ class BadInputTest {
     assertProblem(fx.post("/v1/tasks", t).body(body, "application/octet-stream").send(), 415);
     assertProblem(fx.post("/v1/tasks/batch?type=noop", t).body(body, "application/octet-stream").send(), 415);
     assertProblem(fx.post("/v1/admin/keys", fx.admin).body(body, "text/plain").send(), 415);
+    // the unread body makes the connection unusable: the response says so, so that no client reuses it
+    assertThat(fx.post("/v1/tasks", t).body(body, "text/plain").send().header("Connection")).isEqualTo("close");
   }
 
   // ---------------------------------------------------------------- 404, 405

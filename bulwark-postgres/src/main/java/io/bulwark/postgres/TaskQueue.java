@@ -126,13 +126,11 @@ public final class TaskQueue {
         int[] retriedDead = failed.isEmpty() ? new int[2] : writeFailures(c, failed, usage);
         int rel = released.isEmpty() ? 0 : writeReleases(c, released);
         if (!usage.isEmpty()) UsageRepository.addOutcomes(c, Instant.now().truncatedTo(ChronoUnit.MINUTES), usage);
-        if (succeeded + retriedDead[1] > 0) {
-          try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify('" + DONE_CHANNEL + "', '')")) {
-            ps.execute();
-          }
-        }
-        if (rel > 0) TaskRepository.notifyQueued(c);
         c.commit();
+        boolean done = succeeded + retriedDead[1] > 0;
+        if (done && rel > 0) TaskRepository.notifyAfterCommit(c, DONE_CHANNEL, TaskRepository.QUEUED_CHANNEL);
+        else if (done) TaskRepository.notifyAfterCommit(c, DONE_CHANNEL);
+        else if (rel > 0) TaskRepository.notifyAfterCommit(c, TaskRepository.QUEUED_CHANNEL);
         int applied = succeeded + retriedDead[0] + retriedDead[1] + rel;
         return new CompletionResult(applied, succeeded, retriedDead[0], retriedDead[1], rel, batch.size() - applied);
       } catch (SQLException | RuntimeException e) {
@@ -320,8 +318,8 @@ public final class TaskQueue {
         }
       }
       if (!usage.isEmpty()) UsageRepository.addOutcomes(c, Instant.now().truncatedTo(ChronoUnit.MINUTES), usage);
-      if (out[0] > 0) TaskRepository.notifyQueued(c);
       c.commit();
+      if (out[0] > 0) TaskRepository.notifyAfterCommit(c, TaskRepository.QUEUED_CHANNEL);
       return out;
     } catch (SQLException e) {
       throw DatabaseUnavailableException.translate("rescuing expired leases", e);
