@@ -18,6 +18,7 @@ public final class Main implements Runnable {
   static int run(String... args) {
     CommandLine cli = new CommandLine(new Main())
         .setDefaultValueProvider(new EnvDefaults())
+        .setUsageHelpWidth(120) // descriptions are written as lines of up to ~110 characters
         .setExecutionExceptionHandler((e, cmd, parsed) -> {
           if (e instanceof BulwarkException || e instanceof IllegalArgumentException) {
             cmd.getErr().println("bulwark: " + e.getMessage());
