@@ -1,11 +1,9 @@
 package io.bulwark.dr;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +35,7 @@ public final class DirectorySink implements BackupSink {
     Path target = root.resolve(path);
     Files.copy(source, target, StandardCopyOption.REPLACE_EXISTING);
     Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-------"));
-    fsync(target);
+    Fs.fsync(target);
     bytes += Files.size(target);
     files++;
   }
@@ -47,18 +45,14 @@ public final class DirectorySink implements BackupSink {
     Path target = root.resolve(path);
     Files.write(target, content);
     Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-------"));
-    fsync(target);
+    Fs.fsync(target);
     bytes += content.length;
     files++;
   }
 
   @Override
   public void finish() throws IOException {
-    for (Path d : directories) {
-      try (FileChannel c = FileChannel.open(d, StandardOpenOption.READ)) {
-        c.force(true);
-      }
-    }
+    for (Path d : directories) Fs.fsync(d);
   }
 
   public long bytesWritten() {
@@ -69,9 +63,4 @@ public final class DirectorySink implements BackupSink {
     return files;
   }
 
-  private static void fsync(Path file) throws IOException {
-    try (FileChannel c = FileChannel.open(file, StandardOpenOption.WRITE)) {
-      c.force(true);
-    }
-  }
 }

@@ -2,12 +2,9 @@ package io.bulwark.dr;
 
 import io.bulwark.embedded.EmbeddedPostgres;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -18,7 +15,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +24,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -122,7 +117,6 @@ public final class FailoverController implements AutoCloseable {
   private volatile boolean closed;
   private Lsn syncEnabledAt;
   private int failedChecks;
-  private long firstFailureNanos;
   private Connection monitorConnection;
   private int standbyStartFailures;
   private long notStreamingSince;
@@ -312,7 +306,6 @@ public final class FailoverController implements AutoCloseable {
     } catch (SQLException e) {
       closeMonitorConnection();
       log.warn("check of primary {} failed: {}", p.name(), e.getMessage());
-      if (failedChecks == 0) firstFailureNanos = System.nanoTime();
       return false;
     }
   }
@@ -437,8 +430,8 @@ public final class FailoverController implements AutoCloseable {
     n.kill();
     Path dir = n.postgres().dataDir();
     if (Files.isDirectory(dir)) {
-      writeSynced(dir.resolve("standby.signal"));
-      writeSynced(dir.resolve(REBUILD_MARKER));
+      Fs.touchSynced(dir.resolve("standby.signal"));
+      Fs.touchSynced(dir.resolve(REBUILD_MARKER));
     }
     n.roleChanged(NodeRole.DOWN);
     standbyRole = NodeRole.DOWN;
@@ -522,7 +515,7 @@ public final class FailoverController implements AutoCloseable {
     n.kill();
     Path dir = n.postgres().dataDir();
     Path tmp = dir.resolveSibling("." + dir.getFileName() + ".rebuild");
-    deleteRecursively(tmp);
+    Fs.deleteRecursively(tmp);
     ensureSlot(p, n, true);
     long bytes;
     try (Connection c = connect(p)) {
@@ -530,12 +523,10 @@ public final class FailoverController implements AutoCloseable {
       OnlineBackup.take(c, p.postgres().dataDir(), "bulwark standby " + n.name(), false, sink);
       bytes = sink.bytesWritten();
     }
-    writeSynced(tmp.resolve("standby.signal"));
-    deleteRecursively(dir);
+    Fs.touchSynced(tmp.resolve("standby.signal"));
+    Fs.deleteRecursively(dir);
     Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-    try (FileChannel d = FileChannel.open(dir.getParent(), StandardOpenOption.READ)) {
-      d.force(true);
-    }
+    Fs.fsync(dir.getParent());
     if (closed) return;
     n.start();
     event("rebuilt " + n.name() + " from " + p.name() + " (" + (bytes >> 20) + " MiB in "
@@ -647,26 +638,11 @@ public final class FailoverController implements AutoCloseable {
     }
   }
 
-  private static void writeSynced(Path file) {
-    try (FileChannel c = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-      c.force(true);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-    }
-  }
-
   private static void deleteQuietly(Path p) {
     try {
       Files.deleteIfExists(p);
     } catch (IOException ignored) {
       // best effort
-    }
-  }
-
-  static void deleteRecursively(Path root) throws IOException {
-    if (!Files.exists(root)) return;
-    try (Stream<Path> walk = Files.walk(root)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
     }
   }
 

@@ -1,11 +1,13 @@
 package io.bulwark.dr;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
@@ -14,7 +16,7 @@ import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** File helpers for restores: private modes (PostgreSQL wants 0700/0600) and recursive deletes. */
+/** File helpers: private modes (PostgreSQL wants 0700/0600), fsync, recursive deletes. */
 final class Fs {
   private static final Logger log = LoggerFactory.getLogger(Fs.class);
   static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE =
@@ -22,6 +24,22 @@ final class Fs {
   private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
 
   private Fs() {}
+
+  /** Makes a file's content, or a directory's entries (creations, renames, deletions), durable. */
+  static void fsync(Path fileOrDirectory) throws IOException {
+    try (FileChannel c = FileChannel.open(fileOrDirectory, StandardOpenOption.READ)) {
+      c.force(true);
+    }
+  }
+
+  /** Creates file if it is missing (empty; a marker such as standby.signal) and makes it durable. */
+  static void touchSynced(Path file) {
+    try (FileChannel c = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+      c.force(true);
+    } catch (IOException e) {
+      throw new DrException("cannot write " + file + ": " + e, e);
+    }
+  }
 
   static void createPrivateDir(Path dir) {
     try {

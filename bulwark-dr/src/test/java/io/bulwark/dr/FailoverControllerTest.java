@@ -219,7 +219,7 @@ class FailoverControllerTest {
     controller.close();
     a.stop();
     b.stop();
-    FailoverController.deleteRecursively(root.resolve("pg-a")); // an operator's mistake, a lost disk
+    Fs.deleteRecursively(root.resolve("pg-a")); // an operator's mistake, a lost disk
     controller = new FailoverController(a, b, root.resolve("ha-state.json"), EmbeddedPostgres.DEFAULT_USER, PASSWORD,
         FailoverController.Config.defaults());
     controller.bootstrap();
