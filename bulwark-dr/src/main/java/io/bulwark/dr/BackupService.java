@@ -141,15 +141,34 @@ public final class BackupService implements AutoCloseable {
 
   public Status status() {
     List<BackupManifest> c = catalog;
+    WalArchiver.Status archiving = archiver.status();
     Optional<BackupManifest> newest = c.isEmpty() ? Optional.empty() : Optional.of(c.get(c.size() - 1));
-    Optional<BackupCatalog.Window> window;
+    return new Status(archiving, newest.map(BackupManifest::label), newest.map(BackupManifest::stoppedAt), c.size(),
+        window(c, archiving.uploadedFiles()), lastVerification, Optional.ofNullable(lastBackupError), backupRunning);
+  }
+
+  /** The restorable window, and what it was computed from: the backups and how many files this archiver had uploaded. */
+  private record CachedWindow(List<String> backups, long uploadedFiles, Optional<BackupCatalog.Window> window) {}
+
+  private volatile CachedWindow cachedWindow;
+
+  /**
+   * The restorable window. Computing it lists the whole WAL archive, so it is recomputed only when
+   * its inputs change (a backup taken or pruned, a file uploaded), not on every status read
+   * (`up` publishes the status every second; a week of WAL under load is ~10^5 objects).
+   */
+  private Optional<BackupCatalog.Window> window(List<BackupManifest> c, long uploadedFiles) {
+    if (c.isEmpty()) return Optional.empty();
+    List<String> labels = c.stream().map(BackupManifest::label).toList();
+    CachedWindow cached = cachedWindow;
+    if (cached != null && cached.uploadedFiles() == uploadedFiles && cached.backups().equals(labels)) return cached.window();
     try {
-      window = c.isEmpty() ? Optional.empty() : BackupCatalog.window(store, c, WalArchive.list(store));
+      Optional<BackupCatalog.Window> w = BackupCatalog.window(store, c, WalArchive.list(store));
+      cachedWindow = new CachedWindow(labels, uploadedFiles, w);
+      return w;
     } catch (RuntimeException e) {
-      window = Optional.empty();
+      return Optional.empty();
     }
-    return new Status(archiver.status(), newest.map(BackupManifest::label), newest.map(BackupManifest::stoppedAt), c.size(),
-        window, lastVerification, Optional.ofNullable(lastBackupError), backupRunning);
   }
 
   public WalArchiver archiver() {
