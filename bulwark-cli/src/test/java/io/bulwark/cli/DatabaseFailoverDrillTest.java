@@ -249,19 +249,7 @@ class DatabaseFailoverDrillTest {
   }
 
   static long countIds(List<UUID> ids) throws Exception {
-    long[] n = new long[1];
-    await().pollDelay(Duration.ZERO).atMost(Duration.ofSeconds(30)).ignoreExceptionsInstanceOf(java.sql.SQLException.class)
-        .until(() -> {
-          try (Connection c = db.connection(); PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM tasks WHERE id = ANY(?)")) {
-            ps.setArray(1, c.createArrayOf("uuid", ids.toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-              rs.next();
-              n[0] = rs.getLong(1);
-            }
-          }
-          return true;
-        });
-    return n[0];
+    return FailureDrillsTest.countIds(db, ids, "");
   }
 
   static boolean inRecovery(int port) throws Exception {

@@ -91,24 +91,25 @@ class FailureDrillsTest {
 
   /** Counts these tasks; retried like any client while the database restarts. */
   static long countIds(List<UUID> ids, String extraWhere) throws Exception {
+    return countIds(db, ids, extraWhere);
+  }
+
+  /** Counts these tasks in db; retried like any client while the database restarts or fails over. */
+  static long countIds(Database db, List<UUID> ids, String extraWhere) throws Exception {
     long[] n = new long[1];
     await().pollDelay(Duration.ZERO).atMost(Duration.ofSeconds(30)).ignoreExceptionsInstanceOf(java.sql.SQLException.class)
         .until(() -> {
-          n[0] = countIdsOnce(ids, extraWhere);
+          try (Connection c = db.connection()) {
+            PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM tasks WHERE id = ANY(?)" + extraWhere);
+            ps.setArray(1, c.createArrayOf("uuid", ids.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+              rs.next();
+              n[0] = rs.getLong(1);
+            }
+          }
           return true;
         });
     return n[0];
-  }
-
-  private static long countIdsOnce(List<UUID> ids, String extraWhere) throws Exception {
-    try (Connection c = db.connection()) {
-      PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM tasks WHERE id = ANY(?)" + extraWhere);
-      ps.setArray(1, c.createArrayOf("uuid", ids.toArray()));
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        return rs.getLong(1);
-      }
-    }
   }
 
   @Test
