@@ -105,6 +105,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         System.out.println("bench: the standby is synchronous: every commit below waits for its flush");
       }
+      settleBackups(d);
       Thread sampler = Thread.ofPlatform().daemon().name("heap-sampler").start(() -> sampleHeap(d));
       try (Database db = d.openDatabase("bench", 4)) {
         verifyDurable(db);
@@ -246,13 +247,18 @@ final class BenchCommand implements Callable<Integer> {
     java.util.function.LongFunction<byte[]> submit = n -> HttpConnection.request("POST", "/v1/tasks", d.adminKey(),
         "Idempotency-Key: g" + run + "-" + n + "\r\n", submitBody);
     Map<String, Integer> targets = new LinkedHashMap<>();
+    Map<String, Long> proxyPids = new LinkedHashMap<>();
     targets.put("direct", d.api().port);
     targets.put("gateway", d.entryPort());
+    proxyPids.put("gateway", d.gateway().pid());
     Process haproxy = startHaproxy(d, root);
-    if (haproxy != null) targets.put("haproxy", haproxyPort);
+    if (haproxy != null) {
+      targets.put("haproxy", haproxyPort);
+      proxyPids.put("haproxy", haproxy.pid());
+    }
     try {
-      compare("GET /v1/tasks/{id}", targets, n -> get);
-      compare("POST /v1/tasks (submit)", targets, submit);
+      compare("GET /v1/tasks/{id}", targets, proxyPids, n -> get);
+      compare("POST /v1/tasks (submit)", targets, proxyPids, submit);
       if (haproxy == null) report("HAProxy", "not installed (apt-get install haproxy) — skipped");
     } finally {
       if (haproxy != null) {
@@ -262,27 +268,56 @@ final class BenchCommand implements Callable<Integer> {
     }
   }
 
-  /** The same requests against each target, one after another: max throughput, then latency at a fixed rate. */
-  private void compare(String what, Map<String, Integer> targets, java.util.function.LongFunction<byte[]> request)
-      throws InterruptedException {
+  /**
+   * The same requests against each target, one after another: max throughput, then latency at a
+   * fixed rate. For a target behind a proxy, the proxy process's CPU time per request during the
+   * max-throughput run too: on a shared machine, that is what a proxy takes from the API servers.
+   */
+  private void compare(String what, Map<String, Integer> targets, Map<String, Long> proxyPids,
+      java.util.function.LongFunction<byte[]> request) throws InterruptedException {
     Map<String, LoadResult> max = new LinkedHashMap<>();
     Map<String, LoadResult> fixed = new LinkedHashMap<>();
+    Map<String, Double> cpuMicros = new LinkedHashMap<>();
     for (var t : targets.entrySet()) {
       HttpLoad load = new HttpLoad("127.0.0.1", t.getValue());
       load.closedLoop(16, 3, request); // warm-up
-      max.put(t.getKey(), load.closedLoop(connections, seconds, request));
+      Long pid = proxyPids.get(t.getKey());
+      Duration cpu0 = pid == null ? null : cpuTime(pid);
+      LoadResult r = load.closedLoop(connections, seconds, request);
+      if (cpu0 != null) cpuMicros.put(t.getKey(), cpuTime(pid).minus(cpu0).toNanos() / 1000.0 / Math.max(1, r.ok()));
+      max.put(t.getKey(), r);
       fixed.put(t.getKey(), load.openLoop(connections, seconds, latencyRate, request));
     }
     LoadResult direct = max.get("direct");
     for (String t : targets.keySet()) {
       report(what + " max throughput, " + t + " (" + connections + " connections, " + seconds + " s)",
-          max.get(t).summary() + (t.equals("direct") ? "" : String.format(" = %.0f%% of direct", 100 * max.get(t).rate() / direct.rate())));
+          max.get(t).summary() + (t.equals("direct") ? "" : String.format(" = %.0f%% of direct", 100 * max.get(t).rate() / direct.rate()))
+              + (cpuMicros.containsKey(t) ? String.format("; %s CPU %.1f µs/request", t, cpuMicros.get(t)) : ""));
       report(what + " at fixed " + latencyRate + " req/s, " + t, fixed.get(t).summary() + (t.equals("direct") ? ""
           : String.format("; p99 %+.2f ms vs direct", fixed.get(t).percentileMillis(99) - fixed.get("direct").percentileMillis(99))));
     }
   }
 
   private int haproxyPort;
+
+  /**
+   * Waits for the first base backup and runs the first verification (a restore) now: scheduled,
+   * it would come a minute after start, in the middle of a measurement; the next is a day away.
+   */
+  private static void settleBackups(LocalDeployment d) {
+    long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+    while (d.backups().status().newestBackup().isEmpty()) {
+      if (System.nanoTime() > deadline) throw new BulwarkException("the first base backup did not complete within 2 minutes");
+      LocalDeployment.pause(100);
+    }
+    var verified = d.backups().verifyNow();
+    System.out.println("bench: first base backup taken and verified (" + (verified.ok() ? "ok" : "FAILED") + ") before measuring");
+  }
+
+  /** CPU time (user + system) a process has used so far. */
+  private static Duration cpuTime(long pid) {
+    return ProcessHandle.of(pid).flatMap(h -> h.info().totalCpuDuration()).orElse(Duration.ZERO);
+  }
 
   /** HAProxy on its own port in front of the same API servers, if it is installed. */
   private Process startHaproxy(LocalDeployment d, Path root) throws Exception {

@@ -1,13 +1,10 @@
 package io.bulwark.gateway;
 
-import java.net.URI;
+import io.netty.util.AsciiString;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.eclipse.jetty.client.Origin;
-import org.eclipse.jetty.http.HttpField;
-import org.eclipse.jetty.http.HttpHeader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,8 +21,7 @@ final class Backend {
   private final HealthCheckConfig checks;
   private final String host;
   private final int port;
-  private final URI origin;
-  private final HttpField hostField;
+  private final AsciiString hostHeader;
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger idleWaiters = new AtomicInteger();
   private final Object idleSignal = new Object();
@@ -51,10 +47,8 @@ final class Backend {
     this.checks = checks;
     this.host = config.url().getHost();
     this.port = config.url().getPort();
-    // parsed once here rather than for every request: the upstream client would otherwise parse the
-    // origin, and build and parse the request's full URI again to compute the Host header
-    this.origin = URI.create(new Origin("http", host, port).asString());
-    this.hostField = new HttpField(HttpHeader.HOST, origin.getAuthority());
+    String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host; // an IPv6 literal
+    this.hostHeader = AsciiString.cached(port == 80 ? h : h + ":" + port);
     this.metrics = metrics.backend(this);
   }
 
@@ -78,14 +72,9 @@ final class Backend {
     return port;
   }
 
-  /** {@code http://host:port}, parsed: the base of every upstream request. */
-  URI origin() {
-    return origin;
-  }
-
-  /** The {@code Host} header of upstream requests, the one Jetty's client would compute. */
-  HttpField hostField() {
-    return hostField;
+  /** The {@code Host} header of upstream requests: {@code host:port} ({@code host} alone for port 80). */
+  AsciiString hostHeader() {
+    return hostHeader;
   }
 
   ServerState state() {

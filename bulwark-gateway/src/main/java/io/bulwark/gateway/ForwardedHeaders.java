@@ -1,13 +1,15 @@
 package io.bulwark.gateway;
 
-import java.util.EnumSet;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
-import org.eclipse.jetty.http.HttpField;
-import org.eclipse.jetty.http.HttpFields;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.server.Request;
 
 /**
  * Which headers cross the gateway. Hop-by-hop headers (RFC 9110 7.6.1: {@code Connection}, the
@@ -18,77 +20,105 @@ import org.eclipse.jetty.server.Request;
  * {@code X-Forwarded-Proto}/{@code -Host} are replaced, not trusted.
  */
 final class ForwardedHeaders {
-  static final String X_REQUEST_ID = "X-Request-Id";
+  // the names the gateway writes, in their usual spelling (header names are case-insensitive; Netty's own constants are lower case)
+  static final AsciiString X_REQUEST_ID = AsciiString.cached("X-Request-Id");
+  static final AsciiString X_FORWARDED_FOR = AsciiString.cached("X-Forwarded-For");
+  static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("X-Forwarded-Proto");
+  static final AsciiString X_FORWARDED_HOST = AsciiString.cached("X-Forwarded-Host");
+  static final AsciiString HOST = AsciiString.cached("Host");
+  static final AsciiString CONTENT_TYPE = AsciiString.cached("Content-Type");
+  static final AsciiString CONTENT_LENGTH = AsciiString.cached("Content-Length");
+  static final AsciiString CACHE_CONTROL = AsciiString.cached("Cache-Control");
+  static final AsciiString RETRY_AFTER = AsciiString.cached("Retry-After");
+  static final AsciiString CONNECTION = AsciiString.cached("Connection");
+  static final AsciiString TRANSFER_ENCODING = AsciiString.cached("Transfer-Encoding");
+  private static final AsciiString HTTP = AsciiString.cached("http");
+  private static final AsciiString CLOSE = AsciiString.cached("close");
+  private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
 
-  private static final EnumSet<HttpHeader> HOP_BY_HOP = EnumSet.of(
-      HttpHeader.CONNECTION, HttpHeader.KEEP_ALIVE, HttpHeader.PROXY_CONNECTION, HttpHeader.PROXY_AUTHORIZATION,
-      HttpHeader.PROXY_AUTHENTICATE, HttpHeader.TE, HttpHeader.TRAILER, HttpHeader.TRANSFER_ENCODING, HttpHeader.UPGRADE);
+  private static final AsciiString[] HOP_BY_HOP = {
+      HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE, HttpHeaderNames.PROXY_CONNECTION,
+      HttpHeaderNames.PROXY_AUTHORIZATION, HttpHeaderNames.PROXY_AUTHENTICATE, HttpHeaderNames.TE, HttpHeaderNames.TRAILER,
+      HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.UPGRADE};
 
-  /** Not forwarded upstream: hop-by-hop, or recomputed by the gateway or by the HTTP client. */
-  private static final EnumSet<HttpHeader> NOT_FORWARDED = EnumSet.of(
-      HttpHeader.HOST, HttpHeader.CONTENT_LENGTH, HttpHeader.EXPECT, HttpHeader.X_FORWARDED_PROTO, HttpHeader.X_FORWARDED_HOST);
-
-  private static final HttpField FORWARDED_PROTO_HTTP = new HttpField(HttpHeader.X_FORWARDED_PROTO, "http");
-  private static final HttpField FORWARDED_PROTO_HTTPS = new HttpField(HttpHeader.X_FORWARDED_PROTO, "https");
-
-  static {
-    NOT_FORWARDED.addAll(HOP_BY_HOP);
-  }
+  /** Not forwarded upstream besides the hop-by-hop ones: recomputed by the gateway. */
+  private static final AsciiString[] RECOMPUTED = {
+      HttpHeaderNames.HOST, HttpHeaderNames.CONTENT_LENGTH, HttpHeaderNames.EXPECT, X_FORWARDED_PROTO, X_FORWARDED_HOST,
+      X_FORWARDED_FOR, X_REQUEST_ID};
 
   private ForwardedHeaders() {}
 
   /**
-   * Adds the headers of the upstream request for {@code request} to {@code out} (the upstream
-   * request's own fields, so nothing is copied twice), {@code Host} first: the server's, as the
-   * HTTP client would compute it (the client's own is sent as {@code X-Forwarded-Host}).
+   * Fills {@code out} with the headers of the upstream request: the client's end-to-end headers,
+   * then {@code Host} (the server's: {@code host}), {@code X-Forwarded-For} ({@code clientAddress}
+   * appended to the client's own list), {@code X-Forwarded-Proto}, {@code X-Forwarded-Host} (the
+   * client's {@code Host}) and {@code X-Request-Id}.
    */
-  static void upstream(Request request, String requestId, HttpField host, HttpFields.Mutable out) {
-    HttpFields in = request.getHeaders();
+  static void upstream(HttpHeaders in, String clientAddress, String requestId, CharSequence host, HttpHeaders out) {
     Set<String> named = connectionTokens(in);
-    out.add(host);
     String forwardedFor = null;
-    String clientHost = null;
-    for (HttpField f : in) {
-      HttpHeader h = f.getHeader();
-      if (h == HttpHeader.X_FORWARDED_FOR) {
-        forwardedFor = forwardedFor == null ? f.getValue() : forwardedFor + ", " + f.getValue();
+    CharSequence clientHost = null;
+    for (Iterator<Map.Entry<CharSequence, CharSequence>> it = in.iteratorCharSequence(); it.hasNext(); ) {
+      Map.Entry<CharSequence, CharSequence> h = it.next();
+      CharSequence name = h.getKey();
+      if (AsciiString.contentEqualsIgnoreCase(name, X_FORWARDED_FOR)) {
+        String v = h.getValue().toString();
+        forwardedFor = forwardedFor == null ? v : forwardedFor + ", " + v;
         continue;
       }
-      if (h == HttpHeader.HOST && clientHost == null) clientHost = f.getValue();
-      if (h != null ? NOT_FORWARDED.contains(h) : isProxyHeader(f) || f.is(X_REQUEST_ID)) continue;
-      if (named != null && named.contains(f.getLowerCaseName())) continue;
-      out.add(f);
+      if (clientHost == null && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.HOST)) clientHost = h.getValue();
+      if (isOneOf(name, HOP_BY_HOP) || isOneOf(name, RECOMPUTED) || isProxyHeader(name)) continue;
+      if (named != null && named.contains(name.toString().toLowerCase(Locale.ROOT))) continue;
+      out.add(name, h.getValue());
     }
-    String client = Request.getRemoteAddr(request);
-    out.add(HttpHeader.X_FORWARDED_FOR, forwardedFor == null || forwardedFor.isBlank() ? client : forwardedFor + ", " + client);
-    out.add(request.isSecure() ? FORWARDED_PROTO_HTTPS : FORWARDED_PROTO_HTTP);
-    if (clientHost != null) out.add(HttpHeader.X_FORWARDED_HOST, clientHost);
+    out.add(HOST, host);
+    out.add(X_FORWARDED_FOR, forwardedFor == null || forwardedFor.isBlank() ? clientAddress : forwardedFor + ", " + clientAddress);
+    out.add(X_FORWARDED_PROTO, HTTP);
+    if (clientHost != null) out.add(X_FORWARDED_HOST, clientHost);
     out.add(X_REQUEST_ID, requestId);
   }
 
-  /** Copies a server's response headers for the client, without the hop-by-hop ones. */
-  static void downstream(HttpFields from, HttpFields.Mutable to, String requestId) {
+  /** Copies a server's response headers for the client, without the hop-by-hop ones, and sets {@code X-Request-Id}. */
+  static void downstream(HttpHeaders from, HttpHeaders to, String requestId) {
     Set<String> named = connectionTokens(from);
-    for (HttpField f : from) {
-      HttpHeader h = f.getHeader();
-      if (h != null ? HOP_BY_HOP.contains(h) : isProxyHeader(f) || f.is(X_REQUEST_ID)) continue;
-      if (named != null && named.contains(f.getLowerCaseName())) continue;
-      to.add(f);
+    for (Iterator<Map.Entry<CharSequence, CharSequence>> it = from.iteratorCharSequence(); it.hasNext(); ) {
+      Map.Entry<CharSequence, CharSequence> h = it.next();
+      CharSequence name = h.getKey();
+      if (isOneOf(name, HOP_BY_HOP) || isProxyHeader(name) || AsciiString.contentEqualsIgnoreCase(name, X_REQUEST_ID)) continue;
+      if (named != null && named.contains(name.toString().toLowerCase(Locale.ROOT))) continue;
+      to.add(name, h.getValue());
     }
-    to.put(X_REQUEST_ID, requestId);
+    to.set(X_REQUEST_ID, requestId);
   }
 
-  private static boolean isProxyHeader(HttpField f) {
-    String name = f.getName();
-    return name.length() > 6 && name.regionMatches(true, 0, "proxy-", 0, 6);
+  /**
+   * Says whether the connection stays open after {@code message} ({@code Connection: close}, or
+   * {@code keep-alive} for HTTP/1.0, whose default is to close).
+   */
+  static void keepAlive(HttpMessage message, boolean keepAlive) {
+    HttpHeaders h = message.headers();
+    if (!keepAlive) h.set(CONNECTION, CLOSE);
+    else if (message.protocolVersion() == HttpVersion.HTTP_1_0) h.set(CONNECTION, KEEP_ALIVE);
+    else h.remove(CONNECTION);
+  }
+
+  private static boolean isOneOf(CharSequence name, AsciiString[] names) {
+    for (AsciiString n : names) {
+      if (AsciiString.contentEqualsIgnoreCase(name, n)) return true;
+    }
+    return false;
+  }
+
+  private static boolean isProxyHeader(CharSequence name) {
+    return name.length() > 6 && AsciiString.regionMatches(name, true, 0, "proxy-", 0, 6);
   }
 
   /** Header names listed in {@code Connection} (other than close/keep-alive), lower case; null if none. */
-  private static Set<String> connectionTokens(HttpFields fields) {
+  private static Set<String> connectionTokens(HttpHeaders headers) {
+    if (!headers.contains(HttpHeaderNames.CONNECTION)) return null;
     Set<String> names = null;
-    for (HttpField f : fields) {
-      if (f.getHeader() != HttpHeader.CONNECTION) continue;
-      for (String token : f.getValue().split(",")) {
+    for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
+      for (String token : value.split(",")) {
         String t = token.strip().toLowerCase(Locale.ROOT);
         if (t.isEmpty() || t.equals("close") || t.equals("keep-alive")) continue;
         if (names == null) names = new HashSet<>();

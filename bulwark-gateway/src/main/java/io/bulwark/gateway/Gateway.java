@@ -2,7 +2,13 @@ package io.bulwark.gateway;
 
 import io.bulwark.core.BulwarkException;
 import io.bulwark.core.metrics.Metrics;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http.HttpServerCodec;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,15 +23,19 @@ import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.util.thread.Invocable;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The load balancer in front of the API servers: an HTTP reverse proxy (Jetty server + Jetty
- * HttpClient) with active and passive health checks, HAProxy-style backup servers, safe retries,
- * and drain/maint admin states, plus a small admin API on a separate loopback port.
+ * The load balancer in front of the API servers: an HTTP reverse proxy with active and passive
+ * health checks, HAProxy-style backup servers, safe retries, and drain/maint admin states, plus a
+ * small admin API on a separate loopback port.
+ *
+ * <p>The proxy itself runs on Netty ({@link EventLoops}): each event loop serves the client
+ * connections it accepted and keeps its own pool of connections to each server, so a request is
+ * read, forwarded, and its answer streamed back on one thread, buffers passed through without
+ * copies. The admin API and the health checks, off the request path, use Jetty like the API server.
  *
  * <p>A zero-downtime restart of a server: {@code setState(name, DRAIN)}, {@code awaitIdle(name, ...)},
  * restart it, {@code awaitHealth(name, UP, ...)}, {@code setState(name, READY)}.
@@ -39,8 +49,8 @@ import org.slf4j.LoggerFactory;
 public final class Gateway implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
 
-  /** Largest request line plus headers; larger requests get 431 from Jetty. */
-  public static final int REQUEST_HEADER_SIZE = 8 * 1024;
+  /** Largest request line plus headers; larger requests get 431. */
+  public static final int REQUEST_HEADER_SIZE = Proxy.REQUEST_HEADER_SIZE;
   /**
    * How long a pooled connection to a server may sit idle. Shorter than the API server's own idle
    * timeout (30 s) so the gateway never sends a request on a connection the server is closing.
@@ -48,23 +58,19 @@ public final class Gateway implements AutoCloseable {
   public static final Duration UPSTREAM_POOL_IDLE_TIMEOUT = Duration.ofSeconds(15);
   static final int MAX_CONNECTIONS_PER_SERVER = 2048;
   static final int MAX_QUEUED_PER_SERVER = 8192;
-  static final int MAX_THREADS = 200;
-  static final int MIN_THREADS = 8;
   static final Duration STOP_TIMEOUT = Duration.ofSeconds(1);
 
   private final GatewayConfig config;
   private final Metrics metrics;
-  /** Shared by the proxy's server side and its upstream client: fewer threads, fewer hand-offs. */
-  private final ProxyThreadPool threads;
   private final Backends backends;
   private final ScheduledExecutorService timer;
-  private final HttpClient upstream;
+  private final EventLoops loops;
+  private final Proxy proxy;
   private final HttpClient checkClient;
   private final HealthChecker checker;
   private final RequestReadDeadlines deadlines;
   private final AccessLog accessLog;
-  private final Server server;
-  private final ServerConnector connector;
+  private volatile Channel listener;
   private final Server adminServer;
   private final ServerConnector adminConnector;
 
@@ -77,28 +83,15 @@ public final class Gateway implements AutoCloseable {
     this.backends = new Backends(all);
     this.timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name(config.name() + "-timer").factory());
 
-    this.threads = new ProxyThreadPool(config.name() + "-http", MAX_THREADS, MIN_THREADS);
-    // every response listener of the proxy is non-blocking (ProxyExchange): the client's selector thread
-    // runs them, instead of handing each upstream response to another thread
-    this.upstream = httpClient(config.name() + "-upstream", threads, config.upstreamConnectTimeout(), Invocable.InvocationType.NON_BLOCKING);
-    upstream.setIdleTimeout(UPSTREAM_POOL_IDLE_TIMEOUT.toMillis());
-    upstream.setMaxConnectionsPerDestination(MAX_CONNECTIONS_PER_SERVER);
-    upstream.setMaxRequestsQueuedPerDestination(MAX_QUEUED_PER_SERVER);
-    this.checkClient = httpClient(config.name() + "-checks", threads(config.name() + "-checks", 8, 2), config.checks().timeout(),
-        Invocable.InvocationType.BLOCKING);
+    this.checkClient = checkClient(config.name() + "-checks", config.checks().timeout());
     checkClient.setIdleTimeout(Math.max(30_000, config.checks().interval().toMillis() * 3));
     this.checker = new HealthChecker(config.name(), config.checks(), checkClient, timer);
-    this.deadlines = new RequestReadDeadlines(config.name(), config.requestReadTimeout().toMillis());
+    this.deadlines = new RequestReadDeadlines(config.name(), config.requestReadTimeout().toMillis(), config.clientIdleTimeout().toMillis());
 
-    var proxy = new ProxyHandler(config, backends, upstream, gatewayMetrics, deadlines);
+    this.loops = new EventLoops(config.name(), EventLoops.DEFAULT_THREADS);
+    this.proxy = new Proxy(config, backends, gatewayMetrics, deadlines, loops, UPSTREAM_POOL_IDLE_TIMEOUT.toMillis(),
+        MAX_CONNECTIONS_PER_SERVER, MAX_QUEUED_PER_SERVER, EventLoops.DEFAULT_THREADS);
     this.accessLog = proxy.accessLog;
-    this.server = new Server(threads);
-    server.unmanage(threads); // started first and stopped last by the gateway itself
-    this.connector = connector(server, config.host(), config.port(), config.clientIdleTimeout().toMillis());
-    connector.addEventListener(deadlines);
-    server.setHandler(proxy);
-    server.setErrorHandler(new ProblemErrorHandler());
-    server.setStopTimeout(STOP_TIMEOUT.toMillis());
 
     this.adminServer = new Server(threads(config.name() + "-admin", 8, 1));
     this.adminConnector = connector(adminServer, config.adminHost(), config.adminPort(), 30_000);
@@ -118,46 +111,35 @@ public final class Gateway implements AutoCloseable {
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
     http.setSendXPoweredBy(false);
-    http.setSendDateHeader(false); // the server's Date header passes through
     http.setRequestHeaderSize(REQUEST_HEADER_SIZE);
     ServerConnector c = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
     c.setHost(host);
     c.setPort(port);
     c.setIdleTimeout(idleMillis);
-    c.setAcceptQueueSize(1024);
     server.addConnector(c);
     return c;
   }
 
-  private static HttpClient httpClient(String name, QueuedThreadPool pool, Duration connectTimeout, Invocable.InvocationType listeners) {
+  private static HttpClient checkClient(String name, Duration connectTimeout) {
     ClientConnector connector = new ClientConnector();
     connector.setSelectors(1);
-    connector.setExecutor(pool);
-    HttpClientTransportOverHTTP transport = new HttpClientTransportOverHTTP(connector);
-    transport.setInvocationType(listeners);
-    HttpClient client = new HttpClient(transport);
+    connector.setExecutor(threads(name, 8, 2));
+    HttpClient client = new HttpClient(new HttpClientTransportOverHTTP(connector));
     client.setName(name);
     client.setConnectTimeout(connectTimeout.toMillis());
     client.setFollowRedirects(false);
     client.setHttpCookieStore(new HttpCookieStore.Empty());
-    client.setUserAgentField(null); // the client's User-Agent passes through
-    client.setDefaultRequestContentType(null); // so does its Content-Type, or its absence
     return client;
   }
 
   /** Checks every server once, then starts the periodic checks and both listeners. */
   public void start() {
     try {
-      threads.start();
       accessLog.start();
-      upstream.start();
-      upstream.getContainedBeans(ClientConnector.class).forEach(c -> c.unmanage(threads));
-      upstream.getContentDecoderFactories().clear(); // pass compressed bodies through untouched
-      upstream.getProtocolHandlers().clear(); // no redirects, auth or 100-continue handling: the client's business
       checkClient.start();
       checker.checkAllNow(backends.all());
       checker.start(backends.all());
-      long sweep = RequestReadDeadlines.sweepPeriodMillis(config.requestReadTimeout().toMillis());
+      long sweep = RequestReadDeadlines.sweepPeriodMillis(config.requestReadTimeout().toMillis(), config.clientIdleTimeout().toMillis());
       timer.scheduleWithFixedDelay(deadlines::sweep, sweep, sweep, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -165,24 +147,43 @@ public final class Gateway implements AutoCloseable {
       throw new BulwarkException("[" + config.name() + "] interrupted while starting", e);
     } catch (Exception e) {
       close();
-      throw new BulwarkException("[" + config.name() + "] could not start the gateway's HTTP clients: " + e.getMessage(), e);
+      throw new BulwarkException("[" + config.name() + "] could not start the gateway's health checks: " + e.getMessage(), e);
     }
-    listen(server, config.host(), config.port(), "--port");
-    threads.resumeOnSelectorOf(connector);
-    listen(adminServer, config.adminHost(), config.adminPort(), "--admin-port");
-    log.info("[{}] gateway listening on http://{}:{} (admin http://{}:{}); servers: {}", config.name(), config.host(), port(),
-        config.adminHost(), adminPort(), describe());
-  }
-
-  private void listen(Server s, String host, int port, String option) {
+    listen();
     try {
-      s.start();
+      adminServer.start();
     } catch (Exception e) {
       close();
       String why = e instanceof IOException ? e.getMessage() : e.toString();
-      throw new BulwarkException("[" + config.name() + "] cannot listen on " + host + ":" + port + ": " + why
-          + "; make sure no other process is using the port, or pick another with " + option, e);
+      throw new BulwarkException("[" + config.name() + "] cannot listen on " + config.adminHost() + ":" + config.adminPort() + ": " + why
+          + "; make sure no other process is using the port, or pick another with --admin-port", e);
     }
+    log.info("[{}] gateway listening on http://{}:{} (admin http://{}:{}; {} event loops, {}); servers: {}", config.name(), config.host(),
+        port(), config.adminHost(), adminPort(), EventLoops.DEFAULT_THREADS, loops.transport, describe());
+  }
+
+  private void listen() {
+    ServerBootstrap b = new ServerBootstrap()
+        .group(loops.group)
+        .channel(loops.serverChannel)
+        .option(ChannelOption.SO_BACKLOG, 1024)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(new HttpServerCodec(Proxy.clientDecoder()), new ClientConnection(proxy));
+          }
+        });
+    var bound = b.bind(config.host(), config.port()).awaitUninterruptibly();
+    if (!bound.isSuccess()) {
+      close();
+      Throwable e = bound.cause();
+      String why = e instanceof IOException ? e.getMessage() : String.valueOf(e);
+      throw new BulwarkException("[" + config.name() + "] cannot listen on " + config.host() + ":" + config.port() + ": " + why
+          + "; make sure no other process is using the port, or pick another with --port", e);
+    }
+    listener = bound.channel();
   }
 
   private String describe() {
@@ -200,7 +201,8 @@ public final class Gateway implements AutoCloseable {
 
   /** The proxy's port (the bound one, when configured as 0). */
   public int port() {
-    return connector.getLocalPort();
+    Channel l = listener;
+    return l == null ? -1 : ((InetSocketAddress) l.localAddress()).getPort();
   }
 
   /** The admin API's port. */
@@ -262,21 +264,36 @@ public final class Gateway implements AutoCloseable {
     return metrics;
   }
 
-  ProxyThreadPool threadPool() {
-    return threads;
-  }
-
+  /**
+   * Stops listening, lets requests in flight finish for up to {@link #STOP_TIMEOUT}, then closes
+   * every connection and stops the checks.
+   */
   @Override
   public void close() {
     checker.close();
     timer.shutdownNow();
-    stop(server, "proxy");
+    Channel l = listener;
+    if (l != null) l.close().awaitUninterruptibly();
+    long deadline = System.nanoTime() + STOP_TIMEOUT.toNanos();
+    while (inFlight() > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(10); // polling the in-flight count against the stop deadline
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    loops.shutdown(STOP_TIMEOUT);
     stop(adminServer, "admin API");
     accessLog.close();
-    stop(upstream, "upstream client");
     stop(checkClient, "health check client");
-    stop(threads, "thread pool");
     log.info("[{}] gateway stopped", config.name());
+  }
+
+  private int inFlight() {
+    int n = 0;
+    for (Backend b : backends.all()) n += b.inFlight();
+    return n;
   }
 
   private void stop(org.eclipse.jetty.util.component.LifeCycle c, String what) {

@@ -1,5 +1,11 @@
 package io.bulwark.gateway;
 
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import org.eclipse.jetty.http.HttpHeader;
@@ -71,7 +77,20 @@ final class Problems {
     return out.append('}').toString().getBytes(StandardCharsets.UTF_8);
   }
 
-  /** Writes {@code p} as the whole response. */
+  /** {@code p} as a whole response to a client speaking {@code version}. */
+  static FullHttpResponse response(HttpVersion version, Problem p, String instance, String requestId) {
+    byte[] body = json(p, instance, requestId);
+    FullHttpResponse r = new DefaultFullHttpResponse(version, HttpResponseStatus.valueOf(p.status()), Unpooled.wrappedBuffer(body));
+    HttpHeaders h = r.headers();
+    h.set(ForwardedHeaders.CONTENT_TYPE, CONTENT_TYPE);
+    h.setInt(ForwardedHeaders.CONTENT_LENGTH, body.length);
+    h.set(ForwardedHeaders.CACHE_CONTROL, "no-store");
+    if (p.status() == 503) h.set(ForwardedHeaders.RETRY_AFTER, RETRY_AFTER_SECONDS);
+    if (requestId != null) h.set(ForwardedHeaders.X_REQUEST_ID, requestId);
+    return r;
+  }
+
+  /** Writes {@code p} as the whole response (the admin API's Jetty server). */
   static void send(Response response, Callback callback, Problem p, String instance, String requestId) {
     byte[] body = json(p, instance, requestId);
     response.setStatus(p.status());

@@ -1,87 +1,119 @@
 package io.bulwark.gateway;
 
-import java.nio.ByteBuffer;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import org.eclipse.jetty.client.ByteBufferRequestContent;
-import org.eclipse.jetty.client.Result;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.http.HttpMethod;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.BufferUtil;
-import org.eclipse.jetty.util.Callback;
+import java.util.concurrent.TimeoutException;
 
 /**
- * One client request on its way through the gateway: buffer the body, pick a server, forward,
- * stream the answer back; on a failure before the answer started, maybe retry once elsewhere (see
- * {@link RetryPolicy}); account for it exactly once in metrics and the access log.
+ * One client request on its way through the gateway: its body buffered (so it can be sent again),
+ * a server picked, the request forwarded on a pooled connection, the answer streamed back; on a
+ * failure before the answer started, maybe one retry elsewhere (see {@link RetryPolicy}); counted
+ * exactly once in metrics and the access log.
+ *
+ * <p>Everything here runs on the client connection's event loop, which also owns the upstream
+ * connections it uses: no locks, no hand-offs. Buffers from the server's connection are passed
+ * to the client's without copying.
  */
-final class ProxyExchange implements BodyBuffer.Listener {
+final class ProxyExchange implements ChannelFutureListener {
   /** Logged for a client that went away before its answer was complete (nginx's convention). */
   static final int CLIENT_CLOSED = 499;
 
-  private final ProxyHandler proxy;
-  private final Request request;
-  private final Response response;
-  private final Callback callback;
+  private final ClientConnection client;
+  private final Proxy proxy;
+  private final HttpRequest head;
   private final long start = System.nanoTime();
   private final String method;
   private final String requestId;
-  private final AtomicBoolean finished = new AtomicBoolean();
+  private final boolean clientKeepAlive;
 
-  private ByteBuffer body;
+  private ByteBuf body;
+  private boolean bodyOwned;
+  /** The gateway's own answer, decided while reading the request (bad input); null to proxy it. */
+  private Problems.Problem refusal;
   private int retries;
-  private volatile Attempt current;
-  private volatile boolean clientGone;
-  private volatile String servedBy = "-";
+  private int status;
+  private boolean keepAlive;
+  private Attempt current;
+  private ScheduledFuture<?> timeout;
+  private boolean clientGone;
+  private boolean finished;
+  private String servedBy = "-";
 
-  ProxyExchange(ProxyHandler proxy, Request request, Response response, Callback callback) {
-    this.proxy = proxy;
-    this.request = request;
-    this.response = response;
-    this.callback = callback;
-    this.method = request.getMethod();
-    this.requestId = RequestIds.keepOrGenerate(request.getHeaders().get(ForwardedHeaders.X_REQUEST_ID));
+  ProxyExchange(ClientConnection client, HttpRequest head) {
+    this.client = client;
+    this.proxy = client.proxy;
+    this.head = head;
+    this.method = head.method().name();
+    this.requestId = RequestIds.keepOrGenerate(head.headers().get(ForwardedHeaders.X_REQUEST_ID));
+    this.clientKeepAlive = HttpUtil.isKeepAlive(head);
+    this.keepAlive = clientKeepAlive;
   }
 
-  void start() {
-    // a client waiting for a slow server (a long poll) is not idle: the upstream timeout bounds the wait
-    request.addIdleTimeoutListener(t -> false);
-    request.addFailureListener(this::clientFailed);
-    long declared = request.getLength();
-    if (declared > proxy.maxBodyBytes) {
-      fail(Problems.bodyTooLarge(declared, proxy.maxBodyBytes));
-    } else if (declared == 0) {
-      forward();
-    } else {
-      BodyBuffer.read(request, proxy.maxBodyBytes, this);
+  HttpRequest head() {
+    return head;
+  }
+
+  /** Answer {@code p} instead of proxying, and close the connection after it (the rest of the input cannot be trusted). */
+  void refuse(Problems.Problem p) {
+    refusal = p;
+    keepAlive = false;
+  }
+
+  /** Adds a piece of the body; false (and nothing kept) if it would exceed the limit. */
+  boolean append(ByteBuf content) {
+    int n = content.readableBytes();
+    if (n == 0) return true;
+    long have = body == null ? 0 : body.readableBytes();
+    if (have + n > proxy.maxBodyBytes) return false;
+    if (body == null) {
+      body = content.retain(); // the usual case: the whole body in one piece, kept without a copy
+      return true;
     }
+    if (!bodyOwned) {
+      long declared = HttpUtil.getContentLength(head, -1L);
+      ByteBuf own = client.alloc().buffer((int) Math.max(have + n, Math.min(declared, proxy.maxBodyBytes)));
+      own.writeBytes(body);
+      body.release();
+      body = own;
+      bodyOwned = true;
+    }
+    body.writeBytes(content);
+    return true;
   }
 
-  @Override
-  public void onBody(byte[] data, int length) {
-    body = ByteBuffer.wrap(data, 0, length);
-    forward();
-  }
-
-  @Override
-  public void onTooLarge() {
-    fail(Problems.bodyTooLarge(-1, proxy.maxBodyBytes));
-  }
-
-  @Override
-  public void onFailure(Throwable failure) {
-    if (clientGone) finish(CLIENT_CLOSED, failure);
-    else fail(Problems.bodyUnreadable(failure));
-  }
-
-  private void forward() {
-    proxy.deadlines.received(request);
+  /** The request has fully arrived and it is its turn. */
+  void start() {
+    if (refusal != null) {
+      answer(refusal);
+      return;
+    }
+    long left = start + proxy.upstreamTimeoutNanos - System.nanoTime();
+    timeout = client.loop().schedule(this::timedOut, Math.max(1, left), TimeUnit.NANOSECONDS);
     Backend backend = proxy.backends.acquire();
     if (backend == null) {
-      fail(Problems.noServer());
+      answer(Problems.noServer());
       return;
     }
     send(backend);
@@ -90,24 +122,20 @@ final class ProxyExchange implements BodyBuffer.Listener {
   private void send(Backend backend) {
     Attempt attempt = new Attempt(backend);
     current = attempt;
-    long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(start + proxy.upstreamTimeoutNanos - System.nanoTime()));
-    var upstream = proxy.client.newRequest(backend.origin())
-        .method(method)
-        .path(request.getHttpURI().getPathQuery())
-        .headers(h -> ForwardedHeaders.upstream(request, requestId, backend.hostField(), h))
-        .timeout(left, TimeUnit.MILLISECONDS)
-        .idleTimeout(left, TimeUnit.MILLISECONDS)
-        // "may have been sent" from the moment a connection is picked, not when the write is confirmed:
-        // Jetty can report the server closing the connection before it reports the commit
-        .onRequestBegin(r -> attempt.sent = true);
-    if (body != null) upstream.body(new ByteBufferRequestContent((String) null, body.slice()));
-    attempt.upstream = upstream;
-    if (clientGone) {
-      backend.release();
-      finish(CLIENT_CLOSED, null);
-      return;
-    }
-    upstream.send(attempt);
+    proxy.pool(backend, client.loop()).acquire(attempt);
+  }
+
+  private FullHttpRequest upstreamRequest(Backend backend) {
+    HttpHeaders headers = proxy.trustedHeaders.newHeaders();
+    ForwardedHeaders.upstream(head.headers(), client.remoteAddress(), requestId, backend.hostHeader(), headers);
+    ByteBuf content = body == null ? Unpooled.EMPTY_BUFFER : body.retainedDuplicate();
+    if (body != null || expectsBody(head.method())) headers.setInt(ForwardedHeaders.CONTENT_LENGTH, content.readableBytes());
+    return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, head.method(), Uris.originForm(head.uri()), content, headers,
+        EmptyHttpHeaders.INSTANCE);
+  }
+
+  private static boolean expectsBody(HttpMethod m) {
+    return m == HttpMethod.POST || m == HttpMethod.PUT || m == HttpMethod.PATCH;
   }
 
   /** The attempt ended without a complete answer. */
@@ -117,23 +145,25 @@ final class ProxyExchange implements BodyBuffer.Listener {
     backend.metrics.error(kind);
     if (kind.marksDown()) {
       backend.markDown((kind == UpstreamFailure.CONNECT ? "could not connect" : "connection broke") + " during "
-          + method + " " + request.getHttpURI().getPath() + " (" + UpstreamFailure.describe(failure) + ")");
+          + method + " " + Uris.path(head.uri()) + " (" + UpstreamFailure.describe(failure) + ")");
     }
     if (kind == UpstreamFailure.CLIENT) {
-      finish(CLIENT_CLOSED, failure);
+      finish(CLIENT_CLOSED);
       return;
     }
-    if (attempt.answered) {
-      // the server started answering; too late to retry, maybe not too late to say so
-      if (!response.isCommitted()) {
-        response.reset();
-        fail(Problems.upstreamBrokeMidResponse(backend.name()));
-      } else {
-        finish(502, failure); // Jetty aborts the client connection: the client sees a truncated answer
-      }
+    if (attempt.committed) {
+      // the answer is partly with the client: all that is left is to cut it off, so it sees a truncated answer
+      status = 502;
+      client.abort();
+      finish(502);
       return;
     }
-    boolean replayable = RetryPolicy.replayable(method, request.getHeaders().contains(RetryPolicy.IDEMPOTENCY_KEY));
+    if (attempt.answered) { // the server started answering but nothing has gone out yet: too late to retry, not to say so
+      servedBy = backend.name();
+      answer(Problems.upstreamBrokeMidResponse(backend.name()));
+      return;
+    }
+    boolean replayable = RetryPolicy.replayable(method, head.headers().contains(RetryPolicy.IDEMPOTENCY_KEY));
     if (RetryPolicy.mayRetry(kind, attempt.sent, replayable, retries)) {
       Backend next = proxy.backends.acquireOther(backend);
       if (next != null) {
@@ -145,123 +175,216 @@ final class ProxyExchange implements BodyBuffer.Listener {
     }
     servedBy = backend.name();
     if (kind == UpstreamFailure.TIMEOUT) {
-      fail(Problems.timeout(backend.name(), TimeUnit.NANOSECONDS.toMillis(proxy.upstreamTimeoutNanos)));
+      answer(Problems.timeout(backend.name(), TimeUnit.NANOSECONDS.toMillis(proxy.upstreamTimeoutNanos)));
     } else if (!attempt.sent) {
-      fail(Problems.connectFailed(backend.name()));
+      answer(Problems.connectFailed(backend.name()));
     } else {
-      fail(Problems.upstreamBroke(backend.name(), retries > 0, replayable));
+      answer(Problems.upstreamBroke(backend.name(), retries > 0, replayable));
     }
   }
 
-  private void clientFailed(Throwable failure) {
+  private void timedOut() {
+    timeout = null;
+    if (finished) return;
+    Attempt a = current;
+    if (a != null && !a.done) {
+      a.upstreamFailed(new TimeoutException("no complete answer within " + TimeUnit.NANOSECONDS.toMillis(proxy.upstreamTimeoutNanos) + " ms"));
+    } else {
+      client.abort(); // the answer is stuck on its way to the client
+    }
+  }
+
+  /** The client's connection closed: give up, without holding it against the server. */
+  void clientGone() {
     clientGone = true;
-    Attempt attempt = current;
-    if (attempt != null && attempt.upstream != null) attempt.upstream.abort(failure);
+    Attempt a = current;
+    if (a != null && !a.done) a.upstreamFailed(new ClosedChannelException());
+    else finish(CLIENT_CLOSED);
+  }
+
+  /** The client can take more of the answer again. */
+  void clientWritable() {
+    Attempt a = current;
+    if (a != null && a.conn != null) a.conn.channel.config().setAutoRead(true);
   }
 
   /** Answers with a gateway problem. */
-  private void fail(Problems.Problem p) {
-    proxy.deadlines.received(request);
-    response.getHeaders().put(ForwardedHeaders.X_REQUEST_ID, requestId);
-    Problems.send(response, Callback.from(() -> finish(p.status(), null), x -> finish(p.status(), x)), p,
-        request.getHttpURI().getPath(), requestId);
+  private void answer(Problems.Problem p) {
+    status = p.status();
+    FullHttpResponse r = Problems.response(head.protocolVersion(), p, Uris.path(head.uri()), requestId);
+    ForwardedHeaders.keepAlive(r, keepAlive);
+    client.write(r, true).addListener(this);
   }
 
-  private void finish(int status, Throwable failure) {
-    if (!finished.compareAndSet(false, true)) return;
-    long nanos = System.nanoTime() - start;
-    proxy.metrics.request(status, nanos);
-    proxy.accessLog.log(method, request.getHttpURI().getPath(), status, servedBy, retries, nanos, requestId);
-    if (failure == null) {
-      proxy.deadlines.responded(request);
-      callback.succeeded();
+  /** The answer's last write completed, or failed. */
+  @Override
+  public void operationComplete(ChannelFuture written) {
+    if (!written.isSuccess()) {
+      clientGone = true;
+      finish(CLIENT_CLOSED);
     } else {
-      callback.failed(failure);
+      finish(status);
     }
   }
 
-  /** One try on one server. Completes (as a callback) when the last byte of the answer is written to the client. */
-  private final class Attempt extends Callback.Completable implements org.eclipse.jetty.client.Response.Listener {
+  private void finish(int logged) {
+    if (finished) return;
+    finished = true;
+    if (timeout != null) timeout.cancel(false);
+    releaseBody();
+    long nanos = System.nanoTime() - start;
+    proxy.metrics.request(logged, nanos);
+    proxy.accessLog.log(method, Uris.path(head.uri()), logged, servedBy, retries, nanos, requestId);
+    client.finished(this, keepAlive && !clientGone && logged != CLIENT_CLOSED);
+  }
+
+  /** Drops the request without an answer (its connection closed before it was its turn). */
+  void discard() {
+    finished = true;
+    releaseBody();
+  }
+
+  private void releaseBody() {
+    if (body != null) {
+      body.release();
+      body = null;
+    }
+  }
+
+  /** One try on one server. */
+  final class Attempt {
     final Backend backend;
-    org.eclipse.jetty.client.Request upstream;
+    UpstreamConnection conn;
     /** The request got a connection and may have reached the server. */
-    volatile boolean sent;
-    volatile boolean answered;
-    private volatile boolean complete;
-    private int status;
-    /** Body bytes the server still owes, when it declared a Content-Length; -1 otherwise. */
-    private long bodyLeft = -1;
-    /** The last body bytes went to the client with the final write: nothing is left to write on success. */
-    private volatile boolean lastWritten;
+    boolean sent;
+    /** The server's response headers arrived. */
+    boolean answered;
+    /** Some of the answer was written to the client. */
+    boolean committed;
+    /** Over: the answer is complete on the server's side, or the attempt failed. */
+    boolean done;
+    private boolean released;
+    private boolean informational;
+    private boolean upstreamKeepAlive;
+    private HttpResponse pendingHead;
 
     Attempt(Backend backend) {
-      super(InvocationType.NON_BLOCKING);
       this.backend = backend;
     }
 
-    @Override
-    public void onBegin(org.eclipse.jetty.client.Response upstreamResponse) {
+    boolean isDone() {
+      return done;
+    }
+
+    void connected(UpstreamConnection c) {
+      if (done) {
+        c.pool.release(c, true);
+        return;
+      }
+      conn = c;
+      c.attempt = this;
+      // "may have been sent" from the moment the write starts: the server may read it even if the write then fails
+      sent = true;
+      c.channel.writeAndFlush(upstreamRequest(backend), c.channel.voidPromise());
+    }
+
+    void connectFailed(Throwable failure) {
+      if (done) return;
+      done = true;
+      releaseBackend();
+      attemptFailed(this, failure);
+    }
+
+    /** Called for everything the server sends for this request; takes ownership of {@code msg}. */
+    void onUpstream(Object msg) {
+      if (done) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      if (msg instanceof HttpObject o && o.decoderResult().isFailure()) {
+        ReferenceCountUtil.release(msg);
+        upstreamFailed(o.decoderResult().cause());
+        return;
+      }
+      if (msg instanceof HttpResponse r) onHead(r);
+      if (msg instanceof HttpContent c) {
+        if (informational) {
+          if (c instanceof LastHttpContent) informational = false;
+          c.release();
+        } else {
+          onContent(c);
+        }
+      } else if (!(msg instanceof HttpResponse)) {
+        ReferenceCountUtil.release(msg);
+      }
+    }
+
+    private void onHead(HttpResponse r) {
+      int code = r.status().code();
+      if (code >= 100 && code < 200) { // an interim answer (the gateway sends no Expect): wait for the real one
+        informational = true;
+        return;
+      }
       answered = true;
-    }
-
-    @Override
-    public void onHeaders(org.eclipse.jetty.client.Response upstreamResponse) {
-      status = upstreamResponse.getStatus();
+      status = code;
       servedBy = backend.name();
-      if (status >= 500) backend.metrics.fivexx.inc();
-      response.setStatus(status);
-      ForwardedHeaders.downstream(upstreamResponse.getHeaders(), response.getHeaders(), requestId);
-      bodyLeft = HttpMethod.HEAD.is(method) ? -1 : upstreamResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+      if (code >= 500) backend.metrics.fivexx.inc();
+      upstreamKeepAlive = HttpUtil.isKeepAlive(r);
+      HttpVersion version = head.protocolVersion();
+      HttpResponse out = new DefaultHttpResponse(version, r.status(), proxy.trustedHeaders.newHeaders());
+      HttpHeaders h = out.headers();
+      ForwardedHeaders.downstream(r.headers(), h, requestId);
+      boolean noBody = head.method() == HttpMethod.HEAD || code == 204 || code == 304;
+      if (!noBody && !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+        if (version == HttpVersion.HTTP_1_1) h.set(ForwardedHeaders.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        else keepAlive = false; // an HTTP/1.0 client learns where the body ends when the connection closes
+      }
+      ForwardedHeaders.keepAlive(out, keepAlive);
+      pendingHead = out;
     }
 
-    @Override
-    public void onContent(org.eclipse.jetty.client.Response upstreamResponse, Content.Chunk chunk, Runnable demander) {
-      int n = chunk.remaining();
-      // the chunk that completes a declared length is written as the last one: the client's response
-      // ends with this write instead of a second, empty one after the server's response completes
-      boolean last = n > 0 && n == bodyLeft;
-      if (bodyLeft >= 0) bodyLeft -= n;
-      if (last) lastWritten = true;
-      chunk.retain();
-      response.write(last, chunk.getByteBuffer(), new Callback() {
-        @Override
-        public void succeeded() {
-          chunk.release();
-          demander.run();
-          if (last) Attempt.this.succeeded();
-        }
-
-        @Override
-        public void failed(Throwable x) {
-          chunk.release();
-          clientGone = true; // not the server's fault: don't mark it down
-          upstreamResponse.abort(x); // stop reading from the server
-          if (last) Attempt.this.failed(x);
-        }
-
-        @Override
-        public InvocationType getInvocationType() {
-          return InvocationType.NON_BLOCKING;
-        }
-      });
-    }
-
-    @Override
-    public void onSuccess(org.eclipse.jetty.client.Response upstreamResponse) {
-      complete = true;
-      if (!lastWritten) response.write(true, BufferUtil.EMPTY_BUFFER, this);
-    }
-
-    @Override
-    public void onComplete(Result result) {
-      backend.release();
-      if (complete) {
-        whenComplete((ok, writeFailure) -> {
-          if (writeFailure == null) finish(status, null);
-          else finish(CLIENT_CLOSED, writeFailure);
-        });
+    private void onContent(HttpContent c) {
+      if (pendingHead != null) {
+        client.write(pendingHead, false);
+        pendingHead = null;
+        committed = true;
+      }
+      if (c instanceof LastHttpContent) {
+        done = true;
+        UpstreamConnection uc = conn;
+        conn = null;
+        uc.channel.config().setAutoRead(true);
+        uc.pool.release(uc, upstreamKeepAlive);
+        releaseBackend();
+        client.write(c, true).addListener(ProxyExchange.this);
       } else {
-        attemptFailed(this, result.getFailure());
+        client.write(c, false);
+        if (!client.writable()) conn.channel.config().setAutoRead(false); // resumed by clientWritable()
+      }
+    }
+
+    void onUpstreamReadComplete() {
+      if (committed) client.flush();
+    }
+
+    /** The attempt failed: the connection broke, the request timed out, or the client went away. */
+    void upstreamFailed(Throwable failure) {
+      if (done) return;
+      done = true;
+      UpstreamConnection uc = conn;
+      if (uc != null) {
+        conn = null;
+        uc.attempt = null;
+        uc.channel.close(); // mid-exchange: never reusable
+      }
+      releaseBackend();
+      attemptFailed(this, failure);
+    }
+
+    private void releaseBackend() {
+      if (!released) {
+        released = true;
+        backend.release();
       }
     }
   }
