@@ -327,7 +327,8 @@ final class BenchCommand implements Callable<Integer> {
     HaproxyConfig base = d.haproxyConfig();
     HaproxyConfig config = new HaproxyConfig(base.host(), haproxyPort, root.resolve("run/bench-haproxy.sock"), base.servers(), base.timings());
     Path cfg = root.resolve("run/bench-haproxy.cfg");
-    Files.writeString(cfg, config.render().replace("    log stdout format raw local0 info\n", ""));
+    // as `up --lb haproxy` runs it, access log included (to stdout, here a file), like the built-in gateway's
+    Files.writeString(cfg, config.render());
     Process p = new ProcessBuilder(binary.toString(), "-db", "-f", cfg.toString())
         .redirectErrorStream(true).redirectOutput(root.resolve("logs/bench-haproxy.log").toFile()).start();
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();

@@ -182,6 +182,17 @@ final class FakeBackend implements AutoCloseable {
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/octet-stream");
         response.write(true, ByteBuffer.wrap(data), callback);
       }
+      case "/stream" -> { // no Content-Length: Jetty sends it chunked, one chunk per flush
+        int n = Integer.parseInt(query.getValue("chunks"));
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
+        try (java.io.OutputStream out = Content.Sink.asOutputStream(response)) {
+          for (int i = 0; i < n; i++) {
+            out.write(("chunk " + i + "\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+          }
+        }
+        callback.succeeded();
+      }
       case "/status" -> send(response, callback, Integer.parseInt(query.getValue("code")), "status " + name);
       default -> send(response, callback, 200, body.isEmpty() ? name : body);
     }
