@@ -244,8 +244,10 @@ final class BenchCommand implements Callable<Integer> {
     byte[] get = HttpConnection.request("GET", "/v1/tasks/" + m.group(1), d.adminKey(), "", null);
     byte[] submitBody = "{\"type\":\"noop\",\"input\":null}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
     String run = Long.toHexString(System.nanoTime());
+    // a key per submission across all runs: every target creates tasks (a repeated key would be an idempotent replay, a lookup)
+    java.util.concurrent.atomic.AtomicLong submissions = new java.util.concurrent.atomic.AtomicLong();
     java.util.function.LongFunction<byte[]> submit = n -> HttpConnection.request("POST", "/v1/tasks", d.adminKey(),
-        "Idempotency-Key: g" + run + "-" + n + "\r\n", submitBody);
+        "Idempotency-Key: g" + run + "-" + submissions.incrementAndGet() + "\r\n", submitBody);
     Map<String, Integer> targets = new LinkedHashMap<>();
     Map<String, Long> proxyPids = new LinkedHashMap<>();
     targets.put("direct", d.api().port);
@@ -257,8 +259,18 @@ final class BenchCommand implements Callable<Integer> {
       proxyPids.put("haproxy", haproxy.pid());
     }
     try {
-      compare("GET /v1/tasks/{id}", targets, proxyPids, n -> get);
-      compare("POST /v1/tasks (submit)", targets, proxyPids, submit);
+      // a JVM proxy compiles its hot path during its first seconds of load (C2 on these 2 cores):
+      // warm every target with both kinds of request first, so the figures are of a steady state
+      for (int port : targets.values()) {
+        HttpLoad load = new HttpLoad("127.0.0.1", port);
+        load.closedLoop(connections, WARM_UP_SECONDS, n -> get);
+        load.closedLoop(connections, WARM_UP_SECONDS / 2.0, submit);
+      }
+      // statistics for the tables the warm-up filled: planned while they were empty (reset() analyzed them so),
+      // the API's prepared statements would scan them instead of using their indexes until autovacuum's next round
+      settle(db);
+      compare("GET /v1/tasks/{id}", targets, proxyPids, n -> get, () -> settle(db));
+      compare("POST /v1/tasks (submit)", targets, proxyPids, submit, () -> settle(db));
       if (haproxy == null) report("HAProxy", "not installed (apt-get install haproxy) — skipped");
     } finally {
       if (haproxy != null) {
@@ -274,11 +286,12 @@ final class BenchCommand implements Callable<Integer> {
    * max-throughput run too: on a shared machine, that is what a proxy takes from the API servers.
    */
   private void compare(String what, Map<String, Integer> targets, Map<String, Long> proxyPids,
-      java.util.function.LongFunction<byte[]> request) throws InterruptedException {
+      java.util.function.LongFunction<byte[]> request, Runnable beforeEach) throws InterruptedException {
     Map<String, LoadResult> max = new LinkedHashMap<>();
     Map<String, LoadResult> fixed = new LinkedHashMap<>();
     Map<String, Double> cpuMicros = new LinkedHashMap<>();
     for (var t : targets.entrySet()) {
+      beforeEach.run();
       HttpLoad load = new HttpLoad("127.0.0.1", t.getValue());
       load.closedLoop(16, 3, request); // warm-up
       Long pid = proxyPids.get(t.getKey());
@@ -299,6 +312,7 @@ final class BenchCommand implements Callable<Integer> {
   }
 
   private int haproxyPort;
+  private static final int WARM_UP_SECONDS = 5;
 
   /**
    * Waits for the first base backup and runs the first verification (a restore) now: scheduled,
@@ -366,6 +380,20 @@ final class BenchCommand implements Callable<Integer> {
   private static void truncate(Database db) throws SQLException {
     try (Connection c = db.connection(); Statement st = c.createStatement()) {
       st.execute("TRUNCATE tasks, idempotency_keys");
+    }
+  }
+
+  /**
+   * The same starting point for each target of a comparison: fresh statistics, and a checkpoint
+   * just taken (so no target's run pays for a checkpoint the previous one's writes started, nor gets
+   * the cheap WAL of the pages they already wrote in full since one).
+   */
+  private static void settle(Database db) {
+    try (Connection c = db.connection(); Statement st = c.createStatement()) {
+      st.execute("ANALYZE tasks, idempotency_keys");
+      st.execute("CHECKPOINT");
+    } catch (SQLException e) {
+      throw new BulwarkException("could not analyze and checkpoint between runs: " + e.getMessage(), e);
     }
   }
 

@@ -533,6 +533,9 @@ final class LocalDeployment implements AutoCloseable {
     String gcLog = "-Xlog:gc:file=" + dir.logs().resolve(name + "-gc.log") + ":time,uptime:filecount=2,filesize=10m";
     List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + options.heap(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
         "-Xshare:auto", gcLog));
+    // Netty (the gateway) uses sun.misc.Unsafe for its buffers where allowed; Java 23+ asks for it explicitly
+    // (Java 25 otherwise makes Netty fall back to slower ByteBuffer access; the same java runs every role)
+    if (Runtime.version().feature() >= 23) cmd.add("--sun-misc-unsafe-memory-access=allow");
     // extra JVM options for every role, e.g. a flight recording or heap dumps: BULWARK_JAVA_OPTS
     String extra = System.getenv("BULWARK_JAVA_OPTS");
     if (extra != null && !extra.isBlank()) cmd.addAll(List.of(extra.trim().split("\\s+")));
