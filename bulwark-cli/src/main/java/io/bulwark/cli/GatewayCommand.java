@@ -63,6 +63,26 @@ final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--fall", defaultValue = "2", description = "Failed checks to mark a server down (default: ${DEFAULT-VALUE})")
   int fall;
 
+  @Option(names = "--max-body-bytes", defaultValue = "16777216", paramLabel = "BYTES",
+      description = "Largest request body, buffered for retries; larger get 413 (default: ${DEFAULT-VALUE}, the API's)")
+  long maxBodyBytes;
+
+  @Option(names = "--request-read-timeout", defaultValue = "10s", paramLabel = "DURATION",
+      description = "Time a client has to send a whole request; also closes idle keep-alives (default: ${DEFAULT-VALUE})")
+  String requestReadTimeout;
+
+  @Option(names = "--client-idle-timeout", defaultValue = "30s", paramLabel = "DURATION",
+      description = "A client that reads none of its answer for this long is cut off (default: ${DEFAULT-VALUE})")
+  String clientIdleTimeout;
+
+  @Option(names = "--upstream-timeout", defaultValue = "70s", paramLabel = "DURATION",
+      description = "Deadline of a proxied request, retry included; above the API's 60 s long poll (default: ${DEFAULT-VALUE})")
+  String upstreamTimeout;
+
+  @Option(names = "--upstream-connect-timeout", defaultValue = "1s", paramLabel = "DURATION",
+      description = "Time to connect to a server before trying another (default: ${DEFAULT-VALUE})")
+  String upstreamConnectTimeout;
+
   @Override
   public Integer call() throws Exception {
     List<BackendConfig> backends = new ArrayList<>();
@@ -71,8 +91,9 @@ final class GatewayCommand implements Callable<Integer> {
     HealthCheckConfig checks = new HealthCheckConfig(HealthCheckConfig.DEFAULT_PATH, Duration.ofMillis(interval),
         Duration.ofMillis(timeout), rise, fall, Duration.ofMillis(fastInterval));
     GatewayConfig d = GatewayConfig.defaults(name, port, adminPort, backends);
-    GatewayConfig config = new GatewayConfig(name, host, port, d.adminHost(), adminPort, backends, checks, d.maxBodyBytes(),
-        d.upstreamConnectTimeout(), d.upstreamTimeout(), d.clientIdleTimeout(), d.requestReadTimeout());
+    GatewayConfig config = new GatewayConfig(name, host, port, d.adminHost(), adminPort, backends, checks, maxBodyBytes,
+        UpCommand.duration("--upstream-connect-timeout", upstreamConnectTimeout), UpCommand.duration("--upstream-timeout", upstreamTimeout),
+        UpCommand.duration("--client-idle-timeout", clientIdleTimeout), UpCommand.duration("--request-read-timeout", requestReadTimeout));
     Gateway gateway = new Gateway(config, new Metrics().withJvmGauges());
     gateway.start();
     return Roles.runUntilSignalled(name, gateway::close);

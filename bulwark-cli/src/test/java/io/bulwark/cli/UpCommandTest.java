@@ -134,6 +134,10 @@ class UpCommandTest {
     assertThat(run("submit", "--type", "noop", "--input", "{oops", "--key", "x")).startsWith("1\n").contains("--input is not valid JSON");
     assertThat(run("submit", "--type", "noop", "--key", "x", "--url", "http://127.0.0.1:" + Ports.free()))
         .startsWith("1\n").contains("cannot reach").doesNotContain("at java.");
+    assertThat(run("gateway", "--backend", "api-main=http://127.0.0.1:1", "--upstream-timeout", "forever"))
+        .startsWith("1\n").contains("--upstream-timeout must be a number with a unit");
+    assertThat(run("gateway", "--backend", "api-main=http://127.0.0.1:1", "--upstream-connect-timeout", "5s", "--upstream-timeout", "2s"))
+        .startsWith("1\n").contains("upstream connect timeout (5000 ms) cannot exceed the upstream timeout (2000 ms)");
     assertThat(run("frobnicate")).startsWith("2\n").contains("Unmatched argument");
   }
 }
