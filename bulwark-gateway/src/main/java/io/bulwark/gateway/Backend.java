@@ -1,6 +1,7 @@
 package io.bulwark.gateway;
 
 import io.netty.util.AsciiString;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.TimeUnit;
@@ -22,6 +23,8 @@ final class Backend {
   private final String host;
   private final int port;
   private final AsciiString hostHeader;
+  /** The server's address, resolved by {@link #resolve()}; unresolved (so connecting fails) until a lookup succeeds. */
+  private volatile InetSocketAddress address;
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger idleWaiters = new AtomicInteger();
   private final Object idleSignal = new Object();
@@ -50,6 +53,23 @@ final class Backend {
     String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host; // an IPv6 literal
     this.hostHeader = AsciiString.cached(port == 80 ? h : h + ":" + port);
     this.metrics = metrics.backend(this);
+    this.address = InetSocketAddress.createUnresolved(host, port);
+    resolve();
+  }
+
+  /**
+   * Looks the host up again (the JVM caches answers for 30 s), keeping the last good address when a
+   * lookup fails. Called by the health checks, so a changed DNS record is followed without a
+   * lookup ever blocking an event loop.
+   */
+  void resolve() {
+    InetSocketAddress a = new InetSocketAddress(host, port);
+    if (!a.isUnresolved() || address.isUnresolved()) address = a;
+  }
+
+  /** Where upstream connections go. */
+  InetSocketAddress address() {
+    return address;
   }
 
   String name() {

@@ -87,13 +87,22 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       refuse(x, problemFor(r.decoderResult().cause()));
       return;
     }
-    String violation = Uris.violation(r.uri());
-    if (violation != null) {
-      refuse(x, new Problems.Problem(400, "malformed-request", "Malformed request", violation));
+    HttpVersion version = r.protocolVersion();
+    if (version.majorVersion() != 1 || version.minorVersion() > 1) {
+      refuse(x, ProblemErrorHandler.problemFor(505, "the gateway speaks HTTP/1.0 and HTTP/1.1, not " + version.text()));
+      return;
+    }
+    if (version.minorVersion() == 1 && r.headers().getAll(HttpHeaderNames.HOST).size() != 1) {
+      refuse(x, new Problems.Problem(400, "malformed-request", "Malformed request", "an HTTP/1.1 request needs exactly one Host header"));
       return;
     }
     if (r.method() == HttpMethod.CONNECT) {
       refuse(x, new Problems.Problem(405, "method-not-allowed", "Method not allowed", "the gateway is not a forward proxy"));
+      return;
+    }
+    String violation = Uris.violation(r.method().name(), r.uri());
+    if (violation != null) {
+      refuse(x, new Problems.Problem(400, "malformed-request", "Malformed request", violation));
       return;
     }
     long declared = HttpUtil.getContentLength(r, -1L);
@@ -101,16 +110,20 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       refuse(x, Problems.bodyTooLarge(declared, proxy.maxBodyBytes)); // without reading it
       return;
     }
-    if (r.headers().contains(HttpHeaderNames.EXPECT)) {
+    if (version.minorVersion() == 1 && r.headers().contains(HttpHeaderNames.EXPECT)) { // HTTP/1.0 has no Expect (RFC 9110 10.1.1)
       if (!HttpUtil.is100ContinueExpected(r)) {
         refuse(x, new Problems.Problem(417, "expectation-failed", "Expectation failed", "only Expect: 100-continue is supported"));
         return;
       }
-      // the body is wanted: say so now, unless an earlier answer is still on its way (it would interleave)
-      if (active == null && waiting.isEmpty()) {
-        channel.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE), channel.voidPromise());
-      }
+      // the body is wanted: say so now, or when the answers before it are out (a 100 must not land inside one)
+      x.continuePending = true;
+      if (active == null && waiting.isEmpty()) sendContinue(x);
     }
+  }
+
+  private void sendContinue(ProxyExchange x) {
+    x.continuePending = false;
+    channel.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE), channel.voidPromise());
   }
 
   private void onContent(HttpContent c) {
@@ -153,10 +166,11 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   void finished(ProxyExchange x, boolean keepAlive) {
     if (active != x) return;
     active = null;
-    if (!keepAlive) {
-      if (refused && channel instanceof DuplexChannel d) {
+    if (!keepAlive || !channel.isActive()) {
+      if (refused && channel instanceof DuplexChannel d && channel.isActive()) {
         // a lingering close: the client may still be sending what the gateway refused, and closing with
         // unread input would reset the connection, maybe before the client has read the answer
+        channel.config().setAutoRead(true);
         d.shutdownOutput().addListener(f -> channel.eventLoop().schedule(() -> channel.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS));
       } else {
         channel.close();
@@ -170,6 +184,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       next.start();
     } else {
       clock = RequestReadDeadlines.now(); // the next request must arrive in time
+      if (reading != null && reading.continuePending) sendContinue(reading);
     }
   }
 

@@ -172,7 +172,7 @@ public final class Gateway implements AutoCloseable {
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(new HttpServerCodec(Proxy.clientDecoder()), new ClientConnection(proxy));
+            ch.pipeline().addLast(new HttpServerCodec(Proxy.clientDecoder(), Proxy.MAX_PIPELINE_DEPTH), new ClientConnection(proxy));
           }
         });
     var bound = b.bind(config.host(), config.port()).awaitUninterruptibly();

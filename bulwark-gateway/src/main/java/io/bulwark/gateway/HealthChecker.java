@@ -85,6 +85,7 @@ final class HealthChecker implements AutoCloseable {
 
   private void check(Backend b, Duration timeout, Outcome outcome) {
     if (closed) return;
+    b.resolve(); // here, on the checks' thread: the proxy's event loops never wait for DNS
     long start = System.nanoTime();
     try {
       client.newRequest(b.host(), b.port())

@@ -21,6 +21,12 @@ final class Proxy {
   static final int RESPONSE_HEADER_SIZE = 64 * 1024;
   /** Client requests read and queued behind the one being proxied before the gateway stops reading (pipelining). */
   static final int MAX_PIPELINED = 16;
+  /**
+   * Requests Netty's codec lets a connection have unanswered before it gives up on it. Reading stops
+   * at {@link #MAX_PIPELINED}, but what one read brought in is still decoded: this must exceed the
+   * smallest requests that fit in one read (64 KiB / ~16 bytes).
+   */
+  static final int MAX_PIPELINE_DEPTH = 8192;
   /** How often each loop closes pooled connections idle for longer than the pool's idle timeout. */
   static final long POOL_SWEEP_MILLIS = 5_000;
 

@@ -43,13 +43,15 @@ final class ProxyExchange implements ChannelFutureListener {
   private final ClientConnection client;
   private final Proxy proxy;
   private final HttpRequest head;
-  private final long start = System.nanoTime();
+  /** When the request's turn came (a pipelined request may wait behind earlier ones; its budget starts here). */
+  private long start = System.nanoTime();
   private final String method;
   private final String requestId;
   private final boolean clientKeepAlive;
 
   private ByteBuf body;
-  private boolean bodyOwned;
+  /** The client waits for {@code 100 Continue} before it sends the body; not sent yet. */
+  boolean continuePending;
   /** The gateway's own answer, decided while reading the request (bad input); null to proxy it. */
   private Problems.Problem refusal;
   private int retries;
@@ -88,16 +90,9 @@ final class ProxyExchange implements ChannelFutureListener {
     long have = body == null ? 0 : body.readableBytes();
     if (have + n > proxy.maxBodyBytes) return false;
     if (body == null) {
-      body = content.retain(); // the usual case: the whole body in one piece, kept without a copy
-      return true;
-    }
-    if (!bodyOwned) {
+      // copied (not retained) so the decoder's read buffer is not pinned for the whole upstream call
       long declared = HttpUtil.getContentLength(head, -1L);
-      ByteBuf own = client.alloc().buffer((int) Math.max(have + n, Math.min(declared, proxy.maxBodyBytes)));
-      own.writeBytes(body);
-      body.release();
-      body = own;
-      bodyOwned = true;
+      body = client.alloc().buffer((int) Math.max(n, Math.min(declared, proxy.maxBodyBytes)));
     }
     body.writeBytes(content);
     return true;
@@ -105,12 +100,12 @@ final class ProxyExchange implements ChannelFutureListener {
 
   /** The request has fully arrived and it is its turn. */
   void start() {
+    start = System.nanoTime();
     if (refusal != null) {
       answer(refusal);
       return;
     }
-    long left = start + proxy.upstreamTimeoutNanos - System.nanoTime();
-    timeout = client.loop().schedule(this::timedOut, Math.max(1, left), TimeUnit.NANOSECONDS);
+    timeout = client.loop().schedule(this::timedOut, proxy.upstreamTimeoutNanos, TimeUnit.NANOSECONDS);
     Backend backend = proxy.backends.acquire();
     if (backend == null) {
       answer(Problems.noServer());
@@ -130,7 +125,7 @@ final class ProxyExchange implements ChannelFutureListener {
     ForwardedHeaders.upstream(head.headers(), client.remoteAddress(), requestId, backend.hostHeader(), headers);
     ByteBuf content = body == null ? Unpooled.EMPTY_BUFFER : body.retainedDuplicate();
     if (body != null || expectsBody(head.method())) headers.setInt(ForwardedHeaders.CONTENT_LENGTH, content.readableBytes());
-    return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, head.method(), Uris.originForm(head.uri()), content, headers,
+    return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, head.method(), Uris.originForm(method, head.uri()), content, headers,
         EmptyHttpHeaders.INSTANCE);
   }
 
@@ -154,6 +149,7 @@ final class ProxyExchange implements ChannelFutureListener {
     if (attempt.committed) {
       // the answer is partly with the client: all that is left is to cut it off, so it sees a truncated answer
       status = 502;
+      keepAlive = false; // and nothing pipelined behind it may go on
       client.abort();
       finish(502);
       return;

@@ -7,7 +7,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
-import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.concurrent.RejectedExecutionException;
@@ -53,7 +52,7 @@ final class UpstreamPool {
     }
     if (open < proxy.maxConnectionsPerLoop) {
       connect(attempt);
-    } else if (waiting.size() < proxy.maxQueuedPerLoop) {
+    } else if (waiting.size() < proxy.maxQueuedPerLoop || waiting.removeIf(ProxyExchange.Attempt::isDone)) {
       waiting.add(attempt);
     } else {
       attempt.connectFailed(new RejectedExecutionException(
@@ -62,8 +61,12 @@ final class UpstreamPool {
   }
 
   private void connect(ProxyExchange.Attempt attempt) {
+    if (backend.address().isUnresolved()) { // never looked up successfully: fail now rather than resolve on the loop
+      attempt.connectFailed(new java.net.UnknownHostException(backend.host()));
+      return;
+    }
     open++;
-    ChannelFuture f = bootstrap.connect(new InetSocketAddress(backend.host(), backend.port()));
+    ChannelFuture f = bootstrap.connect(backend.address()); // resolved off the loop (Backend.resolve)
     f.addListener(done -> {
       if (done.isSuccess()) attempt.connected(f.channel().pipeline().get(UpstreamConnection.class));
       else attempt.connectFailed(done.cause());

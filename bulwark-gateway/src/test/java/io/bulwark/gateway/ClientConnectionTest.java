@@ -136,6 +136,64 @@ class ClientConnectionTest {
     assertThat(fx.main().receivedList().getLast().pathQuery()).isEqualTo("/ping?x=1");
   }
 
+  @Test
+  void requests_pipelined_deeper_than_one_read_are_all_answered() throws IOException {
+    int n = 300;
+    String all = exchange("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n".repeat(n - 1) + "GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assertThat(all.split("HTTP/1.1 200 OK", -1)).hasSize(n + 1);
+  }
+
+  @Test
+  void a_pipelined_request_gets_its_own_time_budget_from_its_turn() throws IOException {
+    fx.close();
+    fx = GatewayFixture.mainAndBackup(c -> c.withUpstreamTimeouts(Duration.ofMillis(500), Duration.ofSeconds(1)));
+    String slow = "GET /slow?ms=700 HTTP/1.1\r\nHost: x\r\n\r\n";
+    String all = exchange(slow + slow.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"));
+    assertThat(all.split("HTTP/1.1 200 OK", -1)).as(all).hasSize(3);
+  }
+
+  @Test
+  void nothing_pipelined_behind_an_answer_cut_off_midway_is_sent() throws Exception {
+    fx.close();
+    fx = GatewayFixture.mainAndBackup(c -> c.withUpstreamTimeouts(Duration.ofMillis(500), Duration.ofSeconds(1)));
+    String answer = exchange("GET /stall HTTP/1.1\r\nHost: x\r\n\r\nPOST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+    assertThat(answer).startsWith("HTTP/1.1 200 ").endsWith("0123456789"); // truncated: 10 of the declared 1000 bytes
+    fx.main().releaseHeld();
+    assertThat(fx.main().receivedList()).extracting(FakeBackend.Received::pathQuery).containsExactly("/stall");
+  }
+
+  @Test
+  void malformed_targets_versions_and_hosts_are_refused() throws IOException {
+    assertThat(exchange("GET http://h/a/../../b HTTP/1.1\r\nHost: h\r\n\r\n")).startsWith("HTTP/1.1 400 ").contains("malformed-request");
+    assertThat(exchange("GET foo HTTP/1.1\r\nHost: h\r\n\r\n")).startsWith("HTTP/1.1 400 ").contains("must be a path");
+    assertThat(exchange("GET * HTTP/1.1\r\nHost: h\r\n\r\n")).startsWith("HTTP/1.1 400 ").contains("only for OPTIONS");
+    assertThat(exchange("GET /ping HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400 ").contains("exactly one Host");
+    assertThat(exchange("GET /ping HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")).startsWith("HTTP/1.1 400 ").contains("exactly one Host");
+    assertThat(exchange("GET /ping HTTP/1.2\r\nHost: h\r\n\r\n")).contains(" 505 ").contains("http-version-not-supported");
+    assertThat(fx.main().requests).hasValue(0);
+    assertThat(exchange("GET http://h?x=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")).startsWith("HTTP/1.1 200 ");
+    assertThat(fx.main().receivedList().getLast().pathQuery()).isEqualTo("/?x=1");
+  }
+
+  @Test
+  void an_http_1_0_expect_header_is_ignored() throws IOException {
+    String answer = exchange("POST /v1/tasks HTTP/1.0\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}");
+    assertThat(answer).startsWith("HTTP/1.0 200 ").endsWith("{}");
+  }
+
+  @Test
+  void a_client_that_shuts_its_sending_side_is_taken_as_gone() throws Exception {
+    // like HAProxy's "option abortonclose": a socket can't tell a half-close from a client that left,
+    // and a client that left a long poll must not hold a server connection for a minute
+    try (Socket s = socket()) {
+      s.getOutputStream().write("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      await().atMost(Duration.ofSeconds(5)).until(() -> fx.main().holding() == 1);
+      s.shutdownOutput();
+      await().atMost(Duration.ofSeconds(5)).until(() -> fx.gateway.server("api-main").inFlight() == 0);
+    }
+    fx.main().releaseHeld();
+  }
+
   // ------------------------------------------------------------------ raw HTTP
 
   private Socket socket() throws IOException {

@@ -193,6 +193,15 @@ final class FakeBackend implements AutoCloseable {
         }
         callback.succeeded();
       }
+      case "/stall" -> { // declares 1000 bytes, sends 10, then holds the rest until releaseHeld()
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 1000);
+        response.write(false, ByteBuffer.wrap("0123456789".getBytes(StandardCharsets.UTF_8)), Callback.NOOP);
+        holding.incrementAndGet();
+        held.add(() -> {
+          holding.decrementAndGet();
+          callback.failed(new java.io.IOException("stalled on purpose"));
+        });
+      }
       case "/status" -> send(response, callback, Integer.parseInt(query.getValue("code")), "status " + name);
       default -> send(response, callback, 200, body.isEmpty() ? name : body);
     }
