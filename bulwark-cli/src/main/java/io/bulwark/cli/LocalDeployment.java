@@ -190,18 +190,23 @@ final class LocalDeployment implements AutoCloseable {
    */
   private void startBackups() {
     backups = new BackupService(options.backups(), new FileSystemBlobStore(dir.archive()), dir.walSpool(),
-        dir.root().resolve("verify-scratch"), password, null, new PrimaryAccess() {
-          @Override
-          public Connection connect() throws SQLException {
-            return DriverManager.getConnection(jdbcUrl(), pg.user(), password);
-          }
-
-          @Override
-          public java.nio.file.Path dataDir() {
-            return controller == null ? pg.dataDir() : controller.primary().postgres().dataDir();
-          }
-        });
+        dir.root().resolve("verify-scratch"), password, null, primaryAccess(), dir.root().resolve("last-verification.json"));
     backups.start();
+  }
+
+  /** Whichever node is the primary now, for backups and verification. */
+  private PrimaryAccess primaryAccess() {
+    return new PrimaryAccess() {
+      @Override
+      public Connection connect() throws SQLException {
+        return DriverManager.getConnection(jdbcUrl(), pg.user(), password);
+      }
+
+      @Override
+      public java.nio.file.Path dataDir() {
+        return controller == null ? pg.dataDir() : controller.primary().postgres().dataDir();
+      }
+    };
   }
 
   /** Backups and archiving (null before start). */

@@ -67,6 +67,7 @@ public final class BackupService implements AutoCloseable {
   private volatile Optional<BackupVerifier.Result> lastVerification = Optional.empty();
   private volatile String lastBackupError;
   private volatile boolean backupRunning;
+  private final Path verificationFile;
 
   /**
    * @param spoolDir where archive_command puts WAL ({@link WalArchiver#postgresSettings})
@@ -76,6 +77,16 @@ public final class BackupService implements AutoCloseable {
    */
   public BackupService(Config config, BlobStore store, Path spoolDir, Path scratchDir, String pgPassword, Path binariesDir,
       PrimaryAccess primary) {
+    this(config, store, spoolDir, scratchDir, pgPassword, binariesDir, primary, null);
+  }
+
+  /**
+   * @param verificationFile where the last verification's result is kept across restarts (so the
+   *     next one is due a verify interval after it, not a minute after every start); null for none
+   */
+  public BackupService(Config config, BlobStore store, Path spoolDir, Path scratchDir, String pgPassword, Path binariesDir,
+      PrimaryAccess primary, Path verificationFile) {
+    this.verificationFile = verificationFile;
     this.config = config;
     this.store = store;
     this.primary = primary;
@@ -94,7 +105,9 @@ public final class BackupService implements AutoCloseable {
         config.archiveTimeout().toSeconds(), config.backupInterval(), config.retention(), config.verifyInterval(),
         store.describe());
     nextBackup = clock.instant();
-    nextVerify = null; // after the first backup
+    lastVerification = verificationFile == null ? Optional.empty() : BackupVerifier.load(verificationFile);
+    // the next verification: an interval after the recorded one (sooner if it failed), else a minute after the first backup
+    nextVerify = lastVerification.map(r -> r.at().plus(r.ok() ? config.verifyInterval() : RETRY.multipliedBy(10))).orElse(null);
     scheduler.scheduleWithFixedDelay(this::tick, 0, TICK.toMillis(), TimeUnit.MILLISECONDS);
   }
 
@@ -135,6 +148,7 @@ public final class BackupService implements AutoCloseable {
   public BackupVerifier.Result verifyNow() {
     BackupVerifier.Result r = BackupVerifier.verify(store, scratch, password, binariesDir, primary);
     lastVerification = Optional.of(r);
+    if (verificationFile != null) BackupVerifier.save(r, verificationFile);
     nextVerify = clock.instant().plus(r.ok() ? config.verifyInterval() : RETRY.multipliedBy(10));
     return r;
   }

@@ -1,6 +1,7 @@
 package io.bulwark.dr;
 
 import io.bulwark.core.blob.BlobStore;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -35,6 +36,36 @@ public final class BackupVerifier {
       double megabytesPerSecond, Map<String, Long> rowCounts, long checksumFailures, String taskCheck, String error) {}
 
   private BackupVerifier() {}
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = BackupManifest.JSON.copy()
+      .registerModule(new com.fasterxml.jackson.databind.module.SimpleModule("durations")
+          .addSerializer(Duration.class, new com.fasterxml.jackson.databind.ser.std.ToStringSerializer(Duration.class))
+          .addDeserializer(Duration.class, new com.fasterxml.jackson.databind.deser.std.FromStringDeserializer<>(Duration.class) {
+            @Override
+            protected Duration _deserialize(String value, com.fasterxml.jackson.databind.DeserializationContext ctxt) {
+              return Duration.parse(value);
+            }
+          }));
+
+  /** Keeps {@code r} in {@code file} (durably), so the last verification outlives the process that ran it. */
+  public static void save(Result r, Path file) {
+    try {
+      Fs.writeAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+    } catch (java.io.IOException e) {
+      log.warn("could not record the verification result in {}: {}", file, e.toString());
+    }
+  }
+
+  /** The result {@link #save} kept in {@code file}; empty if there is none or it cannot be read (with a warning). */
+  public static Optional<Result> load(Path file) {
+    if (!Files.exists(file)) return Optional.empty();
+    try {
+      return Optional.of(JSON.readValue(Files.readAllBytes(file), Result.class));
+    } catch (java.io.IOException e) {
+      log.warn("ignoring the recorded verification result in {}: {}", file, e.toString());
+      return Optional.empty();
+    }
+  }
 
   /**
    * @param scratch an unused path for the scratch cluster (deleted before and after)

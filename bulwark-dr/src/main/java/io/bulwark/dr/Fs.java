@@ -33,6 +33,17 @@ final class Fs {
   }
 
   /** Creates file if it is missing (empty; a marker such as standby.signal) and makes it durable. */
+  /** Replaces {@code file} with {@code data}, durably: a temp file, fsynced, renamed over it, the directory fsynced. */
+  static void writeAtomically(Path file, byte[] data) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.write(tmp, data);
+    fsync(tmp);
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    fsync(dir);
+  }
+
   static void touchSynced(Path file) {
     try (FileChannel c = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
       c.force(true);

@@ -180,6 +180,11 @@ class PointInTimeRestoreTest {
     assertThat(r.rowCounts()).containsEntry("postgres.public.marker_log", (long) commitTimes.size());
     assertThat(Files.exists(tmp.resolve("verify"))).as("scratch directory removed").isFalse();
     System.out.println("VERIFY: " + r);
+    // kept across restarts of `up`, whole
+    Path kept = tmp.resolve("state/last-verification.json");
+    BackupVerifier.save(r, kept);
+    assertThat(BackupVerifier.load(kept)).contains(r);
+    assertThat(BackupVerifier.load(tmp.resolve("state/none.json"))).isEmpty();
   }
 
   @Test
