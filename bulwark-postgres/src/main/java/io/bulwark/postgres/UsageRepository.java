@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -34,6 +35,27 @@ public final class UsageRepository {
           + " bytes_in, bytes_out)"
           + " SELECT * FROM unnest(?::text[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[],"
           + " ?::bigint[], ?::bigint[])"
+          + " ON CONFLICT (tenant, minute) DO UPDATE SET requests = m.requests + excluded.requests,"
+          + " tasks_submitted = m.tasks_submitted + excluded.tasks_submitted,"
+          + " tasks_succeeded = m.tasks_succeeded + excluded.tasks_succeeded,"
+          + " tasks_dead = m.tasks_dead + excluded.tasks_dead,"
+          + " bytes_in = m.bytes_in + excluded.bytes_in, bytes_out = m.bytes_out + excluded.bytes_out";
+
+  /**
+   * How long minutes keep a row each. Older ones are rolled up into one row per tenant and UTC day
+   * (dated at the day's first minute): the API shows the last 24 h per minute and all-time totals,
+   * which the roll-up keeps exact, and the table stops growing by a row per tenant-minute forever.
+   */
+  public static final Duration MINUTE_RETENTION = Duration.ofDays(7);
+
+  private static final String SUMS = "sum(requests)::bigint, sum(tasks_submitted)::bigint, sum(tasks_succeeded)::bigint,"
+      + " sum(tasks_dead)::bigint, sum(bytes_in)::bigint, sum(bytes_out)::bigint";
+
+  private static final String ROLL_UP =
+      "WITH old AS (DELETE FROM usage_minutes WHERE minute < ? AND minute <> date_trunc('day', minute, 'UTC') RETURNING *)"
+          + " INSERT INTO usage_minutes AS m (tenant, minute, requests, tasks_submitted, tasks_succeeded, tasks_dead,"
+          + " bytes_in, bytes_out)"
+          + " SELECT tenant, date_trunc('day', minute, 'UTC'), " + SUMS + " FROM old GROUP BY 1, 2"
           + " ON CONFLICT (tenant, minute) DO UPDATE SET requests = m.requests + excluded.requests,"
           + " tasks_submitted = m.tasks_submitted + excluded.tasks_submitted,"
           + " tasks_succeeded = m.tasks_succeeded + excluded.tasks_succeeded,"
@@ -82,6 +104,20 @@ public final class UsageRepository {
       SqlArrays.bind(c, ps, 1, text(tenants), timestamptz(minutes), int8(req), int8(sub), int8(ok), int8(dead),
           int8(in), int8(out));
       ps.executeUpdate();
+    }
+  }
+
+  /**
+   * Rolls the minutes before {@code before} up into one row per tenant and UTC day, in one
+   * statement (so totals never change, and concurrent roll-ups each move only the rows they
+   * deleted); returns how many day rows it wrote.
+   */
+  public int rollUp(Instant before) {
+    try (Connection c = db.connection(); PreparedStatement ps = c.prepareStatement(ROLL_UP)) {
+      ps.setTimestamp(1, Timestamp.from(before));
+      return ps.executeUpdate();
+    } catch (SQLException e) {
+      throw DatabaseUnavailableException.translate("rolling up usage minutes", e);
     }
   }
 

@@ -62,6 +62,25 @@ class UsageRepositoryTest {
   }
 
   @Test
+  void old_minutes_are_rolled_up_into_days_and_totals_stay_exact() {
+    Instant day = Instant.parse("2030-01-01T00:00:00Z");
+    Instant recent = Instant.parse("2030-01-09T12:00:00Z");
+    usage.add(List.of(counts("acme", day, 1), counts("acme", day.plusSeconds(36_000), 10), counts("acme", day.plusSeconds(36_060), 100),
+        counts("acme", day.plusSeconds(86_400 + 60), 1000), counts("globex", day.plusSeconds(60), 7), counts("acme", recent, 5)));
+    UsageRepository.Counts before = usage.report("acme", recent).totals();
+
+    int written = usage.rollUp(recent.minus(UsageRepository.MINUTE_RETENTION));
+
+    assertThat(written).as("acme's two days and globex's one").isEqualTo(3);
+    assertThat(usage.report("acme", day).minutes()).containsExactly(counts("acme", day, 111),
+        counts("acme", day.plusSeconds(86_400), 1000), counts("acme", recent, 5));
+    assertThat(usage.report("globex", day).minutes()).containsExactly(counts("globex", day, 7));
+    assertThat(usage.report("acme", recent).totals()).isEqualTo(before);
+    assertThat(usage.rollUp(recent.minus(UsageRepository.MINUTE_RETENTION))).as("nothing left to roll up").isZero();
+    assertThat(usage.report("acme", day).minutes()).hasSize(3);
+  }
+
+  @Test
   void adding_nothing_is_a_no_op() {
     usage.add(List.of());
     assertThat(PgFixtures.count(db, "SELECT count(*) FROM usage_minutes")).isZero();

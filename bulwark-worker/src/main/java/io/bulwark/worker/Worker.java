@@ -17,6 +17,7 @@ import io.bulwark.postgres.Database;
 import io.bulwark.postgres.PgListener;
 import io.bulwark.postgres.TaskQueue;
 import io.bulwark.postgres.TaskRepository;
+import io.bulwark.postgres.UsageRepository;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -57,6 +58,7 @@ public final class Worker implements AutoCloseable {
   private final Database db;
   private final TaskQueue queue;
   private final TaskRepository tasks;
+  private final UsageRepository usage;
   private final BlobStore blobs;
   private final HandlerRegistry handlers;
   private final WorkerMetrics metrics;
@@ -81,6 +83,7 @@ public final class Worker implements AutoCloseable {
     this.db = db;
     this.queue = new TaskQueue(db);
     this.tasks = new TaskRepository(db);
+    this.usage = new UsageRepository(db);
     this.blobs = blobs;
     this.handlers = handlers;
     this.metrics = new WorkerMetrics(metrics);
@@ -373,6 +376,9 @@ public final class Worker implements AutoCloseable {
     try {
       int pruned = tasks.pruneIdempotencyKeys(Duration.ofHours(24));
       if (pruned > 0) log.info("[{}] pruned {} idempotency key(s) older than 24 h", workerId, pruned);
+      int days = usage.rollUp(java.time.Instant.now().minus(UsageRepository.MINUTE_RETENTION));
+      if (days > 0) log.info("[{}] rolled usage minutes older than {} d up into {} tenant-day row(s)", workerId,
+          UsageRepository.MINUTE_RETENTION.toDays(), days);
     } catch (RuntimeException e) {
       onDatabaseError("maintenance", e);
     }
