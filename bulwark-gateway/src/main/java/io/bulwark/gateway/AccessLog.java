@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The request path only formats the line and queues it (lock-free, no thread is woken); a writer
  * thread hands the queued lines to the logger every {@value #FLUSH_MILLIS} ms, in the order they
- * were queued. Waking a logging thread for every request cost the proxy a context switch per
+ * were queued, then flushes stdout (where `bulwark up` sends them, unflushed per line). Waking a logging thread for every request cost the proxy a context switch per
  * request. So a line reaches the logger up to {@value #FLUSH_MILLIS} ms after its request ended
  * (its {@code ms=} is exact; a timestamp the logger adds may be that much late). If the writer falls
  * {@value #MAX_PENDING} lines behind, requests log their own lines (the queue stays bounded).
@@ -72,14 +72,20 @@ final class AccessLog implements AutoCloseable {
   }
 
   private void drain() {
+    boolean wrote = false;
     for (String s; (s = pending.poll()) != null; ) {
       size.decrementAndGet();
+      wrote = true;
       try {
         log.info(s);
       } catch (RuntimeException e) {
         // a broken appender must not stop the writer; logback reports its own errors
       }
     }
+    // `bulwark up` writes the access log to the role's stdout without a flush per line (logback.xml):
+    // flush once per batch, so a quiet gateway's last lines show up within FLUSH_MILLIS, not when a
+    // buffer fills
+    if (wrote) System.out.flush();
   }
 
   /** Writes the queued lines and stops the writer; later lines are logged by the requests themselves. */
