@@ -30,16 +30,18 @@ public final class UsageRepository {
   /** A tenant's usage: per minute since a time, plus all-time totals. */
   public record Report(List<Counts> minutes, Counts totals) {}
 
-  private static final String UPSERT =
+  /** Into usage_minutes, adding to the counts of a tenant-minute that has a row already. */
+  private static final String INSERT_ADDING =
       "INSERT INTO usage_minutes AS m (tenant, minute, requests, tasks_submitted, tasks_succeeded, tasks_dead,"
-          + " bytes_in, bytes_out)"
-          + " SELECT * FROM unnest(?::text[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[],"
-          + " ?::bigint[], ?::bigint[])"
+          + " bytes_in, bytes_out) %s"
           + " ON CONFLICT (tenant, minute) DO UPDATE SET requests = m.requests + excluded.requests,"
           + " tasks_submitted = m.tasks_submitted + excluded.tasks_submitted,"
           + " tasks_succeeded = m.tasks_succeeded + excluded.tasks_succeeded,"
           + " tasks_dead = m.tasks_dead + excluded.tasks_dead,"
           + " bytes_in = m.bytes_in + excluded.bytes_in, bytes_out = m.bytes_out + excluded.bytes_out";
+
+  private static final String UPSERT = INSERT_ADDING.formatted(
+      "SELECT * FROM unnest(?::text[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])");
 
   /**
    * How long minutes keep a row each. Older ones are rolled up into one row per tenant and UTC day
@@ -48,19 +50,11 @@ public final class UsageRepository {
    */
   public static final Duration MINUTE_RETENTION = Duration.ofDays(7);
 
-  private static final String SUMS = "sum(requests)::bigint, sum(tasks_submitted)::bigint, sum(tasks_succeeded)::bigint,"
-      + " sum(tasks_dead)::bigint, sum(bytes_in)::bigint, sum(bytes_out)::bigint";
-
   private static final String ROLL_UP =
-      "WITH old AS (DELETE FROM usage_minutes WHERE minute < ? AND minute <> date_trunc('day', minute, 'UTC') RETURNING *)"
-          + " INSERT INTO usage_minutes AS m (tenant, minute, requests, tasks_submitted, tasks_succeeded, tasks_dead,"
-          + " bytes_in, bytes_out)"
-          + " SELECT tenant, date_trunc('day', minute, 'UTC'), " + SUMS + " FROM old GROUP BY 1, 2"
-          + " ON CONFLICT (tenant, minute) DO UPDATE SET requests = m.requests + excluded.requests,"
-          + " tasks_submitted = m.tasks_submitted + excluded.tasks_submitted,"
-          + " tasks_succeeded = m.tasks_succeeded + excluded.tasks_succeeded,"
-          + " tasks_dead = m.tasks_dead + excluded.tasks_dead,"
-          + " bytes_in = m.bytes_in + excluded.bytes_in, bytes_out = m.bytes_out + excluded.bytes_out";
+      "WITH old AS (DELETE FROM usage_minutes WHERE minute < ? AND minute <> date_trunc('day', minute, 'UTC') RETURNING *) "
+          + INSERT_ADDING.formatted("SELECT tenant, date_trunc('day', minute, 'UTC'), sum(requests)::bigint,"
+              + " sum(tasks_submitted)::bigint, sum(tasks_succeeded)::bigint, sum(tasks_dead)::bigint, sum(bytes_in)::bigint,"
+              + " sum(bytes_out)::bigint FROM old GROUP BY 1, 2");
 
   private final Database db;
 
