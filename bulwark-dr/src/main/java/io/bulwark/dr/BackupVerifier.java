@@ -1,5 +1,8 @@
 package io.bulwark.dr;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.bulwark.core.blob.BlobStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,15 +40,9 @@ public final class BackupVerifier {
 
   private BackupVerifier() {}
 
-  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = BackupManifest.JSON.copy()
-      .registerModule(new com.fasterxml.jackson.databind.module.SimpleModule("durations")
-          .addSerializer(Duration.class, new com.fasterxml.jackson.databind.ser.std.ToStringSerializer(Duration.class))
-          .addDeserializer(Duration.class, new com.fasterxml.jackson.databind.deser.std.FromStringDeserializer<>(Duration.class) {
-            @Override
-            protected Duration _deserialize(String value, com.fasterxml.jackson.databind.DeserializationContext ctxt) {
-              return Duration.parse(value);
-            }
-          }));
+  /** As `bulwark db verify --json` writes a result: ISO-8601 instants and durations. */
+  private static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
+      .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS);
 
   /** Keeps {@code r} in {@code file} (durably), so the last verification outlives the process that ran it. */
   public static void save(Result r, Path file) {
