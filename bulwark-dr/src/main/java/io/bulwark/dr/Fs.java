@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
@@ -32,7 +33,6 @@ final class Fs {
     }
   }
 
-  /** Creates file if it is missing (empty; a marker such as standby.signal) and makes it durable. */
   /** Replaces {@code file} with {@code data}, durably: a temp file, fsynced, renamed over it, the directory fsynced. */
   static void writeAtomically(Path file, byte[] data) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
@@ -40,10 +40,11 @@ final class Fs {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     Files.write(tmp, data);
     fsync(tmp);
-    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     fsync(dir);
   }
 
+  /** Creates file if it is missing (empty; a marker such as standby.signal) and makes it durable. */
   static void touchSynced(Path file) {
     try (FileChannel c = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
       c.force(true);

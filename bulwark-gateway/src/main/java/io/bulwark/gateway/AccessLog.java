@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The request path only formats the line and queues it (lock-free, no thread is woken); a writer
  * thread hands the queued lines to the logger every {@value #FLUSH_MILLIS} ms, in the order they
- * were queued, then flushes stdout (where `bulwark up` sends them, unflushed per line). Waking a logging thread for every request cost the proxy a context switch per
- * request. So a line reaches the logger up to {@value #FLUSH_MILLIS} ms after its request ended
+ * were queued, then flushes stdout (where `bulwark up` sends them, unflushed per line). Waking a
+ * logging thread for every request cost the proxy a context switch per request. So a line reaches the logger up to {@value #FLUSH_MILLIS} ms after its request ended
  * (its {@code ms=} is exact; a timestamp the logger adds may be that much late). If the writer falls
  * {@value #MAX_PENDING} lines behind, requests log their own lines (the queue stays bounded).
  * {@link #close()} writes what is left.
