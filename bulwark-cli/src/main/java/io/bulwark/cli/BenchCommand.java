@@ -266,11 +266,8 @@ final class BenchCommand implements Callable<Integer> {
         load.closedLoop(connections, WARM_UP_SECONDS, n -> get);
         load.closedLoop(connections, WARM_UP_SECONDS / 2.0, submit);
       }
-      // statistics for the tables the warm-up filled: planned while they were empty (reset() analyzed them so),
-      // the API's prepared statements would scan them instead of using their indexes until autovacuum's next round
-      settle(db);
-      compare("GET /v1/tasks/{id}", targets, proxyPids, n -> get, () -> settle(db));
-      compare("POST /v1/tasks (submit)", targets, proxyPids, submit, () -> settle(db));
+      compare(db, "GET /v1/tasks/{id}", targets, proxyPids, n -> get);
+      compare(db, "POST /v1/tasks (submit)", targets, proxyPids, submit);
       if (haproxy == null) report("HAProxy", "not installed (apt-get install haproxy) — skipped");
     } finally {
       if (haproxy != null) {
@@ -282,16 +279,18 @@ final class BenchCommand implements Callable<Integer> {
 
   /**
    * The same requests against each target, one after another: max throughput, then latency at a
-   * fixed rate. For a target behind a proxy, the proxy process's CPU time per request during the
-   * max-throughput run too: on a shared machine, that is what a proxy takes from the API servers.
+   * fixed rate, each from the same {@link #settle} start (statistics of the tables as the warm-up
+   * filled them, a fresh checkpoint). For a target behind a proxy, the proxy process's CPU time per
+   * request during the max-throughput run too: on a shared machine, that is what a proxy takes from
+   * the API servers.
    */
-  private void compare(String what, Map<String, Integer> targets, Map<String, Long> proxyPids,
-      java.util.function.LongFunction<byte[]> request, Runnable beforeEach) throws InterruptedException {
+  private void compare(Database db, String what, Map<String, Integer> targets, Map<String, Long> proxyPids,
+      java.util.function.LongFunction<byte[]> request) throws InterruptedException {
     Map<String, LoadResult> max = new LinkedHashMap<>();
     Map<String, LoadResult> fixed = new LinkedHashMap<>();
     Map<String, Double> cpuMicros = new LinkedHashMap<>();
     for (var t : targets.entrySet()) {
-      beforeEach.run();
+      settle(db);
       HttpLoad load = new HttpLoad("127.0.0.1", t.getValue());
       load.closedLoop(16, 3, request); // warm-up
       Long pid = proxyPids.get(t.getKey());
