@@ -34,8 +34,11 @@ final class EventLoops implements AutoCloseable {
   final Class<? extends Channel> channel;
   /** {@code epoll} or {@code nio}. */
   final String transport;
+  /** How many loops (threads) there are. */
+  final int threads;
 
   EventLoops(String name, int threads) {
+    this.threads = threads;
     DefaultThreadFactory factory = new DefaultThreadFactory(name + "-loop", true);
     IoHandlerFactory io;
     if (Epoll.isAvailable()) {

@@ -90,7 +90,7 @@ public final class Gateway implements AutoCloseable {
 
     this.loops = new EventLoops(config.name(), EventLoops.DEFAULT_THREADS);
     this.proxy = new Proxy(config, backends, gatewayMetrics, deadlines, loops, UPSTREAM_POOL_IDLE_TIMEOUT.toMillis(),
-        MAX_CONNECTIONS_PER_SERVER, MAX_QUEUED_PER_SERVER, EventLoops.DEFAULT_THREADS);
+        MAX_CONNECTIONS_PER_SERVER, MAX_QUEUED_PER_SERVER);
     this.accessLog = proxy.accessLog;
 
     this.adminServer = new Server(threads(config.name() + "-admin", 8, 1));
@@ -159,7 +159,7 @@ public final class Gateway implements AutoCloseable {
           + "; make sure no other process is using the port, or pick another with --admin-port", e);
     }
     log.info("[{}] gateway listening on http://{}:{} (admin http://{}:{}; {} event loops, {}); servers: {}", config.name(), config.host(),
-        port(), config.adminHost(), adminPort(), EventLoops.DEFAULT_THREADS, loops.transport, describe());
+        port(), config.adminHost(), adminPort(), loops.threads, loops.transport, describe());
   }
 
   private void listen() {

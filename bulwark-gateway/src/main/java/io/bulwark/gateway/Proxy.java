@@ -52,7 +52,7 @@ final class Proxy {
   };
 
   Proxy(GatewayConfig config, Backends backends, GatewayMetrics metrics, RequestReadDeadlines deadlines, EventLoops loops,
-      long poolIdleMillis, int maxConnectionsPerServer, int maxQueuedPerServer, int loopCount) {
+      long poolIdleMillis, int maxConnectionsPerServer, int maxQueuedPerServer) {
     this.gateway = config.name();
     this.backends = backends;
     this.metrics = metrics;
@@ -63,8 +63,9 @@ final class Proxy {
     this.upstreamTimeoutNanos = config.upstreamTimeout().toNanos();
     this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, config.upstreamConnectTimeout().toMillis());
     this.poolIdleNanos = TimeUnit.MILLISECONDS.toNanos(poolIdleMillis);
-    this.maxConnectionsPerLoop = Math.max(1, maxConnectionsPerServer / loopCount);
-    this.maxQueuedPerLoop = Math.max(1, maxQueuedPerServer / loopCount);
+    // a server's limits are split between the loops, each of which has its own pool
+    this.maxConnectionsPerLoop = Math.max(1, maxConnectionsPerServer / loops.threads);
+    this.maxQueuedPerLoop = Math.max(1, maxQueuedPerServer / loops.threads);
   }
 
   static HttpDecoderConfig clientDecoder() {
