@@ -47,7 +47,6 @@ final class ProxyExchange implements ChannelFutureListener {
   private long start = System.nanoTime();
   private final String method;
   private final String requestId;
-  private final boolean clientKeepAlive;
 
   private ByteBuf body;
   /** The client waits for {@code 100 Continue} before it sends the body; not sent yet. */
@@ -69,8 +68,7 @@ final class ProxyExchange implements ChannelFutureListener {
     this.head = head;
     this.method = head.method().name();
     this.requestId = RequestIds.keepOrGenerate(head.headers().get(ForwardedHeaders.X_REQUEST_ID));
-    this.clientKeepAlive = HttpUtil.isKeepAlive(head);
-    this.keepAlive = clientKeepAlive;
+    this.keepAlive = HttpUtil.isKeepAlive(head);
   }
 
   HttpRequest head() {

@@ -63,10 +63,6 @@ final class RequestReadDeadlines {
     }
   }
 
-  int tracked() {
-    return open.size();
-  }
-
   static long now() {
     long t = System.nanoTime();
     return t == OFF ? 1 : t;

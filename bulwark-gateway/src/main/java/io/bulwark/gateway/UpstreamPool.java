@@ -110,8 +110,4 @@ final class UpstreamPool {
       c.channel.close();
     }
   }
-
-  int open() {
-    return open;
-  }
 }
