@@ -2,7 +2,6 @@ package io.bulwark.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -47,14 +46,14 @@ class BadInputTest {
   @Test
   void oversized_request_headers_get_431() throws IOException {
     String raw = "GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + "x".repeat(10_000) + "\r\n\r\n";
-    String answer = exchangeRaw(raw);
+    String answer = fx.exchangeRaw(raw);
     assertThat(answer).startsWith("HTTP/1.1 431 ").contains("Content-Type: application/problem+json")
         .contains("\"type\":\"https://bulwark.dev/problems/headers-too-large\"");
   }
 
   @Test
   void a_malformed_request_gets_400() throws IOException {
-    String answer = exchangeRaw("GET /ping HTTP/1.1\r\nHost: x\r\nThis is no header\r\n\r\n");
+    String answer = fx.exchangeRaw("GET /ping HTTP/1.1\r\nHost: x\r\nThis is no header\r\n\r\n");
     assertThat(answer).startsWith("HTTP/1.1 400 ").contains("malformed-request");
   }
 
@@ -70,7 +69,7 @@ class BadInputTest {
   @Test
   void a_chunked_body_growing_past_the_limit_gets_413() throws IOException {
     String chunk = "600\r\n" + "a".repeat(0x600) + "\r\n";
-    String answer = exchangeRaw("POST /v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    String answer = fx.exchangeRaw("POST /v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         + chunk + chunk + "0\r\n\r\n");
     assertThat(answer).startsWith("HTTP/1.1 413 ").contains("body exceeds the limit of 1024 bytes");
   }
@@ -97,8 +96,7 @@ class BadInputTest {
 
   @Test
   void a_client_sending_its_headers_byte_by_byte_is_cut_off_after_the_request_read_timeout() throws IOException {
-    try (Socket s = new Socket("127.0.0.1", fx.gateway.port())) {
-      s.setSoTimeout(10_000);
+    try (Socket s = fx.rawSocket()) {
       OutputStream out = s.getOutputStream();
       out.write("GET /ping HTTP/1.1\r\nHost: x\r\nX-Slow: ".getBytes(StandardCharsets.US_ASCII));
       out.flush();
@@ -120,8 +118,7 @@ class BadInputTest {
 
   @Test
   void a_client_trickling_its_body_is_cut_off_after_the_request_read_timeout() throws IOException {
-    try (Socket s = new Socket("127.0.0.1", fx.gateway.port())) {
-      s.setSoTimeout(10_000);
+    try (Socket s = fx.rawSocket()) {
       OutputStream out = s.getOutputStream();
       out.write("POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
@@ -143,35 +140,14 @@ class BadInputTest {
   void an_idle_keep_alive_connection_is_closed_after_the_request_read_timeout() throws IOException {
     fx.gateway.setState("api-main", ServerState.MAINT);
     fx.gateway.setState("api-backup", ServerState.MAINT);
-    try (Socket s = new Socket("127.0.0.1", fx.gateway.port())) {
-      s.setSoTimeout(10_000);
+    try (Socket s = fx.rawSocket()) {
       s.getOutputStream().write("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       long start = System.nanoTime();
-      String answer = readUntilClosed(s.getInputStream());
+      String answer = GatewayFixture.readUntilClosed(s.getInputStream());
       long millis = (System.nanoTime() - start) / 1_000_000;
       assertThat(answer).startsWith("HTTP/1.1 503 ");
       assertThat(millis).isBetween(400L, 2000L);
     }
-  }
-
-  private String exchangeRaw(String request) throws IOException {
-    try (Socket s = new Socket("127.0.0.1", fx.gateway.port())) {
-      s.setSoTimeout(10_000);
-      s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
-      s.getOutputStream().flush();
-      return readUntilClosed(s.getInputStream());
-    }
-  }
-
-  private static String readUntilClosed(InputStream in) throws IOException {
-    ByteArrayOutputStream got = new ByteArrayOutputStream();
-    byte[] buf = new byte[8192];
-    try {
-      for (int n; (n = in.read(buf)) >= 0; ) got.write(buf, 0, n);
-    } catch (SocketException reset) {
-      // a reset after the answer is as good as a close
-    }
-    return got.toString(StandardCharsets.US_ASCII);
   }
 
   private static void assertClosedByGateway(InputStream in) throws IOException {

@@ -110,6 +110,34 @@ final class GatewayFixture implements AutoCloseable {
     return send(r);
   }
 
+  /** A plain socket to the gateway, for requests an HTTP client would not send (10 s read timeout). */
+  java.net.Socket rawSocket() throws java.io.IOException {
+    java.net.Socket s = new java.net.Socket("127.0.0.1", gateway.port());
+    s.setSoTimeout(10_000);
+    return s;
+  }
+
+  /** Sends {@code raw} as it is and reads until the gateway closes the connection. */
+  String exchangeRaw(String raw) throws java.io.IOException {
+    try (java.net.Socket s = rawSocket()) {
+      s.getOutputStream().write(raw.getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      return readUntilClosed(s.getInputStream());
+    }
+  }
+
+  /** Everything until the end of the stream; a reset after the answer is as good as a close. */
+  static String readUntilClosed(java.io.InputStream in) throws java.io.IOException {
+    java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+    byte[] buf = new byte[64 * 1024];
+    try {
+      for (int n; (n = in.read(buf)) >= 0; ) got.write(buf, 0, n);
+    } catch (java.net.SocketException reset) {
+      // a reset after the answer is as good as a close
+    }
+    return got.toString(StandardCharsets.US_ASCII);
+  }
+
   static Resp send(Request r) {
     try {
       ContentResponse cr = r.send();
