@@ -9,7 +9,7 @@ import io.bulwark.core.auth.ApiKey;
 import io.bulwark.core.handler.HandlerRegistry;
 import io.bulwark.core.metrics.Metrics;
 import io.bulwark.core.task.RetryPolicy;
-import io.bulwark.embedded.testing.TestDatabase;
+import io.bulwark.testkit.TestDatabase;
 import io.bulwark.postgres.ApiKeyRepository;
 import io.bulwark.postgres.Database;
 import io.bulwark.storage.FileSystemBlobStore;

@@ -6,8 +6,8 @@ import static org.awaitility.Awaitility.await;
 
 import io.bulwark.api.ApiFixture.Resp;
 import io.bulwark.api.ApiFixture.Tenant;
-import io.bulwark.embedded.testing.PostgresExtension;
-import io.bulwark.embedded.testing.TestDatabase;
+import io.bulwark.testkit.PostgresExtension;
+import io.bulwark.testkit.TestDatabase;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;

@@ -87,7 +87,7 @@ final class BenchCommand implements Callable<Integer> {
     Path root = dataDir != null ? dataDir : Files.createTempDirectory("bulwark-bench");
     int port = Ports.free();
     LocalDeployment.Options opts = LocalDeployment.Options.defaults().withPort(port).withWorkers(0).withStandby(standby)
-        .withBackups(new io.bulwark.dr.BackupService.Config(UpCommand.duration("--archive-lag", archiveLag),
+        .withBackups(new io.bulwark.dr.BackupService.Config(DurationConverter.parse("--archive-lag", archiveLag),
             io.bulwark.dr.BackupService.Config.DEFAULT_BACKUP_INTERVAL, io.bulwark.dr.BackupService.Config.DEFAULT_RETENTION,
             io.bulwark.dr.BackupService.Config.DEFAULT_VERIFY_INTERVAL))
         .withWorkerArgs("--concurrency", Integer.toString(workerConcurrency), "--claim-batch", Integer.toString(workerConcurrency));

@@ -92,8 +92,8 @@ final class GatewayCommand implements Callable<Integer> {
         Duration.ofMillis(timeout), rise, fall, Duration.ofMillis(fastInterval));
     GatewayConfig d = GatewayConfig.defaults(name, port, adminPort, backends);
     GatewayConfig config = new GatewayConfig(name, host, port, d.adminHost(), adminPort, backends, checks, maxBodyBytes,
-        UpCommand.duration("--upstream-connect-timeout", upstreamConnectTimeout), UpCommand.duration("--upstream-timeout", upstreamTimeout),
-        UpCommand.duration("--client-idle-timeout", clientIdleTimeout), UpCommand.duration("--request-read-timeout", requestReadTimeout));
+        DurationConverter.parse("--upstream-connect-timeout", upstreamConnectTimeout), DurationConverter.parse("--upstream-timeout", upstreamTimeout),
+        DurationConverter.parse("--client-idle-timeout", clientIdleTimeout), DurationConverter.parse("--request-read-timeout", requestReadTimeout));
     Gateway gateway = new Gateway(config, new Metrics().withJvmGauges());
     gateway.start();
     return Roles.runUntilSignalled(name, gateway::close);
@@ -136,10 +136,22 @@ final class GatewayCommand implements Callable<Integer> {
 
   @Command(name = "servers", mixinStandardHelpOptions = true, description = "List the gateway's servers: state, health, in-flight requests.")
   static final class Servers extends AdminClient {
+    @Option(names = "--json", description = "Print the admin API's JSON (checks, timestamps, request counts) instead of the table")
+    boolean json;
+
     @Override
     public Integer call() throws Exception {
       String body = send(HttpRequest.newBuilder(URI.create(adminUrl() + "/servers")).GET().build());
-      System.out.println(new ObjectMapper().readTree(body).toPrettyString());
+      com.fasterxml.jackson.databind.JsonNode servers = new ObjectMapper().readTree(body);
+      if (json) {
+        System.out.println(servers.toPrettyString());
+        return 0;
+      }
+      System.out.printf("%-12s %-7s %-6s %-6s %-9s %s%n", "NAME", "BACKUP", "STATE", "HEALTH", "IN-FLIGHT", "URL");
+      for (com.fasterxml.jackson.databind.JsonNode s : servers) {
+        System.out.printf("%-12s %-7s %-6s %-6s %-9s %s%n", s.path("name").asText(), s.path("backup").asBoolean() ? "yes" : "no",
+            s.path("state").asText(), s.path("health").asText(), s.path("inFlight").asText(), s.path("url").asText());
+      }
       return 0;
     }
   }

@@ -1,9 +1,7 @@
 package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bulwark.core.BulwarkException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,7 +18,6 @@ import picocli.CommandLine.Parameters;
         "(the supervisor starts it again), wait until it is ready and the load balancer sees it up, return it to",
         "service. Works with the built-in gateway and with --lb haproxy."})
 final class RestartCommand implements Callable<Integer> {
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   @Parameters(index = "0", paramLabel = "ROLE", description = "What to restart: api")
   String role;
@@ -35,12 +32,9 @@ final class RestartCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (!role.equals("api")) throw new BulwarkException("only `bulwark restart api` is supported, got '" + role + "'");
     DataDir dir = new DataDir(dataDir);
-    if (!Files.exists(dir.componentsFile())) {
-      throw new BulwarkException("nothing is running on " + dir.root() + "; start it with `bulwark up`");
-    }
     JsonNode lb = null;
     List<String> apis = new ArrayList<>();
-    for (JsonNode c : components(dir)) {
+    for (JsonNode c : RunningComponents.read(dir).rows()) {
       if (c.path("role").asText().equals("gateway")) lb = c;
       if (c.path("role").asText().equals("api")) apis.add(c.path("name").asText());
     }
@@ -88,12 +82,7 @@ final class RestartCommand implements Callable<Integer> {
     boolean test() throws Exception;
   }
 
-  private static JsonNode components(DataDir dir) throws Exception {
-    return JSON.readTree(dir.componentsFile().toFile());
-  }
-
-  private static JsonNode component(DataDir dir, String name) throws Exception {
-    for (JsonNode c : components(dir)) if (c.path("name").asText().equals(name)) return c;
-    throw new BulwarkException("no component " + name + " in " + dir.componentsFile());
+  private static JsonNode component(DataDir dir, String name) {
+    return RunningComponents.read(dir).named(name);
   }
 }

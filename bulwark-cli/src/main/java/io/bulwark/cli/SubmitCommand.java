@@ -37,6 +37,10 @@ final class SubmitCommand implements Callable<Integer> {
   @Option(names = "--key", description = "API key (prefer BULWARK_API_KEY: command lines are visible to other users)")
   String key;
 
+  @Option(names = "--retry-for", defaultValue = "30s", paramLabel = "DURATION", converter = DurationConverter.class,
+      description = "Keep retrying while the service answers 503 or cannot be reached, e.g. during a failover (default: ${DEFAULT-VALUE}; 0s: never)")
+  Duration retryFor;
+
   @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Where admin.key is (default: ./${DEFAULT-VALUE})")
   Path dataDir;
 
@@ -55,16 +59,11 @@ final class SubmitCommand implements Callable<Integer> {
     ObjectNode body = JSON.createObjectNode().put("type", type);
     body.set("input", inputNode);
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    HttpResponse<String> created;
-    try {
-      created = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/tasks"))
-          .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
-          .header("Idempotency-Key", java.util.UUID.randomUUID().toString())
-          .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
-    } catch (java.io.IOException e) {
-      throw new BulwarkException("cannot reach " + url + " (" + e.getClass().getSimpleName() + "); is `bulwark up`"
-          + " running? Pass --url if the API listens elsewhere");
-    }
+    HttpRequest request = HttpRequest.newBuilder(URI.create(url + "/v1/tasks"))
+        .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
+        .header("Idempotency-Key", java.util.UUID.randomUUID().toString())
+        .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+    HttpResponse<String> created = submitRetrying(http, request);
     if (created.statusCode() >= 300) {
       System.err.println("bulwark: submit failed with HTTP " + created.statusCode() + ": " + created.body());
       return 1;
@@ -79,5 +78,33 @@ final class SubmitCommand implements Callable<Integer> {
     }
     System.out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(JSON.readTree(shown)));
     return 0;
+  }
+
+  /**
+   * Sends the submission, and sends it again while the service answers 503 (a database failover or
+   * an API restart in progress) or cannot be reached, for up to {@code --retry-for}. Safe to repeat:
+   * the request carries one Idempotency-Key, so the task is created once however often it is sent.
+   */
+  private HttpResponse<String> submitRetrying(HttpClient http, HttpRequest request) throws Exception {
+    long deadline = System.nanoTime() + retryFor.toNanos();
+    boolean told = false;
+    while (true) {
+      String why;
+      try {
+        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 503) return response;
+        if (System.nanoTime() > deadline) return response;
+        why = "HTTP 503: " + response.headers().firstValue("Content-Type").map(t -> response.body()).orElse("");
+      } catch (java.io.IOException e) {
+        if (System.nanoTime() > deadline) {
+          throw new BulwarkException("cannot reach " + url + " (" + e.getClass().getSimpleName() + "); is `bulwark up`"
+              + " running? Pass --url if the API listens elsewhere");
+        }
+        why = "cannot reach " + url + " (" + e.getClass().getSimpleName() + ")";
+      }
+      if (!told) System.err.println("bulwark: " + why.strip() + "; retrying for up to " + retryFor.toSeconds() + " s");
+      told = true;
+      Thread.sleep(250); // the retry interval while the service recovers (bounded by the deadline above)
+    }
   }
 }

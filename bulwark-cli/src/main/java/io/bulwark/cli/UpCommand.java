@@ -111,28 +111,12 @@ final class UpCommand implements Callable<Integer> {
 
   private io.bulwark.dr.BackupService.Config backupConfig() {
     try {
-      return new io.bulwark.dr.BackupService.Config(duration("--archive-lag", archiveLag),
-          duration("--backup-interval", backupInterval), duration("--backup-retention", retention),
-          duration("--verify-interval", verifyInterval));
+      return new io.bulwark.dr.BackupService.Config(DurationConverter.parse("--archive-lag", archiveLag),
+          DurationConverter.parse("--backup-interval", backupInterval), DurationConverter.parse("--backup-retention", retention),
+          DurationConverter.parse("--verify-interval", verifyInterval));
     } catch (io.bulwark.dr.DrException e) {
       throw new BulwarkException(e.getMessage() + "; adjust the --archive-lag/--backup-* /--verify-interval flags");
     }
-  }
-
-  /** 500ms, 3s, 10m, 24h, 7d. */
-  static java.time.Duration duration(String flag, String text) {
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h|d)").matcher(text.strip());
-    if (!m.matches()) {
-      throw new BulwarkException(flag + " must be a number with a unit (ms, s, m, h, d), e.g. 3s or 24h; got '" + text + "'");
-    }
-    long n = Long.parseLong(m.group(1));
-    return switch (m.group(2)) {
-      case "ms" -> java.time.Duration.ofMillis(n);
-      case "s" -> java.time.Duration.ofSeconds(n);
-      case "m" -> java.time.Duration.ofMinutes(n);
-      case "h" -> java.time.Duration.ofHours(n);
-      default -> java.time.Duration.ofDays(n);
-    };
   }
 
   private void printBanner(LocalDeployment d) {

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.bulwark.core.BulwarkException;
 import io.bulwark.core.auth.ApiKey;
-import io.bulwark.embedded.testing.PostgresExtension;
-import io.bulwark.embedded.testing.TestDatabase;
+import io.bulwark.testkit.PostgresExtension;
+import io.bulwark.testkit.TestDatabase;
 import java.time.Instant;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -3,8 +3,8 @@ package io.bulwark.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.bulwark.embedded.testing.PostgresExtension;
-import io.bulwark.embedded.testing.TestDatabase;
+import io.bulwark.testkit.PostgresExtension;
+import io.bulwark.testkit.TestDatabase;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;

@@ -2,7 +2,7 @@ package io.bulwark.postgres;
 
 import io.bulwark.core.task.TaskIds;
 import io.bulwark.core.task.TaskLimits;
-import io.bulwark.embedded.testing.TestDatabase;
+import io.bulwark.testkit.TestDatabase;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

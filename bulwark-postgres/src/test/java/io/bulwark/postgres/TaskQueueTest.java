@@ -10,8 +10,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.bulwark.core.task.Task;
 import io.bulwark.core.task.TaskState;
-import io.bulwark.embedded.testing.PostgresExtension;
-import io.bulwark.embedded.testing.TestDatabase;
+import io.bulwark.testkit.PostgresExtension;
+import io.bulwark.testkit.TestDatabase;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;

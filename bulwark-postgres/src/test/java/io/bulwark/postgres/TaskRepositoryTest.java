@@ -9,8 +9,8 @@ import static org.awaitility.Awaitility.await;
 
 import io.bulwark.core.task.Task;
 import io.bulwark.core.task.TaskState;
-import io.bulwark.embedded.testing.PostgresExtension;
-import io.bulwark.embedded.testing.TestDatabase;
+import io.bulwark.testkit.PostgresExtension;
+import io.bulwark.testkit.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;

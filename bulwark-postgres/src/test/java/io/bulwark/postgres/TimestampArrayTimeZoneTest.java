@@ -3,8 +3,8 @@ package io.bulwark.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bulwark.core.task.Task;
-import io.bulwark.embedded.testing.PostgresExtension;
-import io.bulwark.embedded.testing.TestDatabase;
+import io.bulwark.testkit.PostgresExtension;
+import io.bulwark.testkit.TestDatabase;
 import java.time.Instant;
 import java.util.List;
 import java.util.TimeZone;

@@ -2,8 +2,8 @@ package io.bulwark.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.bulwark.embedded.testing.PostgresExtension;
-import io.bulwark.embedded.testing.TestDatabase;
+import io.bulwark.testkit.PostgresExtension;
+import io.bulwark.testkit.TestDatabase;
 import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;

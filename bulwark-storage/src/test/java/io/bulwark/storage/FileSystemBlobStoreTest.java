@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import io.bulwark.core.blob.BlobException;
 import io.bulwark.core.blob.BlobRef;
 import io.bulwark.core.blob.BlobStore;
+import io.bulwark.testkit.BlobStoreContractTest;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.bulwark.storage;
+package io.bulwark.testkit;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,4 +1,4 @@
-package io.bulwark.embedded.testing;
+package io.bulwark.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package io.bulwark.embedded.testing;
+package io.bulwark.testkit;
 
 import io.bulwark.embedded.EmbeddedPostgres;
 import java.io.IOException;

@@ -1,0 +1,33 @@
+# Sourced by ./test: makes sure the programs the tests run for real are installed before anything runs.
+# As root (CI, a fresh container) it installs what is missing from Debian's packages; otherwise it stops
+# with one line per missing program saying exactly what to install. Add a program here when a test
+# starts running it (etcd, Azurite, BIND, Nagios, Chromium): one `bulwark_need` line each.
+
+bulwark_missing_packages=()
+bulwark_missing_lines=()
+
+# bulwark_need COMMAND DEBIAN-PACKAGE WHY: COMMAND found on PATH or in /usr/sbin, or PACKAGE is needed
+bulwark_need() {
+  local cmd=$1 package=$2 why=$3
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] && return 0
+  bulwark_missing_packages+=("$package")
+  bulwark_missing_lines+=("bulwark: the tests need $cmd ($why): install it with \`sudo apt-get install $package\`")
+}
+
+bulwark_test_prereqs() {
+  bulwark_need mvn maven "builds and runs the tests"
+  # the load-balancer drills run the same failover through the system's HAProxy (2.6+)
+  bulwark_need haproxy haproxy "LoadBalancerDrillsTest, the --lb haproxy drills"
+  # as root, PostgreSQL runs under an unprivileged user namespace (util-linux's unshare)
+  [ "$(id -u)" -eq 0 ] && bulwark_need unshare util-linux "PostgreSQL refuses to run as root; it runs under unshare -U"
+  [ ${#bulwark_missing_packages[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bulwark: installing what the tests need: ${bulwark_missing_packages[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${bulwark_missing_packages[@]}" >&2 \
+      && return 0
+    echo "bulwark: apt-get could not install ${bulwark_missing_packages[*]}; install them and run ./test again" >&2
+    return 1
+  fi
+  printf '%s\n' "${bulwark_missing_lines[@]}" >&2
+  return 1
+}
