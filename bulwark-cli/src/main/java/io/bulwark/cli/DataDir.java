@@ -26,6 +26,7 @@ import java.util.HexFormat;
  *   logs/             one log per component
  *   run/              supervisor pid, lock and component table, while `up` runs
  *   admin.key         the first admin API key (0600)
+ *   events.jsonl      the event journal: failovers, fencings, restarts (`bulwark events`)
  * </pre>
  */
 public record DataDir(Path root) {
@@ -52,6 +53,7 @@ public record DataDir(Path root) {
   public Path pidFile() { return run().resolve("supervisor.pid"); }
   public Path componentsFile() { return run().resolve("components.json"); }
   public Path adminKeyFile() { return root.resolve("admin.key"); }
+  public Path events() { return root.resolve("events.jsonl"); }
 
   public void create() {
     try {

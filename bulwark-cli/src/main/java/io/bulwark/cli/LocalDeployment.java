@@ -1,5 +1,7 @@
 package io.bulwark.cli;
 
+import io.bulwark.cluster.events.EventRecorder;
+import io.bulwark.cluster.events.FileEventJournal;
 import io.bulwark.core.BulwarkException;
 import io.bulwark.core.auth.ApiKey;
 import io.bulwark.dr.BackupService;
@@ -82,6 +84,7 @@ final class LocalDeployment implements AutoCloseable {
   static final String NODE_B = "pg-b";
 
   private final DataDir dir;
+  private final FileEventJournal journal;
   private final Options options;
   private final Supervisor supervisor;
   private final String password;
@@ -106,7 +109,8 @@ final class LocalDeployment implements AutoCloseable {
     this.dir = dir;
     this.options = options;
     dir.create();
-    this.supervisor = new Supervisor(dir);
+    this.journal = new FileEventJournal(dir.events());
+    this.supervisor = new Supervisor(dir, new EventRecorder(journal, EventRecorder.LOCAL_NODE, "supervisor"));
     this.password = dir.pgPassword();
     migrateSingleNodeDir(dir);
     int portA = options.pgPort() > 0 ? options.pgPort() : Ports.free();
@@ -154,7 +158,7 @@ final class LocalDeployment implements AutoCloseable {
       nodeA = new LocalNode(NODE_A, pg, supervisor);
       nodeB = new LocalNode(NODE_B, pgB, supervisor);
       controller = new FailoverController(nodeA, nodeB, dir.haState(), pg.user(), password,
-          FailoverController.Config.defaults());
+          FailoverController.Config.defaults(), new EventRecorder(journal, EventRecorder.LOCAL_NODE, "db-failover"));
       controller.bootstrap();
       controller.start();
     } else {

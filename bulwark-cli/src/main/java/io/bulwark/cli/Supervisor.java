@@ -1,6 +1,8 @@
 package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.bulwark.cluster.events.Event.Kinds;
+import io.bulwark.cluster.events.EventRecorder;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.bulwark.core.BulwarkException;
 import java.io.IOException;
@@ -37,8 +39,11 @@ final class Supervisor implements AutoCloseable {
   private volatile boolean stopping;
   private volatile boolean closed;
 
-  Supervisor(DataDir dir) {
+  private final EventRecorder events;
+
+  Supervisor(DataDir dir, EventRecorder events) {
     this.dir = dir;
+    this.events = events;
   }
 
   /** Starts a component and supervises it from now on. */
@@ -52,6 +57,7 @@ final class Supervisor implements AutoCloseable {
     try {
       Process p = spawn(c);
       p.onExit().thenAccept(exited -> onExit(c, exited));
+      if (c.restarts > 0) events.record(Kinds.COMPONENT_START, c.name + " restarted (pid " + p.pid() + ", restart #" + c.restarts + ")");
     } catch (IOException | RuntimeException e) {
       log.error("could not start {}: {}", c.name, e.getMessage());
       scheduleRestart(c, -1);
@@ -96,8 +102,27 @@ final class Supervisor implements AutoCloseable {
     Duration delay = c.nextBackoff();
     c.restarts++;
     log.warn("{} exited (code {}); restart #{} in {} ms (log: {})", c.name, exitCode, c.restarts, delay.toMillis(), c.log);
+    events.record(Kinds.COMPONENT_EXIT, c.name + " (" + c.role + ") " + describeExit(exitCode) + "; restart #" + c.restarts
+        + " in " + delay.toMillis() + " ms (log: " + c.log + ")");
     restarts.schedule(() -> launch(c), delay.toMillis(), TimeUnit.MILLISECONDS);
     writeComponents();
+  }
+
+  /** What an exit code says: a signal (128 + n, as the shell reports a killed child), or a code. */
+  static String describeExit(int exitCode) {
+    if (exitCode < 0) return "could not be started";
+    if (exitCode > 128 && exitCode <= 128 + 64) {
+      int signal = exitCode - 128;
+      String name = switch (signal) {
+        case 9 -> " (SIGKILL: killed, or out of memory)";
+        case 15 -> " (SIGTERM)";
+        case 6 -> " (SIGABRT)";
+        case 11 -> " (SIGSEGV)";
+        default -> "";
+      };
+      return "was killed by signal " + signal + name;
+    }
+    return "exited with code " + exitCode;
   }
 
   /** Stops supervising a component (it will not be restarted); the caller stops its process. */

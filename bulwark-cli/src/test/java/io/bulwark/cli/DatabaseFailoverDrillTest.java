@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.bulwark.postgres.Database;
+import io.bulwark.cluster.events.FileEventJournal;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -132,6 +133,14 @@ class DatabaseFailoverDrillTest {
     assertThat(inRecovery(deployment.standbyNode().port)).isTrue();
     assertThat(deployment.standbyNode().role).isEqualTo("pg-standby");
     assertThat(deployment.primaryNode().role).isEqualTo("pg-primary");
+    // the journal tells the story in order: failure detected, old primary fenced, failover done, old primary rebuilt
+    List<String> story = new FileEventJournal(new DataDir(root).events()).all().stream()
+        .filter(e -> e.kind().startsWith("db.") && e.source().equals("db-failover")).map(e -> e.kind() + " " + e.message()).toList();
+    assertThat(story).as(String.join("\n", story)).containsSubsequence(
+        "db.failover primary pg-a failed (its process exited); failing over to pg-b",
+        "db.fence fenced pg-a (killed; standby.signal and rebuild marker written)");
+    assertThat(story).anyMatch(line -> line.startsWith("db.failover failover done: pg-b is primary"))
+        .anyMatch(line -> line.startsWith("db.rebuild rebuilt pg-a from pg-b"));
     // the mode is in the API's metrics too
     await().atMost(Duration.ofSeconds(10)).until(() -> http.send(HttpRequest.newBuilder(
             URI.create("http://127.0.0.1:" + deployment.api().port + "/metrics")).build(), HttpResponse.BodyHandlers.ofString())

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.bulwark.postgres.Database;
+import io.bulwark.cluster.events.Event;
+import io.bulwark.cluster.events.FileEventJournal;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -124,6 +126,11 @@ class FailureDrillsTest {
     worker.process.destroyForcibly(); // SIGKILL: no graceful hand-back
     await().atMost(Duration.ofSeconds(60)).until(() -> countIds(ids, " AND state = 'succeeded'") == ids.size());
     assertThat(worker.pid()).isNotEqualTo(killedPid); // the supervisor respawned it
+    List<Event> journal = new FileEventJournal(deployment.dir().events()).all();
+    assertThat(journal).filteredOn(e -> e.kind().equals("component.exit"))
+        .anyMatch(e -> e.message().startsWith(worker.name + " (worker) was killed by signal 9 (SIGKILL"));
+    assertThat(journal).filteredOn(e -> e.kind().equals("component.start"))
+        .anyMatch(e -> e.message().startsWith(worker.name + " restarted (pid " + worker.pid()));
     assertThat(countIds(ids, " AND attempts = 2")).as("each task ran again after the kill").isEqualTo(ids.size());
     try (Connection c = db.connection(); Statement st = c.createStatement();
         ResultSet rs = st.executeQuery("SELECT max(started_at) FROM tasks WHERE type = 'sleep'")) {

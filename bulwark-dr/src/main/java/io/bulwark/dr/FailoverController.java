@@ -1,5 +1,7 @@
 package io.bulwark.dr;
 
+import io.bulwark.cluster.events.Event.Kinds;
+import io.bulwark.cluster.events.EventRecorder;
 import io.bulwark.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -99,6 +101,7 @@ public final class FailoverController implements AutoCloseable {
   private final ExecutorService rebuilder =
       Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("db-standby-rebuild").factory());
   private final Deque<String> events = new ArrayDeque<>();
+  private final EventRecorder journal;
 
   // owned by the monitor thread (volatile for status readers)
   private volatile HaState state;
@@ -125,6 +128,13 @@ public final class FailoverController implements AutoCloseable {
   private long nextStandbyStart = System.nanoTime();
 
   public FailoverController(DbNode a, DbNode b, Path stateFile, String user, String password, Config config) {
+    this(a, b, stateFile, user, password, config, EventRecorder.NONE);
+  }
+
+  /** @param journal where failovers, fencings, rebuilds and replication changes are recorded */
+  public FailoverController(DbNode a, DbNode b, Path stateFile, String user, String password, Config config,
+      EventRecorder journal) {
+    this.journal = journal;
     this.nodes = new DbNode[] {a, b};
     this.stateFile = stateFile;
     this.user = user;
@@ -169,7 +179,7 @@ public final class FailoverController implements AutoCloseable {
             + s.name() + " was fenced after a failover, so its history may have diverged; refusing to guess. Restore"
             + " with `bulwark db restore --promote`, or move " + s.postgres().dataDir() + " away to start empty");
       }
-      event(p.name() + " has no database but " + s.name() + " has: electing " + s.name());
+      event(Kinds.DB_PRIMARY, p.name() + " has no database but " + s.name() + " has: electing " + s.name());
       state = state.promote(s.name());
       state.write(stateFile);
       p = s;
@@ -182,7 +192,7 @@ public final class FailoverController implements AutoCloseable {
     primary = p;
     standby = s;
     p.roleChanged(NodeRole.PRIMARY);
-    event("primary is " + p.name() + " (port " + p.postgres().port() + ")");
+    event(Kinds.DB_PRIMARY, "primary is " + p.name() + " (port " + p.postgres().port() + ")");
     if (needsRebuild(s)) {
       scheduleRebuild(s);
     } else {
@@ -191,9 +201,9 @@ public final class FailoverController implements AutoCloseable {
         s.start();
         standbyRole = NodeRole.STANDBY;
         s.roleChanged(NodeRole.STANDBY);
-        event("standby " + s.name() + " started");
+        event(Kinds.DB_STANDBY, "standby " + s.name() + " started");
       } catch (RuntimeException e) {
-        event("standby " + s.name() + " did not start (" + e.getMessage().lines().findFirst().orElse("") + "); rebuilding it");
+        event(Kinds.DB_REBUILD, "standby " + s.name() + " did not start (" + e.getMessage().lines().findFirst().orElse("") + "); rebuilding it");
         s.kill();
         scheduleRebuild(s);
       }
@@ -213,7 +223,7 @@ public final class FailoverController implements AutoCloseable {
     Path dir = p.postgres().dataDir();
     boolean promotionPending = p.postgres().isInitialized() && Files.exists(dir.resolve("standby.signal"));
     if (promotionPending) {
-      event(p.name() + " is the elected primary but still a standby; promoting it");
+      event(Kinds.DB_FAILOVER, p.name() + " is the elected primary but still a standby; promoting it");
       deleteQuietly(dir.resolve(REBUILD_MARKER));
     }
     p.start();
@@ -289,15 +299,15 @@ public final class FailoverController implements AutoCloseable {
           setSynchronousStandby(p, standbyName);
           syncConfigured = true;
           syncEnabledAt = now;
-          event("replication synchronous: " + standbyName + " is streaming");
+          event(Kinds.DB_REPLICATION, "replication synchronous: " + standbyName + " is streaming");
         } else if (streaming && !eligible && "sync".equals(syncState) && Lsn.parse(flush).compareTo(syncEnabledAt) >= 0) {
           eligible = true;
-          event(standbyName + " is synchronous and caught up: eligible for failover");
+          event(Kinds.DB_REPLICATION, standbyName + " is synchronous and caught up: eligible for failover");
         } else if (!streaming && syncConfigured) {
           eligible = false; // first: never promote it from now on
           setSynchronousStandby(p, "");
           syncConfigured = false;
-          event("replication asynchronous: " + standbyName + " is " + standbyState + " (writes no longer wait for it)");
+          event(Kinds.DB_REPLICATION, "replication asynchronous: " + standbyName + " is " + standbyState + " (writes no longer wait for it)");
         }
       } else {
         eligible = streaming && lagBytes != null && lagBytes <= config.maxLagOnFailover();
@@ -326,7 +336,7 @@ public final class FailoverController implements AutoCloseable {
       if (!"streaming".equals(standbyState) && !"catchup".equals(standbyState) && !"startup".equals(standbyState)) {
         if (notStreamingSince == 0) notStreamingSince = System.nanoTime();
         if (System.nanoTime() - notStreamingSince > NOT_STREAMING_REBUILD.toNanos()) {
-          event("standby " + s.name() + " has not streamed for " + NOT_STREAMING_REBUILD.toSeconds()
+          event(Kinds.DB_REBUILD, "standby " + s.name() + " has not streamed for " + NOT_STREAMING_REBUILD.toSeconds()
               + " s (its WAL may be gone from the primary); rebuilding it");
           notStreamingSince = 0;
           scheduleRebuild(s);
@@ -340,7 +350,7 @@ public final class FailoverController implements AutoCloseable {
     if (standbyRole == NodeRole.STANDBY) {
       standbyRole = NodeRole.DOWN;
       s.roleChanged(NodeRole.DOWN);
-      event("standby " + s.name() + " is down");
+      event(Kinds.DB_STANDBY, "standby " + s.name() + " is down");
     }
     if (System.nanoTime() - nextStandbyStart < 0) return;
     try {
@@ -348,13 +358,13 @@ public final class FailoverController implements AutoCloseable {
       standbyStartFailures = 0;
       standbyRole = NodeRole.STANDBY;
       s.roleChanged(NodeRole.STANDBY);
-      event("standby " + s.name() + " restarted");
+      event(Kinds.DB_STANDBY, "standby " + s.name() + " restarted");
     } catch (RuntimeException e) {
       standbyStartFailures++;
       s.kill();
       nextStandbyStart = System.nanoTime() + Duration.ofSeconds(Math.min(30, 1L << standbyStartFailures)).toNanos();
       if (standbyStartFailures >= 2) {
-        event("standby " + s.name() + " failed to start twice; rebuilding it");
+        event(Kinds.DB_REBUILD, "standby " + s.name() + " failed to start twice; rebuilding it");
         scheduleRebuild(s);
       }
     }
@@ -372,23 +382,23 @@ public final class FailoverController implements AutoCloseable {
       String why = rebuilding ? "the standby is being rebuilt" : !s.isAlive() ? "the standby is down"
           : "the standby is not synchronous (promoting it could lose acknowledged commits)";
       if (System.nanoTime() - nextPrimaryStart < 0) return; // backing off after failed restarts
-      event("primary " + p.name() + " failed (" + reason + "); no failover: " + why + "; restarting " + p.name());
+      event(Kinds.DB_PRIMARY, "primary " + p.name() + " failed (" + reason + "); no failover: " + why + "; restarting " + p.name());
       p.kill();
       try {
         startAsPrimary(p);
         primaryStartFailures = 0;
-        event("primary " + p.name() + " restarted in place");
+        event(Kinds.DB_PRIMARY, "primary " + p.name() + " restarted in place");
       } catch (RuntimeException e) {
         primaryStartFailures++;
         long backoff = Math.min(30, 1L << Math.min(5, primaryStartFailures));
         nextPrimaryStart = System.nanoTime() + Duration.ofSeconds(backoff).toNanos();
-        event("primary " + p.name() + " did not restart (" + e.getMessage().lines().findFirst().orElse("")
+        event(Kinds.DB_PRIMARY, "primary " + p.name() + " did not restart (" + e.getMessage().lines().findFirst().orElse("")
             + "); next attempt in " + backoff + " s");
         p.kill();
       }
       return;
     }
-    event("primary " + p.name() + " failed (" + reason + "); failing over to " + s.name());
+    event(Kinds.DB_FAILOVER, "primary " + p.name() + " failed (" + reason + "); failing over to " + s.name());
     failOver(p, s, reason, detected, false);
   }
 
@@ -406,7 +416,7 @@ public final class FailoverController implements AutoCloseable {
       promote(next);
     } catch (RuntimeException e) {
       // the election stands (HaState): the next check restarts next and completes its promotion
-      event("promoting " + next.name() + " failed: " + e.getMessage() + "; retrying");
+      event(Kinds.DB_FAILOVER, "promoting " + next.name() + " failed: " + e.getMessage() + "; retrying");
       next.kill();
       return;
     }
@@ -417,7 +427,7 @@ public final class FailoverController implements AutoCloseable {
     next.roleChanged(NodeRole.PRIMARY);
     failovers++;
     lastFailover = new Failover(Instant.now(), old.name(), next.name(), reason, tookMillis, planned);
-    event((planned ? "switchover" : "failover") + " done: " + next.name() + " is primary (" + tookMillis
+    event(Kinds.DB_FAILOVER, (planned ? "switchover" : "failover") + " done: " + next.name() + " is primary (" + tookMillis
         + " ms after " + (planned ? "the request" : "detection") + "); rebuilding " + old.name() + " as its standby");
     scheduleRebuild(old);
   }
@@ -435,7 +445,7 @@ public final class FailoverController implements AutoCloseable {
     }
     n.roleChanged(NodeRole.DOWN);
     standbyRole = NodeRole.DOWN;
-    event("fenced " + n.name() + " (killed; standby.signal and rebuild marker written)");
+    event(Kinds.DB_FENCE, "fenced " + n.name() + " (killed; standby.signal and rebuild marker written)");
   }
 
   private void promote(DbNode n) {
@@ -470,7 +480,7 @@ public final class FailoverController implements AutoCloseable {
               + (config.synchronous() ? " and not synchronous yet" : " and lags " + lagBytes + " bytes"));
         }
         long began = System.nanoTime();
-        event("switchover requested: " + p.name() + " -> " + s.name());
+        event(Kinds.DB_FAILOVER, "switchover requested: " + p.name() + " -> " + s.name());
         closeMonitorConnection();
         p.stop();
         failOver(p, s, "planned switchover", began, true);
@@ -496,7 +506,7 @@ public final class FailoverController implements AutoCloseable {
         n.roleChanged(NodeRole.STANDBY);
       } catch (Exception e) {
         log.error("rebuilding {} failed", n.name(), e);
-        event("rebuild of " + n.name() + " failed: " + e.getMessage() + "; retrying on the next check");
+        event(Kinds.DB_REBUILD, "rebuild of " + n.name() + " failed: " + e.getMessage() + "; retrying on the next check");
         standbyRole = NodeRole.DOWN;
         n.roleChanged(NodeRole.DOWN);
         nextStandbyStart = System.nanoTime() + Duration.ofSeconds(5).toNanos();
@@ -529,7 +539,7 @@ public final class FailoverController implements AutoCloseable {
     Fs.fsync(dir.getParent());
     if (closed) return;
     n.start();
-    event("rebuilt " + n.name() + " from " + p.name() + " (" + (bytes >> 20) + " MiB in "
+    event(Kinds.DB_REBUILD, "rebuilt " + n.name() + " from " + p.name() + " (" + (bytes >> 20) + " MiB in "
         + (System.nanoTime() - began) / 1_000_000 + " ms); streaming");
   }
 
@@ -630,8 +640,10 @@ public final class FailoverController implements AutoCloseable {
     return DriverManager.getConnection(pg.jdbcUrl("postgres"), props);
   }
 
-  private void event(String text) {
+  /** Logs it, keeps it for {@link Status#events()}, and records it in the deployment's event journal. */
+  private void event(String kind, String text) {
     log.info("{}", text);
+    journal.record(kind, text);
     synchronized (events) {
       events.addLast(Instant.now() + " " + text);
       while (events.size() > MAX_EVENTS) events.removeFirst();
