@@ -18,6 +18,8 @@ bulwark_test_prereqs() {
   bulwark_need mvn maven "builds and runs the tests"
   # the load-balancer drills run the same failover through the system's HAProxy (2.6+)
   bulwark_need haproxy haproxy "LoadBalancerDrillsTest, the --lb haproxy drills"
+  # the cluster's coordination runs on a real etcd (EtcdLeaseStoreTest: a three-member cluster, quorum loss)
+  bulwark_need etcd etcd-server "EtcdLeaseStoreTest and the cluster drills"
   # as root, PostgreSQL runs under an unprivileged user namespace (util-linux's unshare)
   [ "$(id -u)" -eq 0 ] && bulwark_need unshare util-linux "PostgreSQL refuses to run as root; it runs under unshare -U"
   [ ${#bulwark_missing_packages[@]} -eq 0 ] && return 0

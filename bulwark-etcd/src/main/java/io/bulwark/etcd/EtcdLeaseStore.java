@@ -1,0 +1,148 @@
+package io.bulwark.etcd;
+
+import io.bulwark.cluster.lease.LeaseStore;
+import io.bulwark.cluster.lease.LeaseStoreUnavailableException;
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.kv.GetResponse;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.CmpTarget;
+import io.etcd.jetcd.op.Op;
+import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.PutOption;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Leases on etcd: a key is held by attaching it to an etcd lease and creating it only if it does not
+ * exist (one transaction: {@code version(key) == 0 ? put(key, holder, lease) : get(key)}), so of
+ * concurrent acquirers exactly one wins, and the key disappears when its holder stops renewing:
+ * etcd's own clock, on a quorum of members, decides expiry. Renewal is a keep-alive of the lease;
+ * release revokes it. Keys live under {@code prefix} (the cluster's namespace).
+ *
+ * <p>Every call waits at most {@code timeout}; an etcd that does not answer in time, or has no
+ * quorum, is a {@link LeaseStoreUnavailableException}: the caller knows nothing, and a leader counts
+ * its lease as lost when its own deadline passes ({@link io.bulwark.cluster.lease.LeaderLease}).
+ */
+public final class EtcdLeaseStore implements LeaseStore {
+  private final Client client;
+  private final boolean ownsClient;
+  private final String prefix;
+  private final Duration timeout;
+
+  /** Connects to {@code endpoints} (http://host:port, any member); the store closes the client. */
+  public static EtcdLeaseStore connect(List<String> endpoints, String prefix, Duration timeout) {
+    return new EtcdLeaseStore(Etcd.client(endpoints, timeout), true, prefix, timeout);
+  }
+
+  /** On a client the caller owns and closes. */
+  public EtcdLeaseStore(Client client, String prefix, Duration timeout) {
+    this(client, false, prefix, timeout);
+  }
+
+  private EtcdLeaseStore(Client client, boolean ownsClient, String prefix, Duration timeout) {
+    this.client = client;
+    this.ownsClient = ownsClient;
+    this.prefix = prefix.endsWith("/") ? prefix : prefix + "/";
+    this.timeout = timeout;
+  }
+
+  @Override
+  public Acquisition tryAcquire(String key, String holder, Duration ttl) {
+    long ttlSeconds = Math.max(1, (ttl.toMillis() + 999) / 1000); // etcd's ttl is whole seconds: round up
+    long leaseId = await("grant a lease for " + key, client.getLeaseClient().grant(ttlSeconds)).getID();
+    ByteSequence k = bytes(prefix + key);
+    TxnResponse r = await("acquire " + key, client.getKVClient().txn()
+        .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.version(0)))
+        .Then(Op.put(k, bytes(holder), PutOption.builder().withLeaseId(leaseId).build()))
+        .Else(Op.get(k, GetOption.DEFAULT))
+        .commit());
+    if (r.isSucceeded()) return Acquisition.acquired(new Lease(key, holder, leaseId, ttl));
+    client.getLeaseClient().revoke(leaseId); // ours is unused: do not wait for it
+    List<KeyValue> kvs = r.getGetResponses().isEmpty() ? List.of() : r.getGetResponses().get(0).getKvs();
+    return Acquisition.refused(kvs.isEmpty() ? "(unknown)" : string(kvs.get(0).getValue()));
+  }
+
+  @Override
+  public boolean renew(Lease lease) {
+    try {
+      long ttl = client.getLeaseClient().keepAliveOnce(lease.id()).get(timeout.toMillis(), TimeUnit.MILLISECONDS).getTTL();
+      if (ttl <= 0) return false;
+    } catch (ExecutionException e) {
+      if (notFound(e)) return false;
+      throw unavailable("renew " + lease.key(), e.getCause());
+    } catch (TimeoutException e) {
+      throw unavailable("renew " + lease.key(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw unavailable("renew " + lease.key(), e);
+    }
+    // the lease lives; is the key still ours under it (not deleted and re-created by someone else)?
+    GetResponse r = await("read " + lease.key(), client.getKVClient().get(bytes(prefix + lease.key())));
+    return !r.getKvs().isEmpty() && r.getKvs().get(0).getLease() == lease.id();
+  }
+
+  @Override
+  public void release(Lease lease) {
+    try {
+      client.getLeaseClient().revoke(lease.id()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      if (!notFound(e)) throw unavailable("release " + lease.key(), e.getCause());
+    } catch (TimeoutException e) {
+      throw unavailable("release " + lease.key(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw unavailable("release " + lease.key(), e);
+    }
+  }
+
+  @Override
+  public Optional<String> holder(String key) {
+    GetResponse r = await("read " + key, client.getKVClient().get(bytes(prefix + key)));
+    return r.getKvs().isEmpty() ? Optional.empty() : Optional.of(string(r.getKvs().get(0).getValue()));
+  }
+
+  @Override
+  public void close() {
+    if (ownsClient) client.close();
+  }
+
+  private <T> T await(String what, CompletableFuture<T> future) {
+    try {
+      return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      throw unavailable(what, e.getCause());
+    } catch (TimeoutException e) {
+      future.cancel(true);
+      throw unavailable(what, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw unavailable(what, e);
+    }
+  }
+
+  private LeaseStoreUnavailableException unavailable(String what, Throwable cause) {
+    String why = cause instanceof TimeoutException ? "no answer within " + timeout.toMillis() + " ms" : String.valueOf(cause.getMessage());
+    return new LeaseStoreUnavailableException("etcd: cannot " + what + " (" + why + ")", cause);
+  }
+
+  private static boolean notFound(ExecutionException e) {
+    return String.valueOf(e.getCause() == null ? e.getMessage() : e.getCause().getMessage()).contains("not found");
+  }
+
+  static ByteSequence bytes(String s) {
+    return ByteSequence.from(s, StandardCharsets.UTF_8);
+  }
+
+  static String string(ByteSequence b) {
+    return b.toString(StandardCharsets.UTF_8);
+  }
+}
