@@ -1,0 +1,245 @@
+package io.bulwark.cluster.spec;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * The cluster as data: which hosts (nodes) there are, what each runs and on which ports, where etcd
+ * is and where the shared archive is. Read from a TOML file ({@code bulwark cluster init} prints a
+ * commented example, {@code bulwark cluster check FILE} validates one); every agent reads the same
+ * file. Validated as a whole when read, so that a mistake stops every agent at start with one line
+ * naming it, never halfway through a failover.
+ *
+ * @param name the cluster's name; its state in etcd lives under {@code /bulwark/<name>/}
+ */
+public record ClusterSpec(String name, Etcd etcd, Archive archive, List<Node> nodes) {
+  static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+  private static final TomlMapper TOML = TomlMapper.builder()
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .build();
+
+  /** @param endpoints client URLs of the etcd members (http://host:2379); every agent may use any */
+  public record Etcd(List<String> endpoints) {
+    public Etcd {
+      endpoints = endpoints == null ? List.of() : List.copyOf(endpoints);
+    }
+  }
+
+  /** @param uri the blob store holding the WAL archive and base backups, shared by every database node */
+  public record Archive(String uri) {}
+
+  /**
+   * One host.
+   *
+   * @param name unique in the cluster; the agent is started with {@code --node NAME}
+   * @param address where the other nodes and the clients reach it (an IP address or host name)
+   * @param runs what it runs
+   * @param workers worker processes, when it runs {@code worker} (default 2)
+   * @param ports ports of its components (defaults: {@link Ports#DEFAULTS})
+   */
+  public record Node(String name, String address, List<Role> runs, Integer workers, Ports ports) {
+    public Node {
+      runs = runs == null ? List.of() : List.copyOf(runs);
+      workers = workers == null ? 2 : workers;
+      ports = ports == null ? Ports.DEFAULTS : ports.orDefaults();
+    }
+
+    public boolean runs(Role role) {
+      return runs.contains(role);
+    }
+  }
+
+  /** Ports of one node's components; each unset one takes its default. */
+  public record Ports(Integer postgres, Integer api, Integer gateway, @JsonProperty("gateway-admin") Integer gatewayAdmin,
+      Integer worker, Integer agent) {
+    public static final Ports DEFAULTS = new Ports(5432, 8081, 8080, 8079, 8091, 8070);
+
+    Ports orDefaults() {
+      return new Ports(or(postgres, DEFAULTS.postgres), or(api, DEFAULTS.api), or(gateway, DEFAULTS.gateway),
+          or(gatewayAdmin, DEFAULTS.gatewayAdmin), or(worker, DEFAULTS.worker), or(agent, DEFAULTS.agent));
+    }
+
+    private static Integer or(Integer value, Integer fallback) {
+      return value == null ? fallback : value;
+    }
+  }
+
+  public ClusterSpec {
+    nodes = nodes == null ? List.of() : List.copyOf(nodes);
+  }
+
+  /** Reads and validates a cluster file. */
+  public static ClusterSpec read(Path file) {
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new ClusterSpecException("cluster file " + file + " does not exist; write one with `bulwark cluster init > " + file + "`");
+    } catch (IOException e) {
+      throw new ClusterSpecException("cannot read cluster file " + file + ": " + e.getMessage(), e);
+    }
+    return parse(text, file.toString());
+  }
+
+  /** Parses and validates a cluster file's text; {@code origin} names it in errors. */
+  public static ClusterSpec parse(String text, String origin) {
+    if (text.lines().map(l -> l.replaceFirst("#.*", "")).allMatch(String::isBlank)) {
+      throw new ClusterSpecException(origin + ": the file is empty; see `bulwark cluster init`");
+    }
+    ClusterSpec spec;
+    try {
+      spec = TOML.readValue(text, ClusterSpec.class);
+    } catch (UnrecognizedPropertyException e) {
+      throw new ClusterSpecException(origin + ": unknown key '" + e.getPropertyName() + "'" + where(e) + "; known keys there: "
+          + e.getKnownPropertyIds().stream().map(String::valueOf).sorted().collect(Collectors.joining(", ")));
+    } catch (JsonMappingException e) {
+      String cause = e.getCause() instanceof IllegalArgumentException iae ? iae.getMessage() : e.getOriginalMessage();
+      throw new ClusterSpecException(origin + ": " + cause.lines().findFirst().orElse(cause) + where(e));
+    } catch (IOException e) {
+      throw new ClusterSpecException(origin + ": not valid TOML (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
+    }
+    spec.validate(origin);
+    return spec;
+  }
+
+  private static String where(JsonMappingException e) {
+    String path = e.getPath().stream()
+        .map(ref -> ref.getFieldName() != null ? ref.getFieldName() : "[" + ref.getIndex() + "]")
+        .collect(Collectors.joining(".")).replace(".[", "[");
+    String line = e.getLocation() != null && e.getLocation().getLineNr() > 0 ? ", line " + e.getLocation().getLineNr() : "";
+    return path.isEmpty() && line.isEmpty() ? "" : " (at " + (path.isEmpty() ? "" : path) + line.replaceFirst("^, ", path.isEmpty() ? "" : ", ") + ")";
+  }
+
+  private void validate(String origin) {
+    if (name == null || !NAME.matcher(name).matches()) {
+      throw new ClusterSpecException(origin + ": name must be set to lower-case letters, digits and '-' (e.g. name = \"prod\"), got "
+          + (name == null ? "nothing" : "'" + name + "'"));
+    }
+    if (nodes.isEmpty()) throw new ClusterSpecException(origin + ": no [[nodes]]; name at least one node");
+    Set<String> names = new HashSet<>();
+    Map<String, String> portOwners = new HashMap<>(); // address:port -> node/role
+    for (Node n : nodes) {
+      if (n.name() == null || !NAME.matcher(n.name()).matches()) {
+        throw new ClusterSpecException(origin + ": a node's name must be lower-case letters, digits and '-', got "
+            + (n.name() == null ? "nothing" : "'" + n.name() + "'"));
+      }
+      if (!names.add(n.name())) throw new ClusterSpecException(origin + ": node '" + n.name() + "' is named twice; node names are unique");
+      if (n.address() == null || n.address().isBlank()) {
+        throw new ClusterSpecException(origin + ": node '" + n.name() + "' has no address; set address = \"10.0.0.11\" (how the others reach it)");
+      }
+      if (n.runs().isEmpty()) {
+        throw new ClusterSpecException(origin + ": node '" + n.name() + "' runs nothing; set runs = [\"postgres\", \"api\", ...]");
+      }
+      if (n.workers() < 1 && n.runs(Role.WORKER)) {
+        throw new ClusterSpecException(origin + ": node '" + n.name() + "' runs workers but workers = " + n.workers() + "; set 1 or more");
+      }
+      for (Map.Entry<String, Integer> port : portsInUse(n).entrySet()) {
+        int p = port.getValue();
+        if (p < 1 || p > 65535) {
+          throw new ClusterSpecException(origin + ": node '" + n.name() + "': port " + p + " of " + port.getKey() + " is not in 1-65535");
+        }
+        String owner = n.name() + " " + port.getKey();
+        String previous = portOwners.putIfAbsent(n.address() + ":" + p, owner);
+        if (previous != null) {
+          throw new ClusterSpecException(origin + ": port " + n.address() + ":" + p + " is used twice, by " + previous + " and by " + owner);
+        }
+      }
+    }
+    if (nodes.size() > 1 && etcd().endpoints().isEmpty()) {
+      throw new ClusterSpecException(origin + ": " + nodes.size() + " nodes but no etcd endpoint; set [etcd] endpoints ="
+          + " [\"http://10.0.0.11:2379\", ...] (the agents decide failovers through etcd)");
+    }
+    for (String endpoint : etcd().endpoints()) {
+      URI uri;
+      try {
+        uri = URI.create(endpoint);
+      } catch (IllegalArgumentException e) {
+        throw new ClusterSpecException(origin + ": etcd endpoint '" + endpoint + "' is not a URL; write http://host:2379");
+      }
+      if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null || uri.getPort() < 1) {
+        throw new ClusterSpecException(origin + ": etcd endpoint '" + endpoint + "' must be http(s)://host:port, e.g. http://10.0.0.11:2379");
+      }
+    }
+    long databases = nodes.stream().filter(n -> n.runs(Role.POSTGRES)).count();
+    if (databases == 0) throw new ClusterSpecException(origin + ": no node runs postgres; add \"postgres\" to a node's runs");
+    if (databases > 1 && (archive == null || archive.uri() == null || archive.uri().isBlank())) {
+      throw new ClusterSpecException(origin + ": " + databases + " database nodes but no [archive] uri; standbys are seeded from the"
+          + " shared archive: set [archive] uri = \"file:/mnt/bulwark-archive\"");
+    }
+    if (nodes.stream().anyMatch(n -> n.runs(Role.GATEWAY)) && nodes.stream().noneMatch(n -> n.runs(Role.API))) {
+      throw new ClusterSpecException(origin + ": a gateway but no node runs api; add \"api\" to a node's runs");
+    }
+  }
+
+  /** The ports a node's components listen on, by component (agent, postgres, api, ..., worker-1, worker-2). */
+  public static Map<String, Integer> portsInUse(Node n) {
+    Map<String, Integer> used = new java.util.LinkedHashMap<>();
+    Ports p = n.ports();
+    used.put("agent", p.agent());
+    if (n.runs(Role.POSTGRES)) used.put("postgres", p.postgres());
+    if (n.runs(Role.API)) used.put("api", p.api());
+    if (n.runs(Role.GATEWAY)) {
+      used.put("gateway", p.gateway());
+      used.put("gateway-admin", p.gatewayAdmin());
+    }
+    if (n.runs(Role.WORKER)) for (int i = 0; i < n.workers(); i++) used.put("worker-" + (i + 1), p.worker() + i);
+    return used;
+  }
+
+  public Etcd etcd() {
+    return etcd == null ? new Etcd(List.of()) : etcd;
+  }
+
+  /** The node called {@code nodeName}; a name that is not in the file is an error listing those that are. */
+  public Node node(String nodeName) {
+    return find(nodeName).orElseThrow(() -> new ClusterSpecException("node '" + nodeName + "' is not in cluster '" + name
+        + "'; its nodes are " + nodes.stream().map(Node::name).collect(Collectors.joining(", "))));
+  }
+
+  public Optional<Node> find(String nodeName) {
+    return nodes.stream().filter(n -> n.name().equals(nodeName)).findFirst();
+  }
+
+  /** The nodes that run {@code role}, in the file's order. */
+  public List<Node> running(Role role) {
+    List<Node> out = new ArrayList<>();
+    for (Node n : nodes) if (n.runs(role)) out.add(n);
+    return out;
+  }
+
+  /** The etcd key prefix of this cluster's state. */
+  public String etcdPrefix() {
+    return "/bulwark/" + name + "/";
+  }
+
+  /** The commented example {@code bulwark cluster init} prints: three hosts, as in the DR plan. */
+  public static String example() {
+    try (InputStream in = Objects.requireNonNull(ClusterSpec.class.getResourceAsStream("example-cluster.toml"))) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

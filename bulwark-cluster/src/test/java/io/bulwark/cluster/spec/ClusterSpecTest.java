@@ -1,0 +1,130 @@
+package io.bulwark.cluster.spec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ClusterSpecTest {
+  static final String ONE = """
+      name = "solo"
+      [[nodes]]
+      name = "host-a"
+      address = "127.0.0.1"
+      runs = ["postgres", "api", "gateway", "worker"]
+      """;
+
+  static String threeNodes(String extraNodeLines) {
+    return """
+        name = "prod"
+        [etcd]
+        endpoints = ["http://127.0.0.11:2379", "http://127.0.0.12:2379", "http://127.0.0.13:2379"]
+        [archive]
+        uri = "file:/tmp/archive"
+        [[nodes]]
+        name = "host-a"
+        address = "127.0.0.11"
+        runs = ["postgres", "api", "gateway", "worker"]
+        [[nodes]]
+        name = "host-b"
+        address = "127.0.0.12"
+        runs = ["postgres", "api", "worker"]
+        """ + extraNodeLines;
+  }
+
+  static void refused(String text, String message) {
+    assertThatThrownBy(() -> ClusterSpec.parse(text, "cluster.toml")).isInstanceOf(ClusterSpecException.class)
+        .hasMessageStartingWith("cluster.toml: ").hasMessageContaining(message)
+        .satisfies(e -> assertThat(e.getMessage()).as("one line").doesNotContain("\n"));
+  }
+
+  @Test
+  void the_printed_example_is_a_valid_three_host_cluster() {
+    ClusterSpec spec = ClusterSpec.parse(ClusterSpec.example(), "example");
+    assertThat(spec.name()).isEqualTo("prod");
+    assertThat(spec.nodes()).extracting(ClusterSpec.Node::name).containsExactly("host-a", "host-b", "host-c");
+    assertThat(spec.running(Role.POSTGRES)).extracting(ClusterSpec.Node::name).containsExactly("host-a", "host-b");
+    assertThat(spec.node("host-c").workers()).isEqualTo(4);
+    assertThat(spec.node("host-a").ports()).isEqualTo(ClusterSpec.Ports.DEFAULTS);
+    assertThat(spec.etcd().endpoints()).hasSize(3);
+    assertThat(spec.etcdPrefix()).isEqualTo("/bulwark/prod/");
+  }
+
+  @Test
+  void a_one_node_cluster_needs_no_etcd_and_ports_default_per_component() {
+    ClusterSpec spec = ClusterSpec.parse(ONE, "solo.toml");
+    assertThat(spec.etcd().endpoints()).isEmpty();
+    assertThat(spec.node("host-a").workers()).isEqualTo(2);
+    assertThat(ClusterSpec.portsInUse(spec.node("host-a"))).containsEntry("api", 8081).containsEntry("worker-2", 8092);
+  }
+
+  @Test
+  void ports_set_for_a_node_override_only_those_components() {
+    ClusterSpec spec = ClusterSpec.parse(ONE + "[nodes.ports]\napi = 9081\ngateway-admin = 9079\n", "x");
+    ClusterSpec.Ports p = spec.node("host-a").ports();
+    assertThat(p.api()).isEqualTo(9081);
+    assertThat(p.gatewayAdmin()).isEqualTo(9079);
+    assertThat(p.postgres()).isEqualTo(5432);
+  }
+
+  @Test
+  void an_unknown_key_is_refused_with_its_place_and_the_keys_known_there() {
+    refused(ONE.replace("address =", "adress ="), "unknown key 'adress'");
+    refused(ONE.replace("address =", "adress ="), "known keys there: address, name, ports, runs, workers");
+    refused("colour = \"red\"\n" + ONE, "unknown key 'colour'");
+  }
+
+  @Test
+  void an_unknown_role_is_refused_with_the_roles_there_are() {
+    refused(ONE.replace("\"worker\"]", "\"wroker\"]"), "unknown role 'wroker'; roles are postgres, api, gateway, worker, monitor, dns");
+  }
+
+  @Test
+  void a_node_named_twice_is_refused() {
+    refused(threeNodes("[[nodes]]\nname = \"host-a\"\naddress = \"127.0.0.13\"\nruns = [\"worker\"]\n"), "node 'host-a' is named twice");
+  }
+
+  @Test
+  void a_port_used_twice_on_one_address_is_refused_naming_both_users() {
+    refused(ONE + "[nodes.ports]\napi = 8080\n", "port 127.0.0.1:8080 is used twice, by host-a api and by host-a gateway");
+    refused(threeNodes("[[nodes]]\nname = \"host-c\"\naddress = \"127.0.0.11\"\nruns = [\"api\"]\n"),
+        "port 127.0.0.11:8070 is used twice, by host-a agent and by host-c agent");
+  }
+
+  @Test
+  void several_nodes_without_an_etcd_endpoint_are_refused() {
+    refused(threeNodes("").replaceAll("(?s)\\[etcd]\nendpoints = \\[[^]]*]\n", ""), "2 nodes but no etcd endpoint");
+    refused(threeNodes("").replace("http://127.0.0.11:2379", "127.0.0.11"), "etcd endpoint '127.0.0.11' must be http(s)://host:port");
+  }
+
+  @Test
+  void several_database_nodes_without_a_shared_archive_are_refused() {
+    refused(threeNodes("").replace("[archive]\nuri = \"file:/tmp/archive\"\n", ""), "2 database nodes but no [archive] uri");
+  }
+
+  @Test
+  void missing_and_malformed_values_are_refused_with_what_to_write() {
+    refused(ONE.replace("name = \"solo\"\n", ""), "name must be set");
+    refused(ONE.replace("address = \"127.0.0.1\"\n", ""), "node 'host-a' has no address");
+    refused(ONE.replace("runs = [\"postgres\", \"api\", \"gateway\", \"worker\"]", "runs = []"), "node 'host-a' runs nothing");
+    refused(ONE.replace("\"postgres\", ", ""), "no node runs postgres");
+    refused(ONE.replace("[\"postgres\", \"api\", \"gateway\", \"worker\"]", "[\"postgres\", \"gateway\"]"), "a gateway but no node runs api");
+    refused("name = \"x\"\n[[nodes]\n", "not valid TOML");
+    refused("", "the file is empty");
+  }
+
+  @Test
+  void a_node_not_in_the_file_is_refused_with_the_names_that_are(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("cluster.toml");
+    Files.writeString(file, threeNodes(""));
+    ClusterSpec spec = ClusterSpec.read(file);
+    assertThatThrownBy(() -> spec.node("host-z")).isInstanceOf(ClusterSpecException.class)
+        .hasMessage("node 'host-z' is not in cluster 'prod'; its nodes are host-a, host-b");
+    assertThatThrownBy(() -> ClusterSpec.read(dir.resolve("missing.toml"))).hasMessageContaining("does not exist; write one with `bulwark cluster init");
+    assertThat(spec.running(Role.GATEWAY)).extracting(ClusterSpec.Node::name).isEqualTo(List.of("host-a"));
+  }
+}
