@@ -49,8 +49,10 @@ import org.slf4j.LoggerFactory;
  *       starts streaming; its history may have diverged, so it is never reused as it is.
  * </ul>
  *
- * <p>All decisions are taken on one thread (the monitor), so they never race; rebuilds run on a
- * second thread. Clients find the primary themselves: their JDBC URL lists both nodes with {@code
+ * <p>The rules are pure functions ({@link FailoverPolicy}); this class observes, asks them, and
+ * carries out the answer. All decisions are taken, and all state is written, on one thread (the
+ * monitor), so they never race; rebuilds run on a second thread and hand their outcome back to the
+ * monitor. Clients find the primary themselves: their JDBC URL lists both nodes with {@code
  * targetServerType=primary}.
  */
 public final class FailoverController implements AutoCloseable {
@@ -108,8 +110,7 @@ public final class FailoverController implements AutoCloseable {
   private volatile DbNode primary;
   private volatile DbNode standby;
   private volatile NodeRole standbyRole = NodeRole.DOWN;
-  private volatile boolean syncConfigured;
-  private volatile boolean eligible;
+  private volatile FailoverPolicy.Mode mode = FailoverPolicy.Mode.ASYNCHRONOUS;
   private volatile String standbyState = "none";
   private volatile Long lagBytes;
   private volatile Double lagSeconds;
@@ -118,7 +119,6 @@ public final class FailoverController implements AutoCloseable {
   private volatile long failovers;
   private volatile boolean rebuilding;
   private volatile boolean closed;
-  private Lsn syncEnabledAt;
   private int failedChecks;
   private Connection monitorConnection;
   private int standbyStartFailures;
@@ -238,22 +238,32 @@ public final class FailoverController implements AutoCloseable {
 
   // ---------------------------------------------------------------- monitor
 
+  /** Observe, decide ({@link FailoverPolicy#primary}), act. */
   private void tick() {
     if (closed) return;
     try {
       DbNode p = primary;
-      if (!p.isAlive()) {
-        onPrimaryFailure("its process exited");
-        return;
-      }
-      if (!check(p)) {
-        if (++failedChecks >= config.failAfter()) {
-          onPrimaryFailure("unreachable for " + failedChecks + " checks in a row");
+      boolean alive = p.isAlive();
+      FailoverPolicy.Verdict verdict = FailoverPolicy.primary(alive, alive && check(p), failedChecks, config.failAfter(),
+          new FailoverPolicy.Standby(rebuilding, standby.isAlive(), mode.eligible()));
+      switch (verdict) {
+        case FailoverPolicy.Verdict.Healthy h -> {
+          failedChecks = 0;
+          superviseStandby();
         }
-        return;
+        case FailoverPolicy.Verdict.Suspect s -> failedChecks = s.failedChecks();
+        case FailoverPolicy.Verdict.FailOver f -> {
+          event(Kinds.DB_FAILOVER, "primary " + p.name() + " failed (" + f.reason() + "); failing over to " + standby.name());
+          closeMonitorConnection();
+          failedChecks = 0;
+          failOver(p, standby, f.reason(), System.nanoTime(), false);
+        }
+        case FailoverPolicy.Verdict.RestartInPlace r -> {
+          closeMonitorConnection();
+          failedChecks = 0;
+          restartInPlace(p, r.reason(), r.whyNoFailover());
+        }
       }
-      failedChecks = 0;
-      superviseStandby();
     } catch (RuntimeException e) {
       log.error("failover controller tick failed", e);
     }
@@ -289,29 +299,24 @@ public final class FailoverController implements AutoCloseable {
           }
         }
       }
-      Lsn now = Lsn.parse(current);
-      boolean streaming = "streaming".equals(state) && flush != null;
+      FailoverPolicy.Sample sample = new FailoverPolicy.Sample(state, syncState, flush == null ? null : Lsn.parse(flush),
+          Lsn.parse(current));
       standbyState = state == null ? "not connected" : state;
-      lagBytes = flush == null ? null : Math.max(0, now.minus(Lsn.parse(flush)));
+      lagBytes = sample.lagBytes();
       lagSeconds = replayLag;
-      if (config.synchronous()) {
-        if (streaming && !syncConfigured) {
-          setSynchronousStandby(p, standbyName);
-          syncConfigured = true;
-          syncEnabledAt = now;
-          event(Kinds.DB_REPLICATION, "replication synchronous: " + standbyName + " is streaming");
-        } else if (streaming && !eligible && "sync".equals(syncState) && Lsn.parse(flush).compareTo(syncEnabledAt) >= 0) {
-          eligible = true;
-          event(Kinds.DB_REPLICATION, standbyName + " is synchronous and caught up: eligible for failover");
-        } else if (!streaming && syncConfigured) {
-          eligible = false; // first: never promote it from now on
+      FailoverPolicy.Transition t = FailoverPolicy.replication(config.synchronous(), config.maxLagOnFailover(), mode, sample,
+          standbyName);
+      switch (t.change()) {
+        case TO_SYNCHRONOUS -> setSynchronousStandby(p, standbyName);
+        case TO_ASYNCHRONOUS -> {
+          // ineligible first: never promote it from now on, even if the switch below fails (then it is retried)
+          mode = new FailoverPolicy.Mode(true, false, mode.syncSince());
           setSynchronousStandby(p, "");
-          syncConfigured = false;
-          event(Kinds.DB_REPLICATION, "replication asynchronous: " + standbyName + " is " + standbyState + " (writes no longer wait for it)");
         }
-      } else {
-        eligible = streaming && lagBytes != null && lagBytes <= config.maxLagOnFailover();
+        case NONE -> { }
       }
+      mode = t.next();
+      if (t.event() != null) event(Kinds.DB_REPLICATION, t.event());
       return true;
     } catch (SQLException e) {
       closeMonitorConnection();
@@ -372,34 +377,23 @@ public final class FailoverController implements AutoCloseable {
 
   // ---------------------------------------------------------------- failover
 
-  private void onPrimaryFailure(String reason) {
-    DbNode p = primary;
-    DbNode s = standby;
-    long detected = System.nanoTime();
-    closeMonitorConnection();
-    failedChecks = 0;
-    if (rebuilding || !s.isAlive() || !eligible) {
-      String why = rebuilding ? "the standby is being rebuilt" : !s.isAlive() ? "the standby is down"
-          : "the standby is not synchronous (promoting it could lose acknowledged commits)";
-      if (System.nanoTime() - nextPrimaryStart < 0) return; // backing off after failed restarts
-      event(Kinds.DB_PRIMARY, "primary " + p.name() + " failed (" + reason + "); no failover: " + why + "; restarting " + p.name());
+  /** The primary died and no failover is safe: restart it where it is (crash recovery), with backoff. */
+  private void restartInPlace(DbNode p, String reason, String whyNoFailover) {
+    if (System.nanoTime() - nextPrimaryStart < 0) return; // backing off after failed restarts
+    event(Kinds.DB_PRIMARY, "primary " + p.name() + " failed (" + reason + "); no failover: " + whyNoFailover + "; restarting " + p.name());
+    p.kill();
+    try {
+      startAsPrimary(p);
+      primaryStartFailures = 0;
+      event(Kinds.DB_PRIMARY, "primary " + p.name() + " restarted in place");
+    } catch (RuntimeException e) {
+      primaryStartFailures++;
+      long backoff = Math.min(30, 1L << Math.min(5, primaryStartFailures));
+      nextPrimaryStart = System.nanoTime() + Duration.ofSeconds(backoff).toNanos();
+      event(Kinds.DB_PRIMARY, "primary " + p.name() + " did not restart (" + e.getMessage().lines().findFirst().orElse("")
+          + "); next attempt in " + backoff + " s");
       p.kill();
-      try {
-        startAsPrimary(p);
-        primaryStartFailures = 0;
-        event(Kinds.DB_PRIMARY, "primary " + p.name() + " restarted in place");
-      } catch (RuntimeException e) {
-        primaryStartFailures++;
-        long backoff = Math.min(30, 1L << Math.min(5, primaryStartFailures));
-        nextPrimaryStart = System.nanoTime() + Duration.ofSeconds(backoff).toNanos();
-        event(Kinds.DB_PRIMARY, "primary " + p.name() + " did not restart (" + e.getMessage().lines().findFirst().orElse("")
-            + "); next attempt in " + backoff + " s");
-        p.kill();
-      }
-      return;
     }
-    event(Kinds.DB_FAILOVER, "primary " + p.name() + " failed (" + reason + "); failing over to " + s.name());
-    failOver(p, s, reason, detected, false);
   }
 
   /** Fence old, record new, promote new, rebuild old. Runs on the monitor thread. */
@@ -407,8 +401,7 @@ public final class FailoverController implements AutoCloseable {
     fence(old);
     state = state.promote(next.name());
     state.write(stateFile);
-    eligible = false;
-    syncConfigured = false;
+    mode = FailoverPolicy.Mode.ASYNCHRONOUS;
     next.postgres().writeRuntimeSettings(Map.of("synchronous_standby_names", ""));
     primary = next;
     standby = old;
@@ -475,7 +468,7 @@ public final class FailoverController implements AutoCloseable {
         DbNode s = standby;
         if (rebuilding) throw new IllegalStateException("no healthy standby: " + s.name() + " is being rebuilt");
         if (!s.isAlive()) throw new IllegalStateException("no healthy standby: " + s.name() + " is down");
-        if (!eligible) {
+        if (!mode.eligible()) {
           throw new IllegalStateException("no healthy standby: " + s.name() + " is " + standbyState
               + (config.synchronous() ? " and not synchronous yet" : " and lags " + lagBytes + " bytes"));
         }
@@ -500,21 +493,40 @@ public final class FailoverController implements AutoCloseable {
     standbyRole = NodeRole.REBUILDING;
     n.roleChanged(NodeRole.REBUILDING);
     rebuilder.execute(() -> {
+      Exception failure = null;
       try {
         rebuild(n);
-        standbyRole = NodeRole.STANDBY;
-        n.roleChanged(NodeRole.STANDBY);
       } catch (Exception e) {
         log.error("rebuilding {} failed", n.name(), e);
-        event(Kinds.DB_REBUILD, "rebuild of " + n.name() + " failed: " + e.getMessage() + "; retrying on the next check");
-        standbyRole = NodeRole.DOWN;
-        n.roleChanged(NodeRole.DOWN);
-        nextStandbyStart = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        standbyStartFailures = 2; // next supervision rebuilds again
-      } finally {
-        rebuilding = false;
+        failure = e;
       }
+      Exception failed = failure;
+      // the outcome is applied on the monitor thread, the one owner of the standby's state
+      onMonitor(() -> rebuildFinished(n, failed));
     });
+  }
+
+  private void rebuildFinished(DbNode n, Exception failure) {
+    if (failure == null) {
+      standbyRole = NodeRole.STANDBY;
+      n.roleChanged(NodeRole.STANDBY);
+    } else {
+      event(Kinds.DB_REBUILD, "rebuild of " + n.name() + " failed: " + failure.getMessage() + "; retrying on the next check");
+      standbyRole = NodeRole.DOWN;
+      n.roleChanged(NodeRole.DOWN);
+      nextStandbyStart = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      standbyStartFailures = 2; // next supervision rebuilds again
+    }
+    rebuilding = false;
+  }
+
+  /** Runs on the monitor thread; dropped once the controller is closed (nothing is decided any more). */
+  private void onMonitor(Runnable action) {
+    try {
+      monitor.execute(action);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      rebuilding = false;
+    }
   }
 
   /** Replaces n's data directory with a fresh base backup of the primary, as a standby, and starts it. */
@@ -582,12 +594,13 @@ public final class FailoverController implements AutoCloseable {
       NodeRole role = n == p ? (n.isAlive() ? NodeRole.PRIMARY : NodeRole.DOWN) : standbyRole;
       list.add(new NodeStatus(n.name(), role, n.pid(), n.postgres().port(), n == p ? primaryTimeline : null, n.isAlive()));
     }
-    String mode = syncConfigured ? "synchronous" : "asynchronous";
+    FailoverPolicy.Mode m = mode; // one read: the mode and eligibility shown belong together
     List<String> recent;
     synchronized (events) {
       recent = List.copyOf(events);
     }
-    return new Status(p == null ? null : p.name(), standby == null ? null : standby.name(), list, mode, eligible,
+    return new Status(p == null ? null : p.name(), standby == null ? null : standby.name(), list,
+        m.synchronous() ? "synchronous" : "asynchronous", m.eligible(),
         standbyState, lagBytes, lagSeconds, lastFailover, failovers, recent);
   }
 
