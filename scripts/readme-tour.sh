@@ -68,6 +68,14 @@ step "kill the primary database: the standby is promoted"
 until_true 90 "pg-b to be primary with a synchronous standby" \
   bash -c "'$bulwark' db status --json | tr -d ' \n' | grep -q '\"primary\":\"pg-b\".*\"replicationMode\":\"synchronous\"'"
 
+step "./bulwark events: the journal tells what happened"
+events=$("$bulwark" events)
+for expected in "worker-1 (worker) was killed by signal 9" "api-main (api) was killed by signal 9" \
+    "primary pg-a failed (its process exited); failing over to pg-b" "fenced pg-a" "failover done: pg-b is primary"; do
+  grep -qF "$expected" <<<"$events" || fail "bulwark events does not say '$expected':
+$events"
+done
+
 step "./bulwark db failover (planned switchover back)"
 "$bulwark" db failover || fail "db failover"
 step "./bulwark db backups"

@@ -1,6 +1,7 @@
 package io.bulwark.cli;
 
 import io.bulwark.cli.bench.HttpConnection;
+import io.bulwark.cli.bench.Footprint;
 import io.bulwark.cli.bench.HttpLoad;
 import io.bulwark.cli.bench.LoadResult;
 import io.bulwark.core.BulwarkException;
@@ -42,7 +43,7 @@ import picocli.CommandLine.Option;
         "Scenarios: burndown, http, batch, e2e, latency, gateway (default: all)."})
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--only", split = ",", description = "Scenarios to run (default: all)")
-  Set<String> only = Set.of("burndown", "http", "batch", "e2e", "latency", "gateway");
+  Set<String> only = Set.of("footprint", "burndown", "http", "batch", "e2e", "latency", "gateway");
 
   @Option(names = "--tasks", defaultValue = "200000", description = "Tasks in the burn-down (default: ${DEFAULT-VALUE})")
   int tasks;
@@ -85,6 +86,12 @@ final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Path root = dataDir != null ? dataDir : Files.createTempDirectory("bulwark-bench");
+    if (only.contains("footprint")) footprint(root);
+    if (only.equals(Set.of("footprint"))) {
+      if (dataDir == null) deleteTree(root);
+      printResults();
+      return 0;
+    }
     int port = Ports.free();
     LocalDeployment.Options opts = LocalDeployment.Options.defaults().withPort(port).withWorkers(0).withStandby(standby)
         .withBackups(new io.bulwark.dr.BackupService.Config(DurationConverter.parse("--archive-lag", archiveLag),
@@ -124,11 +131,41 @@ final class BenchCommand implements Callable<Integer> {
     } finally {
       if (dataDir == null) deleteTree(root);
     }
+    printResults();
+    return 0;
+  }
+
+  private void printResults() {
     System.out.println();
     System.out.println("| measure | result |");
     System.out.println("|---|---|");
     results.forEach((k, v) -> System.out.println("| " + k + " | " + v + " |"));
-    return 0;
+  }
+
+  // ---------------------------------------------------------------- footprint
+
+  /**
+   * The idle footprint of `bulwark up` as users run it (through the launcher, which sets the
+   * supervisor's JVM flags): resident memory of every process, by component. Runs before, and apart
+   * from, the deployment the other scenarios use.
+   */
+  private void footprint(Path root) throws Exception {
+    String launcher = System.getenv("BULWARK_LAUNCHER");
+    if (launcher == null || !Files.isExecutable(Path.of(launcher))) {
+      throw new BulwarkException("the footprint scenario runs `bulwark up` through the launcher: run the bench as ./bulwark bench");
+    }
+    System.out.println("bench: footprint: `bulwark up` idle for 20 s after the standby is synchronous");
+    List<Footprint.Row> rows = Footprint.measure(Path.of(launcher), root.resolve("footprint"), Ports.free(), Duration.ofSeconds(20));
+    long rss = 0;
+    long pss = 0;
+    for (Footprint.Row r : rows) {
+      results.put("idle footprint: " + r.component(), String.format("PSS %.0f MiB, RSS %.0f MiB (%d process%s)",
+          r.pssKib() / 1024.0, r.rssKib() / 1024.0, r.processes(), r.processes() == 1 ? "" : "es"));
+      rss += r.rssKib();
+      pss += r.pssKib();
+    }
+    results.put("idle footprint of `up`, all processes", String.format("PSS %.0f MiB (shared pages counted once), RSS sum %.0f MiB",
+        pss / 1024.0, rss / 1024.0));
   }
 
   // ---------------------------------------------------------------- scenarios
