@@ -1,6 +1,7 @@
 package io.bulwark.api;
 
 import io.bulwark.core.metrics.Metrics;
+import io.bulwark.postgres.DatabaseUnavailableException;
 import io.bulwark.postgres.NewTask;
 import io.bulwark.postgres.SubmitOutcome;
 import io.bulwark.postgres.TaskRepository;
@@ -23,7 +24,7 @@ final class SubmitBatcher implements AutoCloseable {
   static final int MAX_BATCH = 500;
   static final int WRITERS = 2;
 
-  private record Pending(NewTask task, CompletableFuture<SubmitOutcome> result) {}
+  record Pending(NewTask task, CompletableFuture<SubmitOutcome> result) {}
 
   private final TaskRepository tasks;
   private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
@@ -67,16 +68,29 @@ final class SubmitBatcher implements AutoCloseable {
     }
   }
 
-  private void write(List<Pending> batch) {
+  /**
+   * One transaction for the whole batch. If the database refuses it for what is in it (not because
+   * it is unavailable), the requests are written again one by one, so that one bad request, whoever
+   * sent it, fails alone instead of failing the up to {@value #MAX_BATCH} others it was grouped with.
+   */
+  void write(List<Pending> batch) {
     List<NewTask> rows = new ArrayList<>(batch.size());
     for (Pending p : batch) rows.add(p.task());
     try {
       List<SubmitOutcome> outcomes = tasks.submit(rows, false);
       batchSizes.observe(batch.size());
       for (int i = 0; i < batch.size(); i++) batch.get(i).result().complete(outcomes.get(i));
-    } catch (RuntimeException e) {
+    } catch (DatabaseUnavailableException e) {
       log.debug("group commit of {} task(s) failed: {}", batch.size(), e.getMessage());
       for (Pending p : batch) p.result().completeExceptionally(e);
+    } catch (RuntimeException e) {
+      if (batch.size() == 1) {
+        log.warn("a submission was refused by the database: {}", e.getMessage());
+        batch.get(0).result().completeExceptionally(e);
+        return;
+      }
+      log.warn("group commit of {} task(s) refused ({}); writing them one by one", batch.size(), e.getMessage());
+      for (Pending p : batch) write(List.of(p));
     }
   }
 

@@ -112,7 +112,7 @@ final class TaskRequests {
     int priority = intField(obj, prefix, "priority", TaskLimits.DEFAULT_PRIORITY, TaskLimits.MIN_PRIORITY, TaskLimits.MAX_PRIORITY);
     int maxAttempts = intField(obj, prefix, "maxAttempts", TaskLimits.DEFAULT_MAX_ATTEMPTS, 1, TaskLimits.MAX_MAX_ATTEMPTS);
     int timeout = intField(obj, prefix, "timeoutSeconds", TaskLimits.DEFAULT_TIMEOUT_SECONDS, 1, TaskLimits.MAX_TIMEOUT_SECONDS);
-    Instant runAt = instantField(obj.get("runAt"), prefix + "runAt");
+    Instant runAt = runAt(instantField(obj.get("runAt"), prefix + "runAt"), prefix + "runAt");
     if (batchItem) {
       JsonNode k = obj.get("idempotencyKey");
       if (k != null && !k.isNull()) {
@@ -142,7 +142,7 @@ final class TaskRequests {
     int maxAttempts = intParam(ex, "maxAttempts", TaskLimits.DEFAULT_MAX_ATTEMPTS, 1, TaskLimits.MAX_MAX_ATTEMPTS);
     int timeout = intParam(ex, "timeoutSeconds", TaskLimits.DEFAULT_TIMEOUT_SECONDS, 1, TaskLimits.MAX_TIMEOUT_SECONDS);
     String runAtParam = ex.query("runAt");
-    Instant runAt = runAtParam == null ? null : parseInstant(runAtParam, "runAt");
+    Instant runAt = runAtParam == null ? null : runAt(parseInstant(runAtParam, "runAt"), "runAt");
     UUID id = TaskIds.newId();
     BlobRef ref = blobs.put("tasks/" + id + "/input", body);
     return new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt, null, ref, contentType,
@@ -191,6 +191,19 @@ final class TaskRequests {
     if (n == null || n.isNull()) return null;
     if (!n.isTextual()) throw ApiProblem.invalidField(field, "must be an ISO-8601 date-time string, e.g. 2026-01-31T12:00:00Z");
     return parseInstant(n.textValue(), field);
+  }
+
+  /**
+   * A task's start time as stored: null (now, on the database's clock) for none or a time already
+   * past, so that a date in the past cannot jump the queue and no year PostgreSQL cannot store reaches
+   * a shared group commit; refused after {@link TaskLimits#LATEST_RUN_AT}.
+   */
+  static Instant runAt(Instant requested, String field) {
+    if (requested == null || !requested.isAfter(Instant.now())) return null;
+    if (requested.isAfter(TaskLimits.LATEST_RUN_AT)) {
+      throw ApiProblem.invalidField(field, "must be no later than " + TaskLimits.LATEST_RUN_AT + "; got " + requested);
+    }
+    return requested;
   }
 
   static Instant parseInstant(String s, String field) {

@@ -114,6 +114,7 @@ class BadInputTest {
       "maxAttempts|0", "maxAttempts|101", "maxAttempts|true",
       "timeoutSeconds|\"30\"", "timeoutSeconds|0", "timeoutSeconds|86401",
       "runAt|\"tomorrow\"", "runAt|\"2026-01-31T12:00:00\"", "runAt|\"2026-13-01T00:00:00Z\"", "runAt|1767225600",
+      "runAt|\"+10000-01-01T00:00:00Z\"",
       "type|5", "type|\"\"", "type|null"})
   void an_invalid_field_value_is_a_422_naming_the_field(String field, String value) {
     String body = field.equals("type") ? "{\"type\":" + value + "}" : "{\"type\":\"noop\",\"" + field + "\":" + value + "}";

@@ -88,6 +88,18 @@ class SubmitTest {
         .containsEntry("max_attempts", 2).containsEntry("timeout_seconds", 30);
   }
 
+  @ParameterizedTest(name = "runAt {0}")
+  @ValueSource(strings = {"1970-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "-0100-01-01T00:00:00Z"})
+  void a_run_at_in_the_past_is_due_now_so_it_cannot_jump_the_queue_or_fail_a_group_commit(String past) {
+    // regression: year 0000 answered 500, and its refusal by PostgreSQL failed every request in its group commit
+    Tenant t = fx.newTenant();
+    Instant before = Instant.now().minusSeconds(5);
+
+    JsonNode task = fx.submit(t, "{\"type\":\"noop\",\"runAt\":\"" + past + "\"}");
+
+    assertThat(Instant.parse(task.path("runAt").asText())).isAfter(before).isBeforeOrEqualTo(Instant.now().plusSeconds(5));
+  }
+
   @ParameterizedTest(name = "Content-Type: {0}")
   @NullSource
   @ValueSource(strings = {"application/x-www-form-urlencoded", "application/json; charset=utf-8"})

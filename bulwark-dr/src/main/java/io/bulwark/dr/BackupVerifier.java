@@ -1,5 +1,6 @@
 package io.bulwark.dr;
 
+import io.bulwark.core.io.Fs;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;

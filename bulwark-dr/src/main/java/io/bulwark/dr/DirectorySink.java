@@ -1,5 +1,6 @@
 package io.bulwark.dr;
 
+import io.bulwark.core.io.Fs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,6 @@
 package io.bulwark.dr;
 
+import io.bulwark.core.io.Fs;
 import io.bulwark.cluster.events.Event.Kinds;
 import io.bulwark.cluster.events.EventRecorder;
 import io.bulwark.embedded.EmbeddedPostgres;
@@ -433,8 +434,14 @@ public final class FailoverController implements AutoCloseable {
     n.kill();
     Path dir = n.postgres().dataDir();
     if (Files.isDirectory(dir)) {
-      Fs.touchSynced(dir.resolve("standby.signal"));
-      Fs.touchSynced(dir.resolve(REBUILD_MARKER));
+      try {
+        Fs.touchSynced(dir.resolve("standby.signal"));
+        Fs.touchSynced(dir.resolve(REBUILD_MARKER));
+      } catch (IOException e) {
+        // the node is killed; without the markers whatever starts it next could start a second primary
+        throw new DrException("cannot fence " + n.name() + ": writing standby.signal and the rebuild marker into " + dir
+            + " failed (" + e + "); it is stopped, but check the disk before starting it", e);
+      }
     }
     n.roleChanged(NodeRole.DOWN);
     standbyRole = NodeRole.DOWN;

@@ -1,5 +1,6 @@
 package io.bulwark.dr;
 
+import io.bulwark.core.io.Fs;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;

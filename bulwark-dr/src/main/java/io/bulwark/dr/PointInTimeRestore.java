@@ -1,5 +1,6 @@
 package io.bulwark.dr;
 
+import io.bulwark.core.io.Fs;
 import io.bulwark.core.blob.BlobException;
 import io.bulwark.core.blob.BlobStore;
 import io.bulwark.embedded.EmbeddedPostgres;
@@ -110,7 +111,11 @@ public final class PointInTimeRestore {
     Path walDir = target.resolveSibling("." + target.getFileName() + ".restore-wal");
     try {
       long dataBytes = extract(store, backup, target);
-      Fs.recreate(walDir);
+      try {
+        Fs.recreatePrivateDir(walDir);
+      } catch (IOException e) {
+        throw new DrException("cannot create the restore's WAL directory " + walDir + ": " + e, e);
+      }
       long walBytes = prefetch(store, plan, walDir);
       log.info("restore into {}: backup {} ({} MiB) and {} WAL files ({} MiB) in place after {} ms; replaying{}", target,
           backup.label(), dataBytes >> 20, plan.segments().size(), walBytes >> 20, (System.nanoTime() - began) / 1_000_000,
@@ -146,8 +151,13 @@ public final class PointInTimeRestore {
   // ------------------------------------------------------------------ files
 
   private static long extract(BlobStore store, BackupManifest backup, Path target) {
-    Fs.createPrivateDir(target);
-    for (String d : backup.directories()) Fs.createPrivateDir(target.resolve(d));
+    try {
+      Fs.createPrivateDir(target);
+      for (String d : backup.directories()) Fs.createPrivateDir(target.resolve(d));
+    } catch (IOException e) {
+      throw new DrException("cannot create the restore target's directories in " + target + ": " + e
+          + "; check permissions and free space, or choose another --target", e);
+    }
     AtomicLong bytes = new AtomicLong();
     List<BackupManifest.FileEntry> files = new ArrayList<>();
     Map<String, List<BackupManifest.FileEntry>> bundles = new LinkedHashMap<>();
@@ -181,7 +191,7 @@ public final class PointInTimeRestore {
     for (BackupManifest.FileEntry f : entries) {
       Path out = target.resolve(f.path());
       try (InputStream in = new java.io.ByteArrayInputStream(bundle, Math.toIntExact(f.offset()), Math.toIntExact(f.length()));
-          OutputStream os = Files.newOutputStream(Files.createFile(out, Fs.PRIVATE_FILE), StandardOpenOption.WRITE)) {
+          OutputStream os = Files.newOutputStream(Files.createFile(out, Fs.attribute(Fs.PRIVATE_FILE)), StandardOpenOption.WRITE)) {
         Codec.Digest d = Codec.decompress(in, os, f.key());
         if (d.length() != f.size() || !d.sha256().equals(f.sha256())) {
           throw new DrException("file " + f.path() + " of backup " + backup.label() + " (in archive object '" + f.key()
@@ -199,7 +209,7 @@ public final class PointInTimeRestore {
   private static long extractFile(BlobStore store, BackupManifest backup, BackupManifest.FileEntry f, Path target) {
     Path out = target.resolve(f.path());
     try (InputStream in = store.open(new io.bulwark.core.blob.BlobRef(f.key(), f.storedSize(), f.storedSha256()));
-        OutputStream os = Files.newOutputStream(Files.createFile(out, Fs.PRIVATE_FILE), StandardOpenOption.WRITE)) {
+        OutputStream os = Files.newOutputStream(Files.createFile(out, Fs.attribute(Fs.PRIVATE_FILE)), StandardOpenOption.WRITE)) {
       Codec.Digest d = Codec.decompress(in, os, f.key());
       if (d.length() != f.size() || !d.sha256().equals(f.sha256())) {
         throw new DrException("file " + f.path() + " of backup " + backup.label() + " (archive object '" + f.key()

@@ -1,5 +1,6 @@
 package io.bulwark.dr;
 
+import io.bulwark.core.io.Fs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;

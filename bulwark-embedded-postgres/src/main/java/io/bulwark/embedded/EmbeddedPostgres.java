@@ -1,5 +1,6 @@
 package io.bulwark.embedded;
 
+import io.bulwark.core.io.Fs;
 import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -194,7 +195,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
       boolean inPlace = exists && !Files.getFileStore(dataDir).equals(Files.getFileStore(parent));
       if (inPlace) {
         Fs.writeSynced(inPlaceMarker, new byte[0]);
-        Fs.fsyncDirectory(parent);
+        Fs.fsync(parent);
       }
       Path target =
           inPlace ? dataDir : Files.createTempDirectory(parent, "." + name + ".initdb-", Fs.attribute(Fs.PRIVATE_DIR));
@@ -210,7 +211,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
           // rename(2) atomically replaces an empty directory
           Files.move(target, dataDir, StandardCopyOption.ATOMIC_MOVE);
         }
-        Fs.fsyncDirectory(parent);
+        Fs.fsync(parent);
         done = true;
         log.info("{}: initialized a PostgreSQL {} cluster (superuser {}, data checksums on)", this, binariesMajor(), user);
       } finally {
@@ -244,7 +245,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
       }
     }
     Files.delete(marker);
-    Fs.fsyncDirectory(marker.getParent());
+    Fs.fsync(marker.getParent());
   }
 
   private void runInitdb(Path target, Path pwfile) throws IOException {
@@ -370,7 +371,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     }
     addition.append("# Bulwark: settings changed at run time (e.g. synchronous_standby_names), applied on reload\n")
         .append(RUNTIME_INCLUDE_LINE).append('\n');
-    Fs.replaceAtomically(conf, (text + addition).getBytes(StandardCharsets.UTF_8));
+    Fs.writeAtomically(conf, (text + addition).getBytes(StandardCharsets.UTF_8));
   }
 
   /**
@@ -383,7 +384,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     runtime.forEach((k, v) -> sb.append(checkSetting(k, v)).append(" = ").append(quote(v)).append('\n'));
     try {
       ensureIncludeLine(dataDir);
-      Fs.replaceAtomically(dataDir.resolve(RUNTIME_CONF_FILE), sb.toString().getBytes(StandardCharsets.UTF_8));
+      Fs.writeAtomically(dataDir.resolve(RUNTIME_CONF_FILE), sb.toString().getBytes(StandardCharsets.UTF_8));
     } catch (IOException e) {
       throw new EmbeddedPostgresException("cannot write " + dataDir.resolve(RUNTIME_CONF_FILE) + ": " + e, e);
     }
@@ -435,7 +436,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
   }
 
   private void writeConf() throws IOException {
-    Fs.replaceAtomically(dataDir.resolve(CONF_FILE), confText().getBytes(StandardCharsets.UTF_8));
+    Fs.writeAtomically(dataDir.resolve(CONF_FILE), confText().getBytes(StandardCharsets.UTF_8));
   }
 
   private static String quote(String value) {

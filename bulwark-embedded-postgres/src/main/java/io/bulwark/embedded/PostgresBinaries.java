@@ -1,5 +1,6 @@
 package io.bulwark.embedded;
 
+import io.bulwark.core.io.Fs;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -122,7 +123,7 @@ public final class PostgresBinaries {
           extract(temp);
           Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
           Fs.writeSynced(temp.resolve(MARKER), (version() + "\n").getBytes(StandardCharsets.UTF_8));
-          Fs.fsyncDirectory(temp);
+          Fs.fsync(temp);
           publish(temp, target);
           log.info(
               "Extracted PostgreSQL {} binaries in {} ms",
@@ -163,7 +164,7 @@ public final class PostgresBinaries {
     for (int attempt = 0; ; attempt++) {
       try {
         Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-        Fs.fsyncDirectory(target.getParent());
+        Fs.fsync(target.getParent());
         return;
       } catch (AtomicMoveNotSupportedException e) {
         throw new IOException("cannot rename " + temp + " to " + target + " atomically", e);
@@ -235,7 +236,7 @@ public final class PostgresBinaries {
     dirModes.sort(Comparator.comparingInt((DirMode d) -> d.dir().getNameCount()).reversed());
     for (DirMode d : dirModes) {
       Files.setPosixFilePermissions(d.dir(), d.mode());
-      Fs.fsyncDirectory(d.dir());
+      Fs.fsync(d.dir());
     }
   }
 

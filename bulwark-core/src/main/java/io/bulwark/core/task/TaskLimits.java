@@ -13,6 +13,12 @@ public final class TaskLimits {
   /** Inputs and results up to this many bytes live in the task row; larger ones in blob storage. */
   public static final int INLINE_LIMIT_BYTES = 64 * 1024;
   public static final int MAX_BATCH_SIZE = 1000;
+  /**
+   * The latest {@code runAt} a client may ask for. An earlier one than now means "due now": it is
+   * stored as the submission time, so a date in the past cannot jump the queue ahead of tasks that
+   * were due before it was submitted, and a year PostgreSQL cannot store (0000) never reaches it.
+   */
+  public static final java.time.Instant LATEST_RUN_AT = java.time.Instant.parse("9999-12-31T23:59:59Z");
 
   private TaskLimits() {}
 }
