@@ -19,12 +19,15 @@ import io.bulwark.core.metrics.Metrics.Histogram;
  * bulwark_gateway_backend_up{backend}                     1 up, 0 down
  * bulwark_gateway_backend_state{backend,state}            1 for the current admin state
  * bulwark_gateway_backend_in_flight{backend}
+ * bulwark_gateway_request_body_buffer_bytes               memory held by request bodies being buffered
  * </pre>
  */
 final class GatewayMetrics {
   private final Metrics metrics;
   private final Counter[] byClass = new Counter[6];
   private final Histogram latency;
+  /** Memory reserved by request bodies being buffered, all connections together (bytes of capacity). */
+  private final java.util.concurrent.atomic.LongAdder bufferedBodyBytes = new java.util.concurrent.atomic.LongAdder();
 
   GatewayMetrics(Metrics metrics) {
     this.metrics = metrics;
@@ -33,6 +36,17 @@ final class GatewayMetrics {
     }
     byClass[0] = byClass[5];
     latency = metrics.histogram("gateway_request_seconds", "Client request duration at the gateway, retries included", Metrics.latencyBuckets());
+    metrics.gauge("gateway_request_body_buffer_bytes", "Memory held by request bodies being buffered, all clients together",
+        bufferedBodyBytes::sum);
+  }
+
+  /** A request body's buffer grew (positive) or was released (negative) by this many bytes. */
+  void bodyBuffer(long deltaBytes) {
+    bufferedBodyBytes.add(deltaBytes);
+  }
+
+  long bodyBufferBytes() {
+    return bufferedBodyBytes.sum();
   }
 
   void request(int status, long nanos) {

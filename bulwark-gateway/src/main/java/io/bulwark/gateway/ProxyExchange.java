@@ -49,6 +49,8 @@ final class ProxyExchange implements ChannelFutureListener {
   private final String requestId;
 
   private ByteBuf body;
+  /** The most a body's first buffer reserves before its bytes arrive. */
+  static final int FIRST_BUFFER_BYTES = 64 * 1024;
   /** The client waits for {@code 100 Continue} before it sends the body; not sent yet. */
   boolean continuePending;
   /** The gateway's own answer, decided while reading the request (bad input); null to proxy it. */
@@ -81,18 +83,28 @@ final class ProxyExchange implements ChannelFutureListener {
     keepAlive = false;
   }
 
-  /** Adds a piece of the body; false (and nothing kept) if it would exceed the limit. */
+  /**
+   * Adds a piece of the body; false (and nothing kept) if it would exceed the limit. The buffer grows
+   * with the bytes that arrive, never ahead of them by more than {@link #FIRST_BUFFER_BYTES}: a
+   * declared Content-Length is a claim, and sizing by it let connections that declared 16 MiB and
+   * sent one byte reserve 16 MiB each.
+   */
   boolean append(ByteBuf content) {
     int n = content.readableBytes();
     if (n == 0) return true;
     long have = body == null ? 0 : body.readableBytes();
     if (have + n > proxy.maxBodyBytes) return false;
+    int before = 0;
     if (body == null) {
       // copied (not retained) so the decoder's read buffer is not pinned for the whole upstream call
       long declared = HttpUtil.getContentLength(head, -1L);
-      body = client.alloc().buffer((int) Math.max(n, Math.min(declared, proxy.maxBodyBytes)));
+      int first = (int) Math.max(n, Math.min(declared, FIRST_BUFFER_BYTES));
+      body = client.alloc().buffer(first, (int) proxy.maxBodyBytes);
+    } else {
+      before = body.capacity();
     }
-    body.writeBytes(content);
+    body.writeBytes(content); // grows by Netty's doubling, up to the body limit
+    proxy.metrics.bodyBuffer(body.capacity() - before);
     return true;
   }
 
@@ -240,6 +252,7 @@ final class ProxyExchange implements ChannelFutureListener {
 
   private void releaseBody() {
     if (body != null) {
+      proxy.metrics.bodyBuffer(-body.capacity());
       body.release();
       body = null;
     }
