@@ -1,10 +1,15 @@
 package io.bulwark.etcd;
 
+import io.bulwark.cluster.lease.LeaseStoreUnavailableException;
 import io.etcd.jetcd.Client;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
-/** How Bulwark connects to etcd: every endpoint (the client fails over between members), bounded waits. */
+/** How Bulwark talks to etcd: every endpoint (the client fails over between members), bounded waits. */
 final class Etcd {
   private Etcd() {}
 
@@ -16,5 +21,33 @@ final class Etcd {
         .keepaliveTimeout(timeout)
         .waitForReady(false) // fail fast when no member answers: the caller decides what no answer means
         .build();
+  }
+
+  /** The future's value within {@code timeout}; no answer in time, or an error, is {@link LeaseStoreUnavailableException}. */
+  static <T> T await(String what, CompletableFuture<T> future, Duration timeout) {
+    try {
+      return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      throw unavailable(what, e.getCause(), timeout);
+    } catch (TimeoutException e) {
+      future.cancel(true);
+      throw unavailable(what, e, timeout);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw unavailable(what, e, timeout);
+    }
+  }
+
+  /** Whether etcd answered that the lease does not exist (expired or revoked): an answer, not an outage. */
+  static boolean leaseNotFound(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (String.valueOf(t.getMessage()).contains("not found")) return true;
+    }
+    return false;
+  }
+
+  static LeaseStoreUnavailableException unavailable(String what, Throwable cause, Duration timeout) {
+    String why = cause instanceof TimeoutException ? "no answer within " + timeout.toMillis() + " ms" : String.valueOf(cause.getMessage());
+    return new LeaseStoreUnavailableException("etcd: cannot " + what + " (" + why + ")", cause);
   }
 }

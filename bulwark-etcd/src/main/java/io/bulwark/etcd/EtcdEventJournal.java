@@ -45,7 +45,10 @@ public final class EtcdEventJournal implements EventJournal {
   private final String prefix;
   private final Duration timeout;
   private final Duration retention;
-  private final Deque<Event> backlog = new ArrayDeque<>(); // guarded by this
+  /** An event and the key it is written under, chosen once: a retried write of it is idempotent. */
+  private record Pending(String key, Event event) {}
+
+  private final Deque<Pending> backlog = new ArrayDeque<>(); // guarded by this
   private long bucketHour = -1; // guarded by this
   private long bucketLease;
   private String lastFailure;
@@ -68,7 +71,10 @@ public final class EtcdEventJournal implements EventJournal {
 
   @Override
   public synchronized void append(Event event) {
-    backlog.addLast(event);
+    // UUIDs keep two nodes' keys apart; the order is etcd's (create revision), not the keys'. The key is
+    // fixed now: a write that timed out may still have been applied, and writing it again under the same
+    // key updates the one event instead of recording it twice.
+    backlog.addLast(new Pending(prefix + UUID.randomUUID(), event));
     while (backlog.size() > BACKLOG) backlog.removeFirst();
     flush();
   }
@@ -94,17 +100,14 @@ public final class EtcdEventJournal implements EventJournal {
     }
   }
 
-  private void put(Event event) throws Exception {
-    long hour = event.at().getEpochSecond() / 3600;
+  private void put(Pending p) throws Exception {
+    long hour = p.event().at().getEpochSecond() / 3600;
     if (hour != bucketHour) {
-      bucketLease = client.getLeaseClient().grant(retention.plusHours(1).toSeconds())
-          .get(timeout.toMillis(), TimeUnit.MILLISECONDS).getID();
+      bucketLease = Etcd.await("grant the events' lease", client.getLeaseClient().grant(retention.plusHours(1).toSeconds()), timeout).getID();
       bucketHour = hour;
     }
-    // UUIDs keep two nodes' keys apart; the order is etcd's (create revision), not the keys'
-    ByteSequence key = EtcdLeaseStore.bytes(prefix + UUID.randomUUID());
-    client.getKVClient().put(key, ByteSequence.from(JSON.writeValueAsBytes(event)),
-        PutOption.builder().withLeaseId(bucketLease).build()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    Etcd.await("record an event", client.getKVClient().put(EtcdLeaseStore.bytes(p.key()), ByteSequence.from(JSON.writeValueAsBytes(p.event())),
+        PutOption.builder().withLeaseId(bucketLease).build()), timeout);
   }
 
   @Override

@@ -17,9 +17,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * Leases on etcd: a key is held by attaching it to an etcd lease and creating it only if it does not
@@ -74,16 +71,10 @@ public final class EtcdLeaseStore implements LeaseStore {
   @Override
   public boolean renew(Lease lease) {
     try {
-      long ttl = client.getLeaseClient().keepAliveOnce(lease.id()).get(timeout.toMillis(), TimeUnit.MILLISECONDS).getTTL();
-      if (ttl <= 0) return false;
-    } catch (ExecutionException e) {
-      if (notFound(e)) return false;
-      throw unavailable("renew " + lease.key(), e.getCause());
-    } catch (TimeoutException e) {
-      throw unavailable("renew " + lease.key(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw unavailable("renew " + lease.key(), e);
+      if (await("renew " + lease.key(), client.getLeaseClient().keepAliveOnce(lease.id())).getTTL() <= 0) return false;
+    } catch (LeaseStoreUnavailableException e) {
+      if (Etcd.leaseNotFound(e.getCause())) return false;
+      throw e;
     }
     // the lease lives; is the key still ours under it (not deleted and re-created by someone else)?
     GetResponse r = await("read " + lease.key(), client.getKVClient().get(bytes(prefix + lease.key())));
@@ -93,14 +84,9 @@ public final class EtcdLeaseStore implements LeaseStore {
   @Override
   public void release(Lease lease) {
     try {
-      client.getLeaseClient().revoke(lease.id()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException e) {
-      if (!notFound(e)) throw unavailable("release " + lease.key(), e.getCause());
-    } catch (TimeoutException e) {
-      throw unavailable("release " + lease.key(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw unavailable("release " + lease.key(), e);
+      await("release " + lease.key(), client.getLeaseClient().revoke(lease.id()));
+    } catch (LeaseStoreUnavailableException e) {
+      if (!Etcd.leaseNotFound(e.getCause())) throw e;
     }
   }
 
@@ -116,26 +102,7 @@ public final class EtcdLeaseStore implements LeaseStore {
   }
 
   private <T> T await(String what, CompletableFuture<T> future) {
-    try {
-      return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException e) {
-      throw unavailable(what, e.getCause());
-    } catch (TimeoutException e) {
-      future.cancel(true);
-      throw unavailable(what, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw unavailable(what, e);
-    }
-  }
-
-  private LeaseStoreUnavailableException unavailable(String what, Throwable cause) {
-    String why = cause instanceof TimeoutException ? "no answer within " + timeout.toMillis() + " ms" : String.valueOf(cause.getMessage());
-    return new LeaseStoreUnavailableException("etcd: cannot " + what + " (" + why + ")", cause);
-  }
-
-  private static boolean notFound(ExecutionException e) {
-    return String.valueOf(e.getCause() == null ? e.getMessage() : e.getCause().getMessage()).contains("not found");
+    return Etcd.await(what, future, timeout);
   }
 
   static ByteSequence bytes(String s) {
