@@ -22,6 +22,8 @@ final class Component {
   final String healthPath;
   final File log;
   final Supplier<ProcessBuilder> command;
+  /** Where its health endpoint answers: loopback, or the address it listens on (an agent's API server). */
+  volatile String healthHost = "127.0.0.1";
   /** A second port some components have (the gateway's admin API); 0 when none. */
   volatile int adminPort;
   volatile Process process;

@@ -6,6 +6,9 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.bulwark.cluster.events.Event;
 import io.bulwark.cluster.events.EventJournal;
 import io.bulwark.cluster.events.FileEventJournal;
+import io.bulwark.cluster.spec.ClusterSpec;
+import io.bulwark.core.BulwarkException;
+import io.bulwark.etcd.EtcdClusterState;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -45,8 +48,12 @@ final class EventsCommand implements Callable<Integer> {
   @Option(names = "--kind", paramLabel = "KIND", description = "Only events of this kind, or of kinds under this prefix (db, component)")
   String kind;
 
+  @Option(names = "--cluster", paramLabel = "FILE", description = "The cluster's journal in etcd (every node's events) instead of DIR's")
+  Path clusterFile;
+
   @Override
   public Integer call() throws Exception {
+    if (clusterFile != null) return clusterEvents();
     FileEventJournal journal = new FileEventJournal(new DataDir(dataDir).events());
     Instant from = since == null ? Instant.MIN : Instant.now().minus(since);
     // the rotated file first (it ends before the current one begins), then the current one to its end
@@ -61,6 +68,23 @@ final class EventsCommand implements Callable<Integer> {
       page = journal.read(cursor, 1000);
       print(page.events(), from);
       cursor = page.cursor();
+    }
+    return 0;
+  }
+
+  private int clusterEvents() throws Exception {
+    ClusterSpec spec = ClusterSpec.read(clusterFile);
+    if (spec.etcd().endpoints().isEmpty()) throw new BulwarkException("cluster '" + spec.name() + "' names no etcd endpoint");
+    try (EtcdClusterState state = new EtcdClusterState(spec.etcd().endpoints(), spec.etcdPrefix(), NodeAgent.ETCD_TIMEOUT)) {
+      EventJournal journal = state.journal();
+      long cursor = EventJournal.Page.START;
+      do {
+        EventJournal.Page page = journal.read(cursor, 1000);
+        print(page.events(), since == null ? Instant.MIN : Instant.now().minus(since));
+        if (page.cursor() == cursor && !follow) break;
+        if (page.cursor() == cursor) Thread.sleep(200); // polling etcd for new events
+        cursor = page.cursor();
+      } while (true);
     }
     return 0;
   }

@@ -534,28 +534,8 @@ final class LocalDeployment implements AutoCloseable {
     return pb;
   }
 
-  /** A child JVM running one `bulwark` role: same java, same class path, bounded heap, GC log. */
   private ProcessBuilder javaRole(String role, List<String> args) {
-    String java = ProcessHandle.current().info().command().orElse("java");
-    int n = args.indexOf("--name");
-    String name = n >= 0 && n + 1 < args.size() ? args.get(n + 1) : role;
-    String gcLog = "-Xlog:gc:file=" + dir.logs().resolve(name + "-gc.log") + ":time,uptime:filecount=2,filesize=10m";
-    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + options.heap(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED",
-        "-Xshare:auto", gcLog));
-    // Netty (the gateway) uses sun.misc.Unsafe for its buffers where allowed; Java 23+ asks for it explicitly
-    // (Java 25 otherwise makes Netty fall back to slower ByteBuffer access; the same java runs every role)
-    if (Runtime.version().feature() >= 23) cmd.add("--sun-misc-unsafe-memory-access=allow");
-    // extra JVM options for every role, e.g. a flight recording or heap dumps: BULWARK_JAVA_OPTS
-    String extra = System.getenv("BULWARK_JAVA_OPTS");
-    if (extra != null && !extra.isBlank()) cmd.addAll(List.of(extra.trim().split("\\s+")));
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), role));
-    cmd.addAll(args);
-    ProcessBuilder pb = new ProcessBuilder(cmd);
-    pb.environment().put(Roles.SUPERVISOR_PID, Long.toString(ProcessHandle.current().pid()));
-    // glibc gives each thread that mallocs its own arena (up to 8 per core), most of it idle resident
-    // memory in a JVM; two are plenty for the JVM's native allocations (docs/performance.md, "Footprint")
-    pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
-    return pb;
+    return RoleProcess.command(dir, options.heap(), role, args);
   }
 
   static String tail(java.nio.file.Path log, int lines) {

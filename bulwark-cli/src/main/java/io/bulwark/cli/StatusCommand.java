@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.bulwark.cluster.spec.ClusterSpec;
+import io.bulwark.core.BulwarkException;
+import io.bulwark.etcd.EtcdClusterState;
 import java.io.IOException;
 import java.net.HttpURLConnection;
 import java.net.URI;
@@ -14,7 +17,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "status", mixinStandardHelpOptions = true,
-    description = {"Show every component of a running `bulwark up`.",
+    description = {"Show every component of a running `bulwark up`, or with --cluster of every node of a cluster.",
         "",
         "Name, role, pid, port, health and restarts of each.",
         "Exit code 0 when all are healthy, 1 when something is down, 2 when nothing runs."})
@@ -27,8 +30,13 @@ final class StatusCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print a JSON array of {name, role, pid, port, healthy, restarts, ...}")
   boolean json;
 
+  @Option(names = "--cluster", paramLabel = "FILE",
+      description = "Show every node of a cluster, as their agents registered them in etcd, instead of this data directory")
+  Path clusterFile;
+
   @Override
   public Integer call() throws IOException {
+    if (clusterFile != null) return clusterStatus();
     DataDir dir = new DataDir(dataDir);
     if (!Files.exists(dir.componentsFile())) {
       if (json) System.out.println("[]");
@@ -62,9 +70,54 @@ final class StatusCommand implements Callable<Integer> {
     return allHealthy ? 0 : 1;
   }
 
+  /** Every node of the cluster file, from the registrations in etcd; a node with none is down or cut off. */
+  private int clusterStatus() throws IOException {
+    ClusterSpec spec = ClusterSpec.read(clusterFile);
+    if (spec.etcd().endpoints().isEmpty()) {
+      throw new BulwarkException("cluster '" + spec.name() + "' names no etcd endpoint; `status --cluster` reads the agents' registrations there");
+    }
+    java.util.Map<String, byte[]> members;
+    try (EtcdClusterState state = new EtcdClusterState(spec.etcd().endpoints(), spec.etcdPrefix(), NodeAgent.ETCD_TIMEOUT)) {
+      members = state.members();
+    }
+    ArrayNode out = JSON.createArrayNode();
+    boolean allHealthy = true;
+    for (ClusterSpec.Node n : spec.nodes()) {
+      byte[] registered = members.get(n.name());
+      ObjectNode row = registered == null ? JSON.createObjectNode().put("node", n.name()).put("address", n.address())
+          : (ObjectNode) JSON.readTree(registered);
+      row.put("registered", registered != null);
+      out.add(row);
+      allHealthy &= registered != null;
+      for (JsonNode c : row.path("components")) allHealthy &= c.path("healthy").asBoolean();
+    }
+    if (json) {
+      System.out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(out));
+      return allHealthy ? 0 : 1;
+    }
+    System.out.printf("%-10s %-16s %-20s %-8s %-8s %-6s %-8s %s%n", "NODE", "ADDRESS", "COMPONENT", "ROLE", "PID", "PORT", "HEALTHY", "RESTARTS");
+    for (JsonNode row : out) {
+      if (!row.path("registered").asBoolean()) {
+        System.out.printf("%-10s %-16s %s%n", row.path("node").asText(), row.path("address").asText(),
+            "NO AGENT REGISTERED (host down, agent stopped, or cut off from etcd for 5 s)");
+        continue;
+      }
+      for (JsonNode c : row.path("components")) {
+        System.out.printf("%-10s %-16s %-20s %-8s %-8s %-6s %-8s %s%n", row.path("node").asText(), row.path("address").asText(),
+            c.path("name").asText(), c.path("role").asText(), c.path("pid").asLong() > 0 ? c.path("pid").asText() : "-",
+            c.path("port").asText(), c.path("healthy").asBoolean() ? "yes" : "NO", c.path("restarts").asText());
+      }
+    }
+    return allHealthy ? 0 : 1;
+  }
+
   static boolean httpHealthy(int port, String path) {
+    return httpHealthy("127.0.0.1", port, path);
+  }
+
+  static boolean httpHealthy(String host, int port, String path) {
     try {
-      HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + port + path).toURL().openConnection();
+      HttpURLConnection c = (HttpURLConnection) URI.create("http://" + host + ":" + port + path).toURL().openConnection();
       c.setConnectTimeout(1000);
       c.setReadTimeout(2000);
       int code = c.getResponseCode();

@@ -33,7 +33,7 @@ import java.util.stream.Collectors;
  *
  * @param name the cluster's name; its state in etcd lives under {@code /bulwark/<name>/}
  */
-public record ClusterSpec(String name, Etcd etcd, Archive archive, List<Node> nodes) {
+public record ClusterSpec(String name, Etcd etcd, Archive archive, Database database, Storage storage, List<Node> nodes) {
   static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   private static final TomlMapper TOML = TomlMapper.builder()
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -49,6 +49,23 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, List<Node> no
 
   /** @param uri the blob store holding the WAL archive and base backups, shared by every database node */
   public record Archive(String uri) {}
+
+  /**
+   * The database the API servers and workers use.
+   *
+   * @param url its JDBC URL, listing every database node with {@code targetServerType=primary}
+   * @param user the role they connect as (default bulwark)
+   * @param passwordFile a file (mode 0600) holding its password, the same on every host; never the
+   *     password itself, which would then be in a file that is copied around and shown
+   */
+  public record Database(String url, String user, @JsonProperty("password-file") String passwordFile) {
+    public Database {
+      user = user == null ? "bulwark" : user;
+    }
+  }
+
+  /** @param blobs where large inputs and results are kept, shared by every API server and worker ({@code file:/path}) */
+  public record Storage(String blobs) {}
 
   /**
    * One host.
@@ -183,10 +200,25 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, List<Node> no
       }
     }
     long databases = nodes.stream().filter(n -> n.runs(Role.POSTGRES)).count();
-    if (databases == 0) throw new ClusterSpecException(origin + ": no node runs postgres; add \"postgres\" to a node's runs");
+    if (databases == 0 && (database == null || database.url() == null)) {
+      throw new ClusterSpecException(origin + ": no node runs postgres and there is no [database] url; add \"postgres\" to a node's"
+          + " runs, or name an existing database in [database] url");
+    }
     if (databases > 1 && (archive == null || archive.uri() == null || archive.uri().isBlank())) {
       throw new ClusterSpecException(origin + ": " + databases + " database nodes but no [archive] uri; standbys are seeded from the"
           + " shared archive: set [archive] uri = \"file:/mnt/bulwark-archive\"");
+    }
+    boolean appNodes = nodes.stream().anyMatch(n -> n.runs(Role.API) || n.runs(Role.WORKER));
+    if (appNodes && (database == null || database.url() == null || !database.url().startsWith("jdbc:postgresql://"))) {
+      throw new ClusterSpecException(origin + ": API servers and workers need [database] url = \"jdbc:postgresql://host:5432/bulwark\"");
+    }
+    if (appNodes && (database.passwordFile() == null || database.passwordFile().isBlank())) {
+      throw new ClusterSpecException(origin + ": [database] needs password-file = \"/etc/bulwark/db-password\" (a 0600 file, the"
+          + " same on every host)");
+    }
+    if (appNodes && (storage == null || storage.blobs() == null || !storage.blobs().startsWith("file:"))) {
+      throw new ClusterSpecException(origin + ": API servers and workers need [storage] blobs = \"file:/mnt/bulwark-blobs\" (shared"
+          + " by every host that runs them)");
     }
     if (nodes.stream().anyMatch(n -> n.runs(Role.GATEWAY)) && nodes.stream().noneMatch(n -> n.runs(Role.API))) {
       throw new ClusterSpecException(origin + ": a gateway but no node runs api; add \"api\" to a node's runs");

@@ -12,6 +12,11 @@ import org.junit.jupiter.api.io.TempDir;
 class ClusterSpecTest {
   static final String ONE = """
       name = "solo"
+      [database]
+      url = "jdbc:postgresql://127.0.0.1:5432/bulwark"
+      password-file = "/tmp/pw"
+      [storage]
+      blobs = "file:/tmp/blobs"
       [[nodes]]
       name = "host-a"
       address = "127.0.0.1"
@@ -25,6 +30,11 @@ class ClusterSpecTest {
         endpoints = ["http://127.0.0.11:2379", "http://127.0.0.12:2379", "http://127.0.0.13:2379"]
         [archive]
         uri = "file:/tmp/archive"
+        [database]
+        url = "jdbc:postgresql://127.0.0.11:5432,127.0.0.12:5432/bulwark?targetServerType=primary"
+        password-file = "/tmp/pw"
+        [storage]
+        blobs = "file:/tmp/blobs"
         [[nodes]]
         name = "host-a"
         address = "127.0.0.11"
@@ -111,10 +121,14 @@ class ClusterSpecTest {
     refused(ONE.replace("name = \"solo\"\n", ""), "name must be set");
     refused(ONE.replace("address = \"127.0.0.1\"\n", ""), "node 'host-a' has no address");
     refused(ONE.replace("runs = [\"postgres\", \"api\", \"gateway\", \"worker\"]", "runs = []"), "node 'host-a' runs nothing");
-    refused(ONE.replace("\"postgres\", ", ""), "no node runs postgres");
+    assertThat(ClusterSpec.parse(ONE.replace("\"postgres\", ", ""), "x").running(Role.POSTGRES)).as("an external database").isEmpty();
+    refused("name = \"x\"\n[[nodes]]\nname = \"a\"\naddress = \"h\"\nruns = [\"gateway\"]\n", "no node runs postgres and there is no [database] url");
     refused(ONE.replace("[\"postgres\", \"api\", \"gateway\", \"worker\"]", "[\"postgres\", \"gateway\"]"), "a gateway but no node runs api");
     refused("name = \"x\"\n[[nodes]\n", "not valid TOML");
     refused("", "the file is empty");
+    refused(ONE.replace("url = \"jdbc:postgresql://127.0.0.1:5432/bulwark\"\n", ""), "need [database] url");
+    refused(ONE.replace("password-file = \"/tmp/pw\"\n", ""), "[database] needs password-file");
+    refused(ONE.replace("blobs = \"file:/tmp/blobs\"\n", ""), "need [storage] blobs");
   }
 
   @Test

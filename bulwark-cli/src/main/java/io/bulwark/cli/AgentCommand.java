@@ -1,0 +1,81 @@
+package io.bulwark.cli;
+
+import io.bulwark.cluster.spec.ClusterSpec;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The agent of one host of a cluster. */
+@Command(name = "agent", mixinStandardHelpOptions = true,
+    description = {"Run one host (node) of a cluster: the components the cluster file gives it (api, gateway, workers),",
+        "supervised and restarted like under `up`, registered with their health in etcd so that `bulwark status",
+        "--cluster FILE` shows every node. A node whose agent stops disappears from etcd within 5 s.",
+        "",
+        "Run one per host, e.g. as a systemd service: bulwark agent --print-systemd-unit --cluster FILE --node NAME."})
+final class AgentCommand implements Callable<Integer> {
+  @Option(names = "--cluster", required = true, paramLabel = "FILE", description = "The cluster file (bulwark cluster init)")
+  Path clusterFile;
+
+  @Option(names = "--node", required = true, paramLabel = "NAME", description = "This host's node name in the cluster file")
+  String node;
+
+  @Option(names = "--data-dir", defaultValue = "bulwark-agent", paramLabel = "DIR",
+      description = "This host's data directory: logs, cluster id, component table (default: ./${DEFAULT-VALUE})")
+  Path dataDir;
+
+  @Option(names = "--component-heap", defaultValue = "256m", description = "-Xmx of each component (default: ${DEFAULT-VALUE})")
+  String heap;
+
+  @Option(names = "--print-systemd-unit", description = "Print a systemd unit that runs this agent, and exit")
+  boolean printUnit;
+
+  @Override
+  public Integer call() throws Exception {
+    ClusterSpec spec = ClusterSpec.read(clusterFile);
+    spec.node(node); // an unknown node is refused before anything else
+    if (printUnit) {
+      System.out.print(systemdUnit(spec));
+      return 0;
+    }
+    DataDir dir = new DataDir(dataDir);
+    NodeAgent agent = new NodeAgent(spec, node, dir, heap);
+    try {
+      agent.start();
+    } catch (RuntimeException e) {
+      agent.close();
+      throw e;
+    }
+    System.out.println("bulwark: agent of node " + node + " in cluster " + spec.name() + " is running "
+        + agent.components().stream().map(c -> c.name).toList() + "; `bulwark status --cluster " + clusterFile + "` shows them");
+    return Roles.runUntilSignalled("agent-" + node, agent::close);
+  }
+
+  String systemdUnit(ClusterSpec spec) {
+    String launcher = System.getenv().getOrDefault("BULWARK_LAUNCHER", "/opt/bulwark/bulwark");
+    return """
+        # Bulwark agent of node %1$s in cluster %2$s. Install as /etc/systemd/system/bulwark-agent.service, then
+        #   systemctl daemon-reload && systemctl enable --now bulwark-agent
+        [Unit]
+        Description=Bulwark agent (node %1$s, cluster %2$s)
+        Wants=network-online.target
+        After=network-online.target
+
+        [Service]
+        ExecStart=%3$s agent --cluster %4$s --node %1$s --data-dir %5$s
+        # the agent stops its components itself on SIGTERM (gracefully: running tasks are handed back)
+        KillMode=mixed
+        TimeoutStopSec=60
+        Restart=always
+        RestartSec=1
+        LimitNOFILE=65536
+        # a dedicated, unprivileged user that owns the data directory
+        User=bulwark
+        Group=bulwark
+        UMask=0077
+
+        [Install]
+        WantedBy=multi-user.target
+        """.formatted(node, spec.name(), launcher, clusterFile.toAbsolutePath(), dataDir.toAbsolutePath());
+  }
+}

@@ -1,0 +1,210 @@
+package io.bulwark.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.bulwark.cluster.events.Event.Kinds;
+import io.bulwark.cluster.events.EventRecorder;
+import io.bulwark.cluster.spec.ClusterSpec;
+import io.bulwark.cluster.spec.Role;
+import io.bulwark.core.BulwarkException;
+import io.bulwark.etcd.EtcdClusterState;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One host of a cluster: runs what the cluster file says this node runs, as supervised child
+ * processes (restarted with backoff, as under `up`), and keeps the node's registration in etcd
+ * ({@code /bulwark/<cluster>/members/<node>}: its components, their pids and health) under a lease,
+ * so `bulwark status --cluster` sees every node and a node whose agent is gone disappears within the
+ * lease. Crashes and restarts go to the cluster's event journal in etcd.
+ *
+ * <p>Runs API servers, gateways (in front of every API server in the file) and workers. Database
+ * nodes, the monitor and the DNS controller are not run by the agent yet (the failover through etcd
+ * they need is the next step of the many-hosts work): a node that runs them is refused at start.
+ */
+final class NodeAgent implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  static final Duration REGISTRATION_TTL = Duration.ofSeconds(5);
+  static final Duration ETCD_TIMEOUT = Duration.ofSeconds(2);
+
+  private final ClusterSpec spec;
+  private final ClusterSpec.Node node;
+  private final DataDir dir;
+  private final String heap;
+  private final List<Component> components = new ArrayList<>();
+  private final ScheduledExecutorService registrar =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("agent-registration").factory());
+  private final Instant startedAt = Instant.now();
+  private EtcdClusterState state;
+  private EtcdClusterState.Registration registration;
+  private EventRecorder events = EventRecorder.NONE;
+  private Supervisor supervisor;
+  private String clusterId;
+  private volatile String lastRegistrationError;
+
+  NodeAgent(ClusterSpec spec, String nodeName, DataDir dir, String heap) {
+    this.spec = spec;
+    this.node = spec.node(nodeName);
+    this.dir = dir;
+    this.heap = heap;
+    List<String> unsupported = node.runs().stream().filter(r -> r != Role.API && r != Role.GATEWAY && r != Role.WORKER)
+        .map(Role::label).toList();
+    if (!unsupported.isEmpty()) {
+      throw new BulwarkException("node '" + node.name() + "' runs " + String.join(", ", unsupported) + ", which the agent cannot run"
+          + " yet (database failover through etcd is the next step); run the database with `bulwark up` and list it in"
+          + " [database] url, and keep api, gateway and worker on the agents");
+    }
+    if (spec.etcd().endpoints().isEmpty()) {
+      throw new BulwarkException("cluster '" + spec.name() + "' names no etcd endpoint; the agent registers and coordinates through"
+          + " etcd: set [etcd] endpoints");
+    }
+  }
+
+  /** Joins the cluster in etcd, starts the node's components, and starts registering them. */
+  void start() {
+    dir.create();
+    state = new EtcdClusterState(spec.etcd().endpoints(), spec.etcdPrefix(), ETCD_TIMEOUT);
+    clusterId = state.join(readClusterId());
+    writeClusterId(clusterId);
+    events = new EventRecorder(state.journal(), node.name(), "agent");
+    supervisor = new Supervisor(dir, events.as("supervisor"));
+    String password = readPassword();
+    if (node.runs(Role.API)) components.add(api(password));
+    if (node.runs(Role.GATEWAY)) components.add(gateway());
+    if (node.runs(Role.WORKER)) for (int i = 1; i <= node.workers(); i++) components.add(worker(i, password));
+    for (Component c : components) supervisor.start(c);
+    registration = state.register(node.name(), REGISTRATION_TTL);
+    registrar.scheduleWithFixedDelay(this::register, 0, 1, TimeUnit.SECONDS);
+    events.record(Kinds.COMPONENT_START, "agent started on " + node.name() + " (" + node.address() + "): "
+        + components.stream().map(c -> c.name).toList());
+    log.info("agent of node {} in cluster {} ({}): running {}", node.name(), spec.name(), clusterId,
+        components.stream().map(c -> c.name).toList());
+  }
+
+  private Component api(String password) {
+    String name = node.name() + "-api";
+    int port = node.ports().api();
+    Component c = new Component(name, "api", port, "/health/ready", dir.logs().resolve(name + ".log").toFile(),
+        () -> withDatabase(RoleProcess.command(dir, heap, "api", appArgs("--name", name, "--host", node.address(),
+            "--port", Integer.toString(port))), password));
+    c.healthHost = node.address();
+    return c;
+  }
+
+  /** A gateway in front of every API server of the cluster, the one on this node first. */
+  private Component gateway() {
+    String name = node.name() + "-gateway";
+    List<String> args = new ArrayList<>(List.of("--name", name, "--host", node.address(),
+        "--port", Integer.toString(node.ports().gateway()), "--admin-port", Integer.toString(node.ports().gatewayAdmin())));
+    List<ClusterSpec.Node> apis = new ArrayList<>(spec.running(Role.API));
+    apis.sort((a, b) -> a == node ? -1 : b == node ? 1 : 0);
+    for (ClusterSpec.Node a : apis) args.addAll(List.of("--backend", a.name() + "-api=http://" + a.address() + ":" + a.ports().api()));
+    Component c = new Component(name, "gateway", node.ports().gateway(), "/health/ready", dir.logs().resolve(name + ".log").toFile(),
+        () -> RoleProcess.command(dir, heap, "gateway", args));
+    c.healthHost = node.address();
+    c.adminPort = node.ports().gatewayAdmin();
+    return c;
+  }
+
+  private Component worker(int i, String password) {
+    String name = node.name() + "-worker-" + i;
+    int port = node.ports().worker() + i - 1;
+    return new Component(name, "worker", port, "/health/ready", dir.logs().resolve(name + ".log").toFile(),
+        () -> withDatabase(RoleProcess.command(dir, heap, "worker", appArgs("--name", name, "--health-port", Integer.toString(port))),
+            password));
+  }
+
+  private List<String> appArgs(String... args) {
+    List<String> all = new ArrayList<>(List.of("--jdbc-url", spec.database().url(), "--db-user", spec.database().user(),
+        "--blob-dir", Path.of(URI.create(spec.storage().blobs())).toString(), "--handlers-dir", dir.handlers().toString()));
+    all.addAll(List.of(args));
+    return all;
+  }
+
+  private static ProcessBuilder withDatabase(ProcessBuilder pb, String password) {
+    pb.environment().put("BULWARK_DB_PASSWORD", password);
+    return pb;
+  }
+
+  /** Writes the node's registration: every component, its pid and health. Runs every second. */
+  private void register() {
+    try {
+      ObjectNode doc = JSON.createObjectNode().put("node", node.name()).put("address", node.address())
+          .put("agentPid", ProcessHandle.current().pid()).put("startedAt", startedAt.toString()).put("clusterId", clusterId);
+      ArrayNode list = doc.putArray("components");
+      for (Component c : components) {
+        boolean alive = c.alive();
+        list.addObject().put("name", c.name).put("role", c.role).put("pid", c.pid()).put("port", c.port)
+            .put("alive", alive).put("healthy", alive && StatusCommand.httpHealthy(c.healthHost, c.port, c.healthPath))
+            .put("restarts", c.restarts);
+      }
+      registration.refresh(JSON.writeValueAsBytes(doc));
+      if (lastRegistrationError != null) log.info("registration in etcd works again");
+      lastRegistrationError = null;
+    } catch (IOException | RuntimeException e) {
+      // the components keep running: losing etcd must never take the node's service down
+      if (!String.valueOf(e.getMessage()).equals(lastRegistrationError)) log.warn("cannot register in etcd: {}", e.getMessage());
+      lastRegistrationError = String.valueOf(e.getMessage());
+    }
+  }
+
+  private String readPassword() {
+    Path file = Path.of(spec.database().passwordFile());
+    try {
+      String password = Files.readString(file).strip();
+      if (password.isEmpty()) throw new BulwarkException("the database password file " + file + " is empty");
+      return password;
+    } catch (IOException e) {
+      throw new BulwarkException("cannot read the database password file " + file + " ([database] password-file): " + e.getMessage(), e);
+    }
+  }
+
+  private Optional<String> readClusterId() {
+    Path f = dir.root().resolve("cluster-id");
+    try {
+      return Files.exists(f) ? Optional.of(Files.readString(f).strip()) : Optional.empty();
+    } catch (IOException e) {
+      throw new BulwarkException("cannot read " + f + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void writeClusterId(String id) {
+    try {
+      io.bulwark.core.io.Fs.writeAtomically(dir.root().resolve("cluster-id"), id.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new BulwarkException("cannot write " + dir.root().resolve("cluster-id") + ": " + e.getMessage(), e);
+    }
+  }
+
+  List<Component> components() {
+    return List.copyOf(components);
+  }
+
+  /** Stops the components (SIGTERM, then SIGKILL after 20 s) and deregisters the node at once. */
+  @Override
+  public void close() {
+    registrar.shutdownNow();
+    if (supervisor != null) {
+      supervisor.stopRestarting();
+      Supervisor.terminate(components, Duration.ofSeconds(20));
+      supervisor.close();
+    }
+    events.record(Kinds.COMPONENT_EXIT, "agent of " + node.name() + " stopped");
+    if (registration != null) registration.close();
+    if (state != null) state.close();
+  }
+}

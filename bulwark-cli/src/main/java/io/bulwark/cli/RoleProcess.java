@@ -1,0 +1,33 @@
+package io.bulwark.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The command line of a child JVM running one `bulwark` role, as `up` and the agent start them. */
+final class RoleProcess {
+  private RoleProcess() {}
+
+  /** Same java, same class path, bounded heap, GC log in {@code dir/logs}; exits if its supervisor dies. */
+  static ProcessBuilder command(DataDir dir, String heap, String role, List<String> args) {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    int n = args.indexOf("--name");
+    String name = n >= 0 && n + 1 < args.size() ? args.get(n + 1) : role;
+    String gcLog = "-Xlog:gc:file=" + dir.logs().resolve(name + "-gc.log") + ":time,uptime:filecount=2,filesize=10m";
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap, "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
+        "--enable-native-access=ALL-UNNAMED", "-Xshare:auto", gcLog));
+    // Netty (the gateway) uses sun.misc.Unsafe for its buffers where allowed; Java 23+ asks for it explicitly
+    // (Java 25 otherwise makes Netty fall back to slower ByteBuffer access; the same java runs every role)
+    if (Runtime.version().feature() >= 23) cmd.add("--sun-misc-unsafe-memory-access=allow");
+    // extra JVM options for every role, e.g. a flight recording or heap dumps: BULWARK_JAVA_OPTS
+    String extra = System.getenv("BULWARK_JAVA_OPTS");
+    if (extra != null && !extra.isBlank()) cmd.addAll(List.of(extra.trim().split("\\s+")));
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), role));
+    cmd.addAll(args);
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().put(Roles.SUPERVISOR_PID, Long.toString(ProcessHandle.current().pid()));
+    // glibc gives each thread that mallocs its own arena (up to 8 per core), most of it idle resident
+    // memory in a JVM; two are plenty for the JVM's native allocations (docs/performance.md, "Footprint")
+    pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
+    return pb;
+  }
+}
