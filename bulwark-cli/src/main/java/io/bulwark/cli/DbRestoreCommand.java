@@ -40,7 +40,7 @@ final class DbRestoreCommand implements Callable<Integer> {
     Path into = target != null ? target.toAbsolutePath().normalize()
         : dir.root().resolve("restore-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC).format(Instant.now()));
     if (promote) DbPromoteRestoreCommand.refuseWhileUp(dir);
-    System.out.println("Restoring " + at.map(Instant::toString).orElse("to the end of the archive") + " into " + into + " …");
+    System.out.println("Restoring " + at.map(Instant::toString).orElse("to the end of the archive") + " into " + into + " ...");
     PointInTimeRestore.Result r = PointInTimeRestore.run(DbRepository.open(dir),
         new PointInTimeRestore.Request(at, into, dir.pgPassword(), null, true));
     System.out.printf("Restored backup %s into %s: last transaction %s, timeline %d.%n", r.backup(), into,

@@ -28,7 +28,7 @@ final class DownCommand implements Callable<Integer> {
       return 0;
     }
     ProcessHandle p = supervisor.get();
-    System.out.println("bulwark: stopping pid " + p.pid() + "…");
+    System.out.println("bulwark: stopping pid " + p.pid() + "...");
     p.destroy();
     try {
       p.onExit().get(timeoutSeconds, TimeUnit.SECONDS);

@@ -89,7 +89,7 @@ final class UpCommand implements Callable<Integer> {
           java.util.List.of(), java.util.List.of(), balancer, standby, backupConfig()));
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("up-shutdown").unstarted(() -> {
-        System.out.println("bulwark: stopping…");
+        System.out.println("bulwark: stopping...");
         deployment.close();
         try {
           Files.deleteIfExists(dir.pidFile());
