@@ -24,8 +24,21 @@ import java.util.UUID;
 
 /** Turns submission requests into validated {@link NewTask}s, or a problem naming what is wrong. */
 final class TaskRequests {
+  /**
+   * The most JSON tokens (values, field names, brackets) one request body may hold. A request body is
+   * read into a tree, which costs up to ~100 bytes a token: 16 MiB of {@code [{},{},...]} is 11 million
+   * tokens, a gigabyte of tree, and took an API server (-Xmx256m) down for every tenant. 200,000 tokens
+   * keep the tree within about the size of the body limit; larger structured inputs go as a binary body
+   * (streamed to blob storage, never parsed).
+   */
+  static final long MAX_JSON_TOKENS = 200_000;
+  /** The deepest nesting of arrays and objects a request body may have. */
+  static final int MAX_JSON_DEPTH = 128;
   /** Refuses anything after the first JSON value: {@code {"type":"noop"}}} is malformed, not a noop task. */
-  static final ObjectMapper MAPPER = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  static final ObjectMapper MAPPER = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+      .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+          .maxTokenCount(MAX_JSON_TOKENS).maxNestingDepth(MAX_JSON_DEPTH).build())
+      .build()).enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final Set<String> FIELDS = Set.of("type", "input", "priority", "maxAttempts", "timeoutSeconds", "runAt");
   private static final Set<String> BATCH_FIELDS =
       Set.of("type", "input", "priority", "maxAttempts", "timeoutSeconds", "runAt", "idempotencyKey");
@@ -43,6 +56,10 @@ final class TaskRequests {
     JsonNode node;
     try {
       node = MAPPER.readTree(body);
+    } catch (com.fasterxml.jackson.core.exc.StreamConstraintsException e) {
+      throw new ApiProblem(413, "body-too-complex", "Request body too complex",
+          "the JSON body exceeds " + MAX_JSON_TOKENS + " tokens or " + MAX_JSON_DEPTH + " levels of nesting; send a large"
+              + " structured input as a binary body (Content-Type: application/octet-stream, settings in the query string)");
     } catch (JsonProcessingException e) {
       JsonLocation at = e.getLocation();
       throw ApiProblem.badRequest("malformed JSON: " + e.getOriginalMessage()

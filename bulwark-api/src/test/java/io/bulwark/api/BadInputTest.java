@@ -128,6 +128,22 @@ class BadInputTest {
   }
 
   @Test
+  void a_json_body_of_too_many_tokens_is_a_413_before_it_is_built_in_memory() {
+    // regression: 16 MiB of [{},{},...] was built as a tree in an API server with -Xmx256m and killed it
+    StringBuilder body = new StringBuilder("{\"type\":\"echo\",\"input\":[");
+    for (int i = 0; i < 250_000; i++) body.append(i == 0 ? "{}" : ",{}");
+    JsonNode p = assertProblem(submit(body.append("]}").toString()), 413);
+    assertThat(p.path("type").asText()).endsWith("body-too-complex");
+    assertThat(p.path("detail").asText()).contains("binary body");
+  }
+
+  @Test
+  void a_json_body_nested_deeper_than_128_levels_is_a_413() {
+    String deep = "[".repeat(200) + "]".repeat(200);
+    assertProblem(submit("{\"type\":\"echo\",\"input\":" + deep + "}"), 413);
+  }
+
+  @Test
   void a_body_that_is_json_but_not_an_object_is_a_422() {
     assertProblem(submit("[{\"type\":\"noop\"}]"), 422);
     assertProblem(submit("\"noop\""), 422);

@@ -88,6 +88,15 @@ class SubmitTest {
         .containsEntry("max_attempts", 2).containsEntry("timeout_seconds", 30);
   }
 
+  @Test
+  void a_json_input_of_many_tokens_within_the_limit_is_accepted() {
+    Tenant t = fx.newTenant();
+    StringBuilder input = new StringBuilder("[");
+    for (int i = 0; i < 90_000; i++) input.append(i == 0 ? "1" : ",1");
+    JsonNode task = fx.submit(t, "{\"type\":\"echo\",\"input\":" + input.append("]") + "}");
+    assertThat(task.path("state").asText()).isEqualTo("queued");
+  }
+
   @ParameterizedTest(name = "runAt {0}")
   @ValueSource(strings = {"1970-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "-0100-01-01T00:00:00Z"})
   void a_run_at_in_the_past_is_due_now_so_it_cannot_jump_the_queue_or_fail_a_group_commit(String past) {
