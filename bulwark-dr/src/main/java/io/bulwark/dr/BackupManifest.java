@@ -44,6 +44,17 @@ public record BackupManifest(int version, String label, long timeline, String st
     }
   }
 
+  /** A relative path that stays inside the directory it is resolved against. */
+  static void requireInside(String path, String manifestKey) {
+    java.nio.file.Path p = java.nio.file.Path.of(path);
+    boolean inside = !path.isEmpty() && !p.isAbsolute() && !path.contains("\\")
+        && p.normalize().equals(p) && !p.normalize().startsWith("..");
+    if (!inside) {
+      throw new DrException("backup manifest '" + manifestKey + "' names the path '" + path + "', which leaves the restore"
+          + " target; refusing to restore from it (the repository may have been tampered with)");
+    }
+  }
+
   byte[] toJson() {
     try {
       return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(this);
@@ -53,10 +64,17 @@ public record BackupManifest(int version, String label, long timeline, String st
   }
 
   static BackupManifest fromJson(byte[] json, String key) {
+    BackupManifest m;
     try {
-      return JSON.readValue(json, BackupManifest.class);
+      m = JSON.readValue(json, BackupManifest.class);
     } catch (IOException e) {
       throw new DrException("backup manifest '" + key + "' is not readable: " + e.getMessage(), e);
     }
+    // a restore writes every path under its target: a manifest is data from the repository, and a
+    // path that leaves the target (../, absolute) would let whoever can write the repository write
+    // anywhere the restoring user can
+    for (String d : m.directories()) requireInside(d, key);
+    for (FileEntry f : m.files()) requireInside(f.path(), key);
+    return m;
   }
 }
