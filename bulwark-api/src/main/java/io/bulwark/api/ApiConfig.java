@@ -19,7 +19,7 @@ public record ApiConfig(
     Duration submitTimeout) {
 
   public static final long DEFAULT_MAX_BODY_BYTES = 16L * 1024 * 1024;
-  public static final Duration DEFAULT_AUTH_CACHE_TTL = Duration.ofSeconds(3);
+  public static final Duration DEFAULT_AUTH_CACHE_TTL = Duration.ofSeconds(1);
   public static final Duration DEFAULT_USAGE_FLUSH = Duration.ofSeconds(1);
   public static final Duration DEFAULT_SUBMIT_TIMEOUT = Duration.ofSeconds(10);
 
@@ -28,8 +28,8 @@ public record ApiConfig(
     if (maxBodyBytes < 1024) {
       throw new BulwarkException("max body size cannot be less than 1024 bytes, got " + maxBodyBytes);
     }
-    if (authCacheTtl.toMillis() > 5000) {
-      throw new BulwarkException("auth cache TTL cannot exceed 5000 ms (revoked keys must stop working within 5 s), got "
+    if (authCacheTtl.toMillis() > 1000) {
+      throw new BulwarkException("auth cache TTL cannot exceed 1000 ms (a revoked key must stop working on every server within 1 s), got "
           + authCacheTtl.toMillis() + " ms");
     }
     if (usageFlush.toMillis() < 100) {

@@ -81,27 +81,29 @@ class AuthAndTenancyTest {
   }
 
   @Test
-  void a_key_revoked_through_the_admin_api_stops_working_within_5_seconds() {
+  void a_key_revoked_through_the_admin_api_stops_working_within_1_second() {
     Tenant t = fx.newTenant();
     assertThat(fx.get("/v1/tasks", t).send().status()).isEqualTo(200); // now cached by the server
 
     Resp revoke = fx.call("DELETE", "/v1/admin/keys/" + t.keyId()).auth(fx.admin).send();
 
     assertThat(revoke.status()).as("%s", revoke).isEqualTo(204);
-    await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100))
+    // the auth cache keeps a lookup for at most 1 s; the margin is for the polling requests themselves
+    await().atMost(Duration.ofMillis(1500)).pollInterval(Duration.ofMillis(50))
         .untilAsserted(() -> assertProblem(fx.get("/v1/tasks", t).send(), 401));
     assertThat(fx.post("/v1/tasks", t).json("{\"type\":\"noop\"}").send().status()).isEqualTo(401);
     assertThat(fx.taskCount(t)).isZero();
   }
 
   @Test
-  void a_key_revoked_elsewhere_such_as_through_another_api_server_stops_working_within_5_seconds() {
+  void a_key_revoked_elsewhere_such_as_through_another_api_server_stops_working_within_1_second() {
     Tenant t = fx.newTenant();
     assertThat(fx.get("/v1/tasks", t).send().status()).isEqualTo(200); // now cached by the server
 
     assertThat(new ApiKeyRepository(fx.db).revoke(t.keyId())).isTrue();
 
-    await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100))
+    // the auth cache keeps a lookup for at most 1 s; the margin is for the polling requests themselves
+    await().atMost(Duration.ofMillis(1500)).pollInterval(Duration.ofMillis(50))
         .untilAsserted(() -> assertProblem(fx.get("/v1/tasks", t).send(), 401));
   }
 
