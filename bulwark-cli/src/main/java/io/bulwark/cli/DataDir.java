@@ -55,10 +55,11 @@ public record DataDir(Path root) {
   public Path adminKeyFile() { return root.resolve("admin.key"); }
   public Path events() { return root.resolve("events.jsonl"); }
 
+  /** Creates the layout, private to the Bulwark user: tenants' data, secrets and logs are in here (0700). */
   public void create() {
     try {
-      Files.createDirectories(root);
-      for (Path p : new Path[] {blobs(), handlers(), logs(), run(), walSpool(), archive()}) Files.createDirectories(p);
+      io.bulwark.core.io.Fs.createPrivateDir(root);
+      for (Path p : new Path[] {blobs(), handlers(), logs(), run(), walSpool(), archive()}) io.bulwark.core.io.Fs.createPrivateDir(p);
     } catch (IOException e) {
       throw new BulwarkException("cannot create data directory " + root + ": " + e.getMessage()
           + "; check permissions and free space, or choose another with --data-dir", e);

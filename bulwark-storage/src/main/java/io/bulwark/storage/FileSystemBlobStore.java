@@ -57,7 +57,10 @@ public final class FileSystemBlobStore implements BlobStore {
   public FileSystemBlobStore(Path root) {
     Path dir = root.toAbsolutePath().normalize();
     try {
+      // tenants' data: the root is private to the Bulwark user (0700), and so is every blob (0600)
+      boolean existed = Files.isDirectory(dir);
       Files.createDirectories(dir);
+      if (!existed) Files.setPosixFilePermissions(dir, io.bulwark.core.io.Fs.PRIVATE_DIR);
       this.root = dir.toRealPath(); // symlinks resolved, so path prefix checks and walks are exact
     } catch (IOException e) {
       throw new BlobException("creating the blob directory " + dir + " failed: " + e
@@ -220,7 +223,8 @@ public final class FileSystemBlobStore implements BlobStore {
     for (int attempt = 1; ; attempt++) {
       try {
         Files.createDirectories(dir);
-        return FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        return FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+            io.bulwark.core.io.Fs.attribute(io.bulwark.core.io.Fs.PRIVATE_FILE));
       } catch (NoSuchFileException | FileAlreadyExistsException e) {
         if (attempt == 10) throw e;
       }

@@ -150,4 +150,18 @@ class FileSystemBlobStoreTest extends BlobStoreContractTest {
           .toList();
     }
   }
+
+  @Test
+  void blobs_and_a_new_store_root_are_private_to_the_bulwark_user(@TempDir Path dir) throws Exception {
+    Path root = dir.resolve("new-root");
+    FileSystemBlobStore fs = new FileSystemBlobStore(root);
+    fs.put("tasks/x/input", new ByteArrayInputStream("secret".getBytes(UTF_8)));
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(root))).isEqualTo("rwx------");
+    try (Stream<Path> files = Files.walk(root)) {
+      for (Path f : files.filter(Files::isRegularFile).toList()) {
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f))).as(f.toString())
+            .isEqualTo("rw-------");
+      }
+    }
+  }
 }

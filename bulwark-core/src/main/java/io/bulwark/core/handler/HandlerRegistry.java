@@ -60,7 +60,9 @@ public final class HandlerRegistry {
     if (handlersDir != null && Files.isDirectory(handlersDir)) {
       List<URL> jars = new ArrayList<>();
       try (Stream<Path> files = Files.list(handlersDir)) {
+        refuseWritableByOthers(handlersDir, handlersDir);
         for (Path p : files.filter(f -> f.toString().endsWith(".jar")).sorted().toList()) {
+          refuseWritableByOthers(p, handlersDir);
           jars.add(p.toUri().toURL());
         }
       } catch (MalformedURLException e) {
@@ -73,6 +75,25 @@ public final class HandlerRegistry {
     List<TaskHandler> found = new ArrayList<>();
     ServiceLoader.load(TaskHandler.class, loader).forEach(found::add);
     return of(found);
+  }
+
+  /**
+   * A handler jar runs as this process, with the database password in its environment: a jar, or a
+   * handlers directory, that other users may write is code execution for them. Refused at start.
+   */
+  private static void refuseWritableByOthers(Path p, Path handlersDir) throws IOException {
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> perms;
+    try {
+      perms = Files.getPosixFilePermissions(p);
+    } catch (UnsupportedOperationException notPosix) {
+      return;
+    }
+    if (perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+        || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+      throw new BulwarkException(p + " is writable by other users ("
+          + java.nio.file.attribute.PosixFilePermissions.toString(perms) + "), and handler jars from " + handlersDir
+          + " run inside Bulwark: make it writable by its owner only (chmod go-w " + p + ")");
+    }
   }
 
   public Optional<TaskHandler> find(String type) {

@@ -103,4 +103,20 @@ class HandlerRegistryTest {
         .isInstanceOf(BulwarkException.class)
         .hasMessageContaining(FirstHandler.class.getName());
   }
+
+  @org.junit.jupiter.api.Test
+  void a_handlers_directory_or_jar_that_other_users_can_write_is_refused(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path handlers = java.nio.file.Files.createDirectory(dir.resolve("handlers"));
+    java.nio.file.Files.setPosixFilePermissions(handlers, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxr-x"));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> HandlerRegistry.load(handlers))
+        .isInstanceOf(io.bulwark.core.BulwarkException.class).hasMessageContaining("writable by other users")
+        .hasMessageContaining("chmod go-w " + handlers);
+    java.nio.file.Files.setPosixFilePermissions(handlers, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    java.nio.file.Path jar = java.nio.file.Files.createFile(handlers.resolve("x.jar"));
+    java.nio.file.Files.setPosixFilePermissions(jar, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> HandlerRegistry.load(handlers)).hasMessageContaining(jar + " is writable");
+    java.nio.file.Files.delete(jar);
+    org.assertj.core.api.Assertions.assertThat(HandlerRegistry.load(handlers).contains("echo")).isFalse();
+  }
 }
