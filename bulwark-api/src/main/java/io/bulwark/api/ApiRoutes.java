@@ -115,14 +115,32 @@ final class ApiRoutes {
         .observeNanos(System.nanoTime() - t0);
   }
 
+  /**
+   * /metrics counts every tenant's activity: a scraper on this host reaches it directly (loopback, not
+   * through a load balancer, which adds X-Forwarded-For); anyone else needs an admin key.
+   */
+  private void requireMetricsAccess(Exchange ex) {
+    String remote = org.eclipse.jetty.server.Request.getRemoteAddr(ex.request);
+    boolean local = remote != null && (remote.startsWith("127.") || remote.equals("::1") || remote.equals("0:0:0:0:0:0:0:1")
+        || remote.equals("[::1]"));
+    if (local && ex.header("X-Forwarded-For") == null) return;
+    Exchange.Principal caller = auth.authenticate(ex.header("Authorization"));
+    if (!caller.admin()) {
+      throw new ApiProblem(403, "forbidden", "Forbidden", "/metrics shows every tenant's activity: it needs an admin key, or a"
+          + " scrape from this host straight to the API server's port");
+    }
+  }
+
   private String dispatch(Exchange ex) {
     String p = ex.path;
     String m = ex.method;
     if (p.equals("/health/live")) return only(ex, "GET", "health", () -> ex.json(200, g -> status(g, "up")));
     if (p.equals("/health/ready")) return only(ex, "GET", "health", () -> ready(ex));
     if (p.equals("/metrics")) {
-      return only(ex, "GET", "metrics", () -> ex.send(200, "text/plain; version=0.0.4; charset=utf-8",
-          metrics.scrape().getBytes(StandardCharsets.UTF_8)));
+      return only(ex, "GET", "metrics", () -> {
+        requireMetricsAccess(ex);
+        ex.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape().getBytes(StandardCharsets.UTF_8));
+      });
     }
     if (!p.startsWith("/v1/")) throw ApiProblem.notFound("no such endpoint: " + m + " " + p + "; the API lives under /v1/");
     ex.principal = auth.authenticate(ex.header("Authorization"));

@@ -86,4 +86,18 @@ class HealthAndMetricsTest {
       assertThat(draining.get("/v1/tasks", t).send().status()).isEqualTo(200);
     }
   }
+
+  @Test
+  void metrics_through_a_load_balancer_need_an_admin_key() {
+    // regression: /metrics answered anyone through the gateway, with every tenant's activity
+    Tenant tenant = fx.newTenant();
+    Resp anonymous = fx.call("GET", "/metrics").header("X-Forwarded-For", "203.0.113.7").send();
+    assertThat(anonymous.status()).isEqualTo(401);
+    Resp asTenant = fx.call("GET", "/metrics").header("X-Forwarded-For", "203.0.113.7").auth(tenant).send();
+    assertThat(asTenant.status()).isEqualTo(403);
+    assertThat(asTenant.text()).contains("admin key");
+    Resp asAdmin = fx.call("GET", "/metrics").header("X-Forwarded-For", "203.0.113.7").auth(fx.admin).send();
+    assertThat(asAdmin.status()).isEqualTo(200);
+    assertThat(asAdmin.text()).contains("bulwark_http_requests_total");
+  }
 }
