@@ -121,8 +121,9 @@ final class ApiRoutes {
    */
   private void requireMetricsAccess(Exchange ex) {
     String remote = org.eclipse.jetty.server.Request.getRemoteAddr(ex.request);
+    // this host: loopback, or the address the server listens on (an agent's API server binds its host's address)
     boolean local = remote != null && (remote.startsWith("127.") || remote.equals("::1") || remote.equals("0:0:0:0:0:0:0:1")
-        || remote.equals("[::1]"));
+        || remote.equals("[::1]") || remote.equals(org.eclipse.jetty.server.Request.getLocalAddr(ex.request)));
     if (local && ex.header("X-Forwarded-For") == null) return;
     Exchange.Principal caller = auth.authenticate(ex.header("Authorization"));
     if (!caller.admin()) {

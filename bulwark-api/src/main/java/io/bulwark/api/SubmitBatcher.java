@@ -1,7 +1,6 @@
 package io.bulwark.api;
 
 import io.bulwark.core.metrics.Metrics;
-import io.bulwark.postgres.DatabaseUnavailableException;
 import io.bulwark.postgres.NewTask;
 import io.bulwark.postgres.SubmitOutcome;
 import io.bulwark.postgres.TaskRepository;
@@ -69,9 +68,11 @@ final class SubmitBatcher implements AutoCloseable {
   }
 
   /**
-   * One transaction for the whole batch. If the database refuses it for what is in it (not because
-   * it is unavailable), the requests are written again one by one, so that one bad request, whoever
+   * One transaction for the whole batch. If PostgreSQL refuses it for what one request holds (a data
+   * or constraint error), the requests are written again one by one, so that the bad request, whoever
    * sent it, fails alone instead of failing the up to {@value #MAX_BATCH} others it was grouped with.
+   * Any other failure (unavailable, out of space, timed out) fails the whole batch at once: writing it
+   * again request by request would only load a struggling database.
    */
   void write(List<Pending> batch) {
     List<NewTask> rows = new ArrayList<>(batch.size());
@@ -80,18 +81,41 @@ final class SubmitBatcher implements AutoCloseable {
       List<SubmitOutcome> outcomes = tasks.submit(rows, false);
       batchSizes.observe(batch.size());
       for (int i = 0; i < batch.size(); i++) batch.get(i).result().complete(outcomes.get(i));
-    } catch (DatabaseUnavailableException e) {
-      log.debug("group commit of {} task(s) failed: {}", batch.size(), e.getMessage());
-      for (Pending p : batch) p.result().completeExceptionally(e);
     } catch (RuntimeException e) {
-      if (batch.size() == 1) {
-        log.warn("a submission was refused by the database: {}", e.getMessage());
-        batch.get(0).result().completeExceptionally(e);
+      if (batch.size() == 1 || !refusedForItsData(e)) {
+        if (refusedForItsData(e)) log.warn("a submission was refused by the database: {}", e.getMessage());
+        else log.debug("group commit of {} task(s) failed: {}", batch.size(), e.getMessage());
+        for (Pending p : batch) p.result().completeExceptionally(e);
         return;
       }
       log.warn("group commit of {} task(s) refused ({}); writing them one by one", batch.size(), e.getMessage());
-      for (Pending p : batch) write(List.of(p));
+      writeOneByOne(batch);
     }
+  }
+
+  private void writeOneByOne(List<Pending> batch) {
+    for (int i = 0; i < batch.size(); i++) {
+      Pending p = batch.get(i);
+      try {
+        p.result().complete(tasks.submit(List.of(p.task()), false).get(0));
+      } catch (RuntimeException e) {
+        p.result().completeExceptionally(e);
+        if (refusedForItsData(e)) continue; // this request's own fault
+        for (Pending rest : batch.subList(i + 1, batch.size())) rest.result().completeExceptionally(e);
+        return;
+      }
+    }
+  }
+
+  /** PostgreSQL refused a value (SQLSTATE class 22, data exception) or a constraint (23): one request's fault. */
+  static boolean refusedForItsData(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.sql.SQLException s && s.getSQLState() != null
+          && (s.getSQLState().startsWith("22") || s.getSQLState().startsWith("23"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override

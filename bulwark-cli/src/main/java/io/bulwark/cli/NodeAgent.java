@@ -48,6 +48,8 @@ final class NodeAgent implements AutoCloseable {
   private final List<Component> components = new ArrayList<>();
   private final ScheduledExecutorService registrar =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("agent-registration").factory());
+  /** Health probes of the components, all at once (each bounded by its connect and read timeouts). */
+  private final java.util.concurrent.ExecutorService probes = Executors.newVirtualThreadPerTaskExecutor();
   private final Instant startedAt = Instant.now();
   private EtcdClusterState state;
   private EtcdClusterState.Registration registration;
@@ -140,17 +142,26 @@ final class NodeAgent implements AutoCloseable {
     return pb;
   }
 
-  /** Writes the node's registration: every component, its pid and health. Runs every second. */
+  /**
+   * Keeps the node's registration: renews its lease first (so a slow health probe can never let it
+   * lapse), probes every component at once, and writes the result when it changed. Every second.
+   */
   private void register() {
     try {
+      registration.keepAlive();
+      List<java.util.concurrent.CompletableFuture<Boolean>> health = new ArrayList<>();
+      for (Component c : components) {
+        health.add(c.alive() ? java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> StatusCommand.httpHealthy(c.healthHost, c.port, c.healthPath), probes)
+            : java.util.concurrent.CompletableFuture.completedFuture(false));
+      }
       ObjectNode doc = JSON.createObjectNode().put("node", node.name()).put("address", node.address())
           .put("agentPid", ProcessHandle.current().pid()).put("startedAt", startedAt.toString()).put("clusterId", clusterId);
       ArrayNode list = doc.putArray("components");
-      for (Component c : components) {
-        boolean alive = c.alive();
+      for (int i = 0; i < components.size(); i++) {
+        Component c = components.get(i);
         list.addObject().put("name", c.name).put("role", c.role).put("pid", c.pid()).put("port", c.port)
-            .put("alive", alive).put("healthy", alive && StatusCommand.httpHealthy(c.healthHost, c.port, c.healthPath))
-            .put("restarts", c.restarts);
+            .put("alive", c.alive()).put("healthy", health.get(i).join()).put("restarts", c.restarts);
       }
       registration.refresh(JSON.writeValueAsBytes(doc));
       if (lastRegistrationError != null) log.info("registration in etcd works again");
@@ -198,6 +209,7 @@ final class NodeAgent implements AutoCloseable {
   @Override
   public void close() {
     registrar.shutdownNow();
+    probes.shutdownNow();
     if (supervisor != null) {
       supervisor.stopRestarting();
       Supervisor.terminate(components, Duration.ofSeconds(20));

@@ -254,10 +254,11 @@ public final class FailoverController implements AutoCloseable {
         }
         case FailoverPolicy.Verdict.Suspect s -> failedChecks = s.failedChecks();
         case FailoverPolicy.Verdict.FailOver f -> {
+          long detected = System.nanoTime(); // before recording it: the measured failover starts at detection
           event(Kinds.DB_FAILOVER, "primary " + p.name() + " failed (" + f.reason() + "); failing over to " + standby.name());
           closeMonitorConnection();
           failedChecks = 0;
-          failOver(p, standby, f.reason(), System.nanoTime(), false);
+          failOver(p, standby, f.reason(), detected, false);
         }
         case FailoverPolicy.Verdict.RestartInPlace r -> {
           closeMonitorConnection();
@@ -265,7 +266,8 @@ public final class FailoverController implements AutoCloseable {
           restartInPlace(p, r.reason(), r.whyNoFailover());
         }
       }
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      // a scheduled task that throws is never run again: this one must keep watching the primary
       log.error("failover controller tick failed", e);
     }
   }
@@ -500,20 +502,21 @@ public final class FailoverController implements AutoCloseable {
     standbyRole = NodeRole.REBUILDING;
     n.roleChanged(NodeRole.REBUILDING);
     rebuilder.execute(() -> {
-      Exception failure = null;
+      Throwable failure = null;
       try {
         rebuild(n);
-      } catch (Exception e) {
+      } catch (Throwable e) { // an Error too: whatever ended the rebuild, the monitor must learn it ended
         log.error("rebuilding {} failed", n.name(), e);
         failure = e;
+      } finally {
+        Throwable failed = failure;
+        // the outcome is applied on the monitor thread, the one owner of the standby's state
+        onMonitor(() -> rebuildFinished(n, failed));
       }
-      Exception failed = failure;
-      // the outcome is applied on the monitor thread, the one owner of the standby's state
-      onMonitor(() -> rebuildFinished(n, failed));
     });
   }
 
-  private void rebuildFinished(DbNode n, Exception failure) {
+  private void rebuildFinished(DbNode n, Throwable failure) {
     if (failure == null) {
       standbyRole = NodeRole.STANDBY;
       n.roleChanged(NodeRole.STANDBY);

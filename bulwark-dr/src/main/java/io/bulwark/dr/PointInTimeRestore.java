@@ -48,7 +48,13 @@ import org.slf4j.LoggerFactory;
 public final class PointInTimeRestore {
   private static final Logger log = LoggerFactory.getLogger(PointInTimeRestore.class);
   static final String TARGET_NOT_REACHED = "recovery ended before configured recovery target was reached";
-  private static final int THREADS = Math.max(2, Runtime.getRuntime().availableProcessors());
+  /**
+   * One per core, as many as the heap allows: each thread holds a bundle (up to 8 MiB) and what it
+   * decompresses, so a restore inside the supervisor (a verification, with its small heap) cannot run
+   * it out of memory on a host with many cores.
+   */
+  private static final int THREADS = (int) Math.max(2, Math.min(Runtime.getRuntime().availableProcessors(),
+      Runtime.getRuntime().maxMemory() / (24L << 20)));
 
   /**
    * @param target the time to restore to; empty: the end of the archive

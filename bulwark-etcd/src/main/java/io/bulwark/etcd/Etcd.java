@@ -23,6 +23,38 @@ final class Etcd {
         .build();
   }
 
+  /**
+   * Runs {@code op} and returns its value, running it again while it fails because the member the
+   * client talks to went away (the client moves to another member), until {@code timeout} has passed:
+   * losing one member of three must not fail a call. Use it for operations that are safe to repeat.
+   */
+  static <T> T call(String what, java.util.function.Supplier<CompletableFuture<T>> op, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      long left = deadline - System.nanoTime();
+      try {
+        return await(what, op.get(), Duration.ofNanos(Math.max(left, 1_000_000)));
+      } catch (LeaseStoreUnavailableException e) {
+        if (!memberGone(e.getCause()) || deadline - System.nanoTime() < 100_000_000L) throw e;
+        try {
+          Thread.sleep(50); // the client reconnects to another member meanwhile
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** The connection to the member failed (it died, or was cut): another member may answer. */
+  static boolean memberGone(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = String.valueOf(t.getMessage());
+      if (m.contains("UNAVAILABLE") || m.contains("channel closed") || m.contains("Connection refused")) return true;
+    }
+    return false;
+  }
+
   /** The future's value within {@code timeout}; no answer in time, or an error, is {@link LeaseStoreUnavailableException}. */
   static <T> T await(String what, CompletableFuture<T> future, Duration timeout) {
     try {

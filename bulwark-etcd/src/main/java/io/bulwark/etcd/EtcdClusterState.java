@@ -65,8 +65,8 @@ public final class EtcdClusterState implements AutoCloseable {
   /** Every registered node's value, by node name. */
   public Map<String, byte[]> members() {
     String p = prefix + "members/";
-    List<KeyValue> kvs = await("list the members", client.getKVClient().get(EtcdLeaseStore.bytes(p),
-        GetOption.builder().isPrefix(true).build())).getKvs();
+    List<KeyValue> kvs = Etcd.call("list the members", () -> client.getKVClient().get(EtcdLeaseStore.bytes(p),
+        GetOption.builder().isPrefix(true).build()), timeout).getKvs();
     Map<String, byte[]> out = new LinkedHashMap<>();
     for (KeyValue kv : kvs) out.put(EtcdLeaseStore.string(kv.getKey()).substring(p.length()), kv.getValue().getBytes());
     return out;
@@ -82,6 +82,7 @@ public final class EtcdClusterState implements AutoCloseable {
     private final ByteSequence key;
     private final long ttlSeconds;
     private long lease;
+    private byte[] written;
 
     private Registration(ByteSequence key, long ttlSeconds) {
       this.key = key;
@@ -89,31 +90,43 @@ public final class EtcdClusterState implements AutoCloseable {
     }
 
     /**
-     * Renews the lease (or takes a new one if it expired, e.g. after a partition) and writes the
-     * current value.
+     * Renews the lease, or takes a new one if it expired (e.g. after a partition), and then writes
+     * nothing more if the value has not changed since it was last written under this lease.
      *
      * @throws LeaseStoreUnavailableException when etcd does not answer
      */
     public synchronized void refresh(byte[] value) {
-      if (lease == 0 || !alive(lease)) {
-        lease = await("grant the registration's lease", client.getLeaseClient().grant(ttlSeconds)).getID();
-      }
+      keepAlive();
+      if (written != null && java.util.Arrays.equals(written, value)) return; // a write per change, not per second
       await("register", client.getKVClient().put(key, ByteSequence.from(value), PutOption.builder().withLeaseId(lease).build()));
+      written = value.clone();
+    }
+
+    /** Renews the lease (a new one, whose key must be written again, if it expired). */
+    public synchronized void keepAlive() {
+      if (lease == 0 || !alive(lease)) {
+        lease = Etcd.call("grant the registration's lease", () -> client.getLeaseClient().grant(ttlSeconds), timeout).getID();
+        written = null;
+      }
     }
 
     private boolean alive(long id) {
       try {
-        return await("renew the registration", client.getLeaseClient().keepAliveOnce(id)).getTTL() > 0;
+        return Etcd.call("renew the registration", () -> client.getLeaseClient().keepAliveOnce(id), timeout).getTTL() > 0;
       } catch (LeaseStoreUnavailableException e) {
         if (Etcd.leaseNotFound(e.getCause())) return false;
         throw e;
       }
     }
 
-    /** Deregisters at once (a clean stop), best effort. */
+    /** Deregisters at once (a clean stop), waiting for etcd at most the timeout. */
     @Override
     public synchronized void close() {
-      if (lease != 0) client.getLeaseClient().revoke(lease);
+      try {
+        if (lease != 0) await("deregister", client.getLeaseClient().revoke(lease));
+      } catch (LeaseStoreUnavailableException e) {
+        // the lease expires by itself within its ttl
+      }
       lease = 0;
     }
   }

@@ -29,9 +29,12 @@ import org.slf4j.LoggerFactory;
  * under {@code prefix}; the cursor of {@link #read} is the last revision read.
  *
  * <p>Bounded by time: events are attached to an etcd lease per hour of appending whose ttl is the
- * retention (default 7 days), so etcd deletes them by itself. An append while etcd cannot be reached
- * (a partition, quorum lost) is kept in a bounded backlog in memory (the newest {@value #BACKLOG}) and
- * written before the next append, so a partitioned node's account of the partition is not lost.
+ * retention (default 7 days), so etcd deletes them by itself.
+ *
+ * <p>Appending never waits for etcd: the event goes to a bounded backlog in memory (the newest {@value
+ * #BACKLOG}) that a background thread writes, in order, as soon as etcd answers and then every second
+ * while it does not (a partition, quorum lost), so a supervisor restarting a crashed component is
+ * never held up by etcd, and a partitioned node's account of the partition is written when it heals.
  */
 public final class EtcdEventJournal implements EventJournal {
   private static final Logger log = LoggerFactory.getLogger(EtcdEventJournal.class);
@@ -52,6 +55,8 @@ public final class EtcdEventJournal implements EventJournal {
   private long bucketHour = -1; // guarded by this
   private long bucketLease;
   private String lastFailure;
+  private final Thread flusher;
+  private volatile boolean closed;
 
   public static EtcdEventJournal connect(List<String> endpoints, String prefix, Duration timeout) {
     return new EtcdEventJournal(Etcd.client(endpoints, timeout), true, prefix, timeout, DEFAULT_RETENTION);
@@ -67,24 +72,47 @@ public final class EtcdEventJournal implements EventJournal {
     this.prefix = prefix.endsWith("/") ? prefix : prefix + "/";
     this.timeout = timeout;
     this.retention = retention;
+    this.flusher = Thread.ofPlatform().daemon().name("etcd-event-journal").start(this::flushLoop);
+  }
+
+  private void flushLoop() {
+    while (!closed) {
+      flush();
+      synchronized (backlog) {
+        try {
+          if (!closed) backlog.wait(1000); // woken by append; else retry a failed write every second
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }
   }
 
   @Override
-  public synchronized void append(Event event) {
-    // UUIDs keep two nodes' keys apart; the order is etcd's (create revision), not the keys'. The key is
-    // fixed now: a write that timed out may still have been applied, and writing it again under the same
-    // key updates the one event instead of recording it twice.
-    backlog.addLast(new Pending(prefix + UUID.randomUUID(), event));
-    while (backlog.size() > BACKLOG) backlog.removeFirst();
-    flush();
+  public void append(Event event) {
+    synchronized (backlog) {
+      // UUIDs keep two nodes' keys apart; the order is etcd's (create revision), not the keys'. The key is
+      // fixed now: a write that timed out may still have been applied, and writing it again under the same
+      // key updates the one event instead of recording it twice.
+      backlog.addLast(new Pending(prefix + UUID.randomUUID(), event));
+      while (backlog.size() > BACKLOG) backlog.removeFirst();
+      backlog.notifyAll();
+    }
   }
 
   /** Writes what the backlog holds, oldest first; true when it is empty afterwards. Never throws. */
   public synchronized boolean flush() {
     try {
-      while (!backlog.isEmpty()) {
-        put(backlog.peekFirst());
-        backlog.removeFirst();
+      while (true) {
+        Pending next;
+        synchronized (backlog) {
+          next = backlog.peekFirst();
+        }
+        if (next == null) break;
+        put(next);
+        synchronized (backlog) {
+          if (backlog.peekFirst() == next) backlog.removeFirst();
+        }
       }
       if (lastFailure != null) log.info("event journal: etcd reachable again; backlog written");
       lastFailure = null;
@@ -95,6 +123,7 @@ public final class EtcdEventJournal implements EventJournal {
         log.warn("event journal: cannot write to etcd ({}); keeping {} event(s) to write later", why, backlog.size());
       }
       lastFailure = why;
+      bucketHour = -1; // the bucket's lease may be what failed (expired, revoked): take a new one next time
       if (e instanceof InterruptedException) Thread.currentThread().interrupt();
       return false;
     }
@@ -137,12 +166,25 @@ public final class EtcdEventJournal implements EventJournal {
   }
 
   /** Events not yet written (etcd unreachable since they were appended). */
-  public synchronized int backlog() {
-    return backlog.size();
+  public int backlog() {
+    synchronized (backlog) {
+      return backlog.size();
+    }
   }
 
+  /** Stops the writer after one last attempt to write the backlog. */
   @Override
   public void close() {
+    closed = true;
+    synchronized (backlog) {
+      backlog.notifyAll();
+    }
+    try {
+      flusher.join(timeout.toMillis() * 3);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    flush();
     if (ownsClient) client.close();
   }
 }

@@ -55,7 +55,7 @@ public final class EtcdLeaseStore implements LeaseStore {
   @Override
   public Acquisition tryAcquire(String key, String holder, Duration ttl) {
     long ttlSeconds = Math.max(1, (ttl.toMillis() + 999) / 1000); // etcd's ttl is whole seconds: round up
-    long leaseId = await("grant a lease for " + key, client.getLeaseClient().grant(ttlSeconds)).getID();
+    long leaseId = call("grant a lease for " + key, () -> client.getLeaseClient().grant(ttlSeconds)).getID();
     ByteSequence k = bytes(prefix + key);
     TxnResponse r = await("acquire " + key, client.getKVClient().txn()
         .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.version(0)))
@@ -71,20 +71,20 @@ public final class EtcdLeaseStore implements LeaseStore {
   @Override
   public boolean renew(Lease lease) {
     try {
-      if (await("renew " + lease.key(), client.getLeaseClient().keepAliveOnce(lease.id())).getTTL() <= 0) return false;
+      if (call("renew " + lease.key(), () -> client.getLeaseClient().keepAliveOnce(lease.id())).getTTL() <= 0) return false;
     } catch (LeaseStoreUnavailableException e) {
       if (Etcd.leaseNotFound(e.getCause())) return false;
       throw e;
     }
     // the lease lives; is the key still ours under it (not deleted and re-created by someone else)?
-    GetResponse r = await("read " + lease.key(), client.getKVClient().get(bytes(prefix + lease.key())));
+    GetResponse r = call("read " + lease.key(), () -> client.getKVClient().get(bytes(prefix + lease.key())));
     return !r.getKvs().isEmpty() && r.getKvs().get(0).getLease() == lease.id();
   }
 
   @Override
   public void release(Lease lease) {
     try {
-      await("release " + lease.key(), client.getLeaseClient().revoke(lease.id()));
+      call("release " + lease.key(), () -> client.getLeaseClient().revoke(lease.id()));
     } catch (LeaseStoreUnavailableException e) {
       if (!Etcd.leaseNotFound(e.getCause())) throw e;
     }
@@ -92,7 +92,7 @@ public final class EtcdLeaseStore implements LeaseStore {
 
   @Override
   public Optional<String> holder(String key) {
-    GetResponse r = await("read " + key, client.getKVClient().get(bytes(prefix + key)));
+    GetResponse r = call("read " + key, () -> client.getKVClient().get(bytes(prefix + key)));
     return r.getKvs().isEmpty() ? Optional.empty() : Optional.of(string(r.getKvs().get(0).getValue()));
   }
 
@@ -103,6 +103,10 @@ public final class EtcdLeaseStore implements LeaseStore {
 
   private <T> T await(String what, CompletableFuture<T> future) {
     return Etcd.await(what, future, timeout);
+  }
+
+  private <T> T call(String what, java.util.function.Supplier<CompletableFuture<T>> op) {
+    return Etcd.call(what, op, timeout);
   }
 
   static ByteSequence bytes(String s) {

@@ -36,6 +36,9 @@ public abstract class LeaseStoreContractTest {
   /** Returns once a lease of {@link #ttl()} taken now, and not renewed, has expired in the store. */
   protected abstract void letTtlPass(String key) throws Exception;
 
+  /** Lets {@code d} pass on the store's clock (a settable clock, or real time). */
+  protected abstract void elapse(Duration d) throws Exception;
+
   @BeforeEach
   void open() throws Exception {
     store = newStore();
@@ -66,10 +69,12 @@ public abstract class LeaseStoreContractTest {
   @Test
   void a_renewed_lease_outlives_its_first_ttl() throws Exception {
     Lease lease = store.tryAcquire(key, "node-a", ttl()).lease().orElseThrow();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3; i++) { // renewed every half ttl: one and a half ttls in all
+      elapse(ttl().dividedBy(2));
       assertThat(store.renew(lease)).isTrue();
     }
     assertThat(store.holder(key)).contains("node-a");
+    assertThat(store.tryAcquire(key, "node-b", ttl()).succeeded()).isFalse();
   }
 
   @Test

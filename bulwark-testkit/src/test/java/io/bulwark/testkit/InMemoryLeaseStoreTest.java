@@ -20,6 +20,11 @@ class InMemoryLeaseStoreTest extends LeaseStoreContractTest {
   }
 
   @Override
+  protected void elapse(Duration d) {
+    nanos.addAndGet(d.toNanos());
+  }
+
+  @Override
   protected void letTtlPass(String key) {
     nanos.addAndGet(ttl().toNanos());
   }

@@ -94,6 +94,7 @@ public final class FileEventJournal implements EventJournal {
             StandardOpenOption.APPEND)) {
           write(fresh, line);
         }
+        io.bulwark.core.io.Fs.fsync(file.getParent()); // the rename and the new file survive a power loss too
       } else {
         write(ch, line);
       }
