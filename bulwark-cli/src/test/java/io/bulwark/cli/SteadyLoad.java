@@ -25,6 +25,8 @@ final class SteadyLoad implements AutoCloseable {
 
   final AtomicLong ok = new AtomicLong();
   final List<String> failures = new CopyOnWriteArrayList<>();
+  /** Requests sent again on a fresh connection after one that closed without a byte of answer. */
+  final AtomicLong noAnswerRetries = new AtomicLong();
   final AtomicLong slowestNanos = new AtomicLong();
   private final List<String> ids = new CopyOnWriteArrayList<>();
   private final ConcurrentHashMap<Integer, AtomicLong> statuses = new ConcurrentHashMap<>();
@@ -50,8 +52,19 @@ final class SteadyLoad implements AutoCloseable {
                 ? HttpRequest.newBuilder(URI.create(base + "/v1/tasks")).header("Idempotency-Key", UUID.randomUUID().toString())
                     .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"type\":\"noop\"}"))
                 : HttpRequest.newBuilder(URI.create(base + "/v1/tasks/" + ids.get((int) (n % ids.size())))).GET();
-            HttpResponse<String> r = http.send(b.header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(10)).build(),
-                HttpResponse.BodyHandlers.ofString());
+            HttpRequest request = b.header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(10)).build();
+            HttpResponse<String> r;
+            try {
+              r = http.send(request, HttpResponse.BodyHandlers.ofString());
+            } catch (java.io.IOException noAnswer) {
+              // A keep-alive connection the proxy closed as this request was sent on it (after an error it
+              // answered on that connection, say): not one byte came back, so nothing was answered. HTTP/1.1
+              // clients retry such a request when it is idempotent (RFC 9112 9.3.1), and with its
+              // Idempotency-Key a POST is: sent again, it creates the task at most once. Once, and counted.
+              if (!String.valueOf(noAnswer.getMessage()).contains("received no bytes")) throw noAnswer;
+              noAnswerRetries.incrementAndGet();
+              r = http.send(request, HttpResponse.BodyHandlers.ofString());
+            }
             statuses.computeIfAbsent(r.statusCode(), k -> new AtomicLong()).incrementAndGet();
             if (r.statusCode() / 100 == 2) {
               ok.incrementAndGet();
@@ -83,6 +96,7 @@ final class SteadyLoad implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "ok=" + ok + " statuses=" + statuses + " failures=" + failures.size() + (failures.isEmpty() ? "" : " first: " + failures.get(0));
+    return "ok=" + ok + " statuses=" + statuses + " failures=" + failures.size() + " resent-after-no-answer=" + noAnswerRetries
+        + (failures.isEmpty() ? "" : " first: " + failures.get(0));
   }
 }
