@@ -83,6 +83,14 @@ final class GatewayCommand implements Callable<Integer> {
       description = "Time to connect to a server before trying another (default: ${DEFAULT-VALUE})")
   String upstreamConnectTimeout;
 
+  @Option(names = "--max-connections", defaultValue = "8192", paramLabel = "N",
+      description = "Client connections held at once, all clients together; one more gets 503 (default: ${DEFAULT-VALUE})")
+  int maxConnections;
+
+  @Option(names = "--max-connections-per-client", defaultValue = "1024", paramLabel = "N",
+      description = "Client connections held at once from one address (default: ${DEFAULT-VALUE})")
+  int maxConnectionsPerClient;
+
   @Override
   public Integer call() throws Exception {
     List<BackendConfig> backends = new ArrayList<>();
@@ -93,7 +101,8 @@ final class GatewayCommand implements Callable<Integer> {
     GatewayConfig d = GatewayConfig.defaults(name, port, adminPort, backends);
     GatewayConfig config = new GatewayConfig(name, host, port, d.adminHost(), adminPort, backends, checks, maxBodyBytes,
         DurationConverter.parse("--upstream-connect-timeout", upstreamConnectTimeout), DurationConverter.parse("--upstream-timeout", upstreamTimeout),
-        DurationConverter.parse("--client-idle-timeout", clientIdleTimeout), DurationConverter.parse("--request-read-timeout", requestReadTimeout));
+        DurationConverter.parse("--client-idle-timeout", clientIdleTimeout), DurationConverter.parse("--request-read-timeout", requestReadTimeout),
+        new GatewayConfig.ConnectionLimits(maxConnections, maxConnectionsPerClient));
     Gateway gateway = new Gateway(config, new Metrics().withJvmGauges());
     gateway.start();
     return Roles.runUntilSignalled(name, gateway::close);

@@ -51,6 +51,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   private final ArrayDeque<ProxyExchange> waiting = new ArrayDeque<>(2);
   /** A request was refused: ignore the rest of the input, close after the refusal is written. */
   private boolean refused;
+  /** This connection holds a place in the connection budget (to give back when it closes). */
+  private boolean admitted;
   /** Read-deadline clock: when the gateway started waiting for a complete request; OFF while one is proxied. */
   volatile long clock = RequestReadDeadlines.OFF;
   /** Since when the client has not taken what the gateway wrote (its buffer is full); OFF otherwise. */
@@ -67,6 +69,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     if (a instanceof InetSocketAddress ia) remoteAddress = ia.getAddress() != null ? ia.getAddress().getHostAddress() : ia.getHostString();
     clock = RequestReadDeadlines.now();
     proxy.deadlines.opened(this);
+    admitted = proxy.connections.admit(remoteAddress);
   }
 
   @Override
@@ -83,6 +86,10 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   private void onHead(HttpRequest r) {
     ProxyExchange x = new ProxyExchange(this, r);
     reading = x;
+    if (!admitted) {
+      refuse(x, Problems.tooManyConnections(proxy.connections.limits()));
+      return;
+    }
     if (r.decoderResult().isFailure()) {
       refuse(x, problemFor(r.decoderResult().cause()));
       return;
@@ -201,6 +208,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     proxy.deadlines.closed(this);
+    if (admitted) proxy.connections.release(remoteAddress);
+    admitted = false;
     if (reading != null) {
       reading.discard();
       reading = null;

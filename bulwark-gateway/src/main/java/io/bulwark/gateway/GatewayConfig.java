@@ -29,11 +29,29 @@ import java.util.Map;
  *     of opening the connection or of its previous response ending, or the connection is closed
  *     (HAProxy {@code timeout http-request}; protects against slowloris clients that trickle bytes
  *     just often enough to dodge the idle timeout)
+ * @param connections how many client connections the gateway holds at once, in all and per client
+ *     address; one more gets 503 with Retry-After and is closed
  */
 public record GatewayConfig(
     String name, String host, int port, String adminHost, int adminPort, List<BackendConfig> backends,
     HealthCheckConfig checks, long maxBodyBytes, Duration upstreamConnectTimeout, Duration upstreamTimeout,
-    Duration clientIdleTimeout, Duration requestReadTimeout) {
+    Duration clientIdleTimeout, Duration requestReadTimeout, ConnectionLimits connections) {
+
+  /**
+   * @param total client connections at once, all clients together (HAProxy's maxconn)
+   * @param perClient client connections at once from one address: no client can take them all
+   */
+  public record ConnectionLimits(int total, int perClient) {
+    /** 8,192 in all, 1,024 from one address: well under a default 65,536-descriptor limit. */
+    public static final ConnectionLimits DEFAULTS = new ConnectionLimits(8192, 1024);
+
+    public ConnectionLimits {
+      if (total < 1) throw new BulwarkException("the connection limit must be at least 1, got " + total);
+      if (perClient < 1 || perClient > total) {
+        throw new BulwarkException("the per-client connection limit must be 1 to the total (" + total + "), got " + perClient);
+      }
+    }
+  }
 
   public static final String DEFAULT_HOST = "127.0.0.1";
   public static final String DEFAULT_ADMIN_HOST = "127.0.0.1";
@@ -82,6 +100,16 @@ public record GatewayConfig(
     }
     requireAtLeast("client idle timeout", clientIdleTimeout, 100);
     requireAtLeast("request read timeout", requestReadTimeout, 100);
+    if (connections == null) throw new BulwarkException("connection limits are required (ConnectionLimits.DEFAULTS)");
+  }
+
+  /** The twelve settings before connection limits; those get their defaults. */
+  public GatewayConfig(
+      String name, String host, int port, String adminHost, int adminPort, List<BackendConfig> backends,
+      HealthCheckConfig checks, long maxBodyBytes, Duration upstreamConnectTimeout, Duration upstreamTimeout,
+      Duration clientIdleTimeout, Duration requestReadTimeout) {
+    this(name, host, port, adminHost, adminPort, backends, checks, maxBodyBytes, upstreamConnectTimeout,
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, ConnectionLimits.DEFAULTS);
   }
 
   /** The eleven settings of the first design; the request read timeout gets its default (10 s). */
@@ -108,27 +136,32 @@ public record GatewayConfig(
 
   public GatewayConfig withHost(String h) {
     return new GatewayConfig(name, h, port, adminHost, adminPort, backends, checks, maxBodyBytes, upstreamConnectTimeout,
-        upstreamTimeout, clientIdleTimeout, requestReadTimeout);
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections);
   }
 
   public GatewayConfig withChecks(HealthCheckConfig c) {
     return new GatewayConfig(name, host, port, adminHost, adminPort, backends, c, maxBodyBytes, upstreamConnectTimeout,
-        upstreamTimeout, clientIdleTimeout, requestReadTimeout);
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections);
   }
 
   public GatewayConfig withMaxBodyBytes(long max) {
     return new GatewayConfig(name, host, port, adminHost, adminPort, backends, checks, max, upstreamConnectTimeout,
-        upstreamTimeout, clientIdleTimeout, requestReadTimeout);
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections);
   }
 
   public GatewayConfig withUpstreamTimeouts(Duration connect, Duration total) {
     return new GatewayConfig(name, host, port, adminHost, adminPort, backends, checks, maxBodyBytes, connect, total,
-        clientIdleTimeout, requestReadTimeout);
+        clientIdleTimeout, requestReadTimeout, connections);
   }
 
   public GatewayConfig withClientTimeouts(Duration idle, Duration requestRead) {
     return new GatewayConfig(name, host, port, adminHost, adminPort, backends, checks, maxBodyBytes, upstreamConnectTimeout,
-        upstreamTimeout, idle, requestRead);
+        upstreamTimeout, idle, requestRead, connections);
+  }
+
+  public GatewayConfig withConnectionLimits(ConnectionLimits limits) {
+    return new GatewayConfig(name, host, port, adminHost, adminPort, backends, checks, maxBodyBytes, upstreamConnectTimeout,
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, limits);
   }
 
   private static void requirePort(String what, int p) {

@@ -33,6 +33,12 @@ final class Problems {
         "no API server is ready and healthy right now; try again shortly");
   }
 
+  static Problem tooManyConnections(GatewayConfig.ConnectionLimits limits) {
+    return new Problem(503, "too-many-connections", "Too many connections",
+        "the gateway holds its most connections (" + limits.total() + " in all, " + limits.perClient()
+            + " from one address); reuse a keep-alive connection, or try again shortly");
+  }
+
   static Problem connectFailed(String backend) {
     return new Problem(503, "no-server-available", "No server available",
         "could not connect to " + backend + " and no other server is usable; the request was not sent, so it is safe to try again");

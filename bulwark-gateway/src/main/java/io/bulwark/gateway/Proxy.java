@@ -37,6 +37,8 @@ final class Proxy {
   final RequestReadDeadlines deadlines;
   final EventLoops loops;
   final long maxBodyBytes;
+  /** Client connections held, in all and per address, across every event loop. */
+  final ConnectionBudget connections;
   final long upstreamTimeoutNanos;
   final int connectTimeoutMillis;
   final long poolIdleNanos;
@@ -60,6 +62,7 @@ final class Proxy {
     this.deadlines = deadlines;
     this.loops = loops;
     this.maxBodyBytes = config.maxBodyBytes();
+    this.connections = new ConnectionBudget(config.connections());
     this.upstreamTimeoutNanos = config.upstreamTimeout().toNanos();
     this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, config.upstreamConnectTimeout().toMillis());
     this.poolIdleNanos = TimeUnit.MILLISECONDS.toNanos(poolIdleMillis);
