@@ -7,8 +7,8 @@ import io.bulwark.cluster.events.Event;
 import io.bulwark.cluster.events.EventJournal;
 import io.bulwark.cluster.events.FileEventJournal;
 import io.bulwark.cluster.spec.ClusterSpec;
-import io.bulwark.core.BulwarkException;
 import io.bulwark.etcd.EtcdClusterState;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -53,40 +53,32 @@ final class EventsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (clusterFile != null) return clusterEvents();
-    FileEventJournal journal = new FileEventJournal(new DataDir(dataDir).events());
     Instant from = since == null ? Instant.MIN : Instant.now().minus(since);
-    // the rotated file first (it ends before the current one begins), then the current one to its end
-    if (java.nio.file.Files.exists(journal.previous())) {
-      print(new FileEventJournal(journal.previous()).read(EventJournal.Page.START, Integer.MAX_VALUE).events(), from);
+    if (clusterFile != null) {
+      try (EtcdClusterState state = EtcdClusterState.of(ClusterSpec.read(clusterFile), NodeAgent.ETCD_TIMEOUT)) {
+        printAll(state.journal(), from);
+      }
+      return 0;
     }
-    EventJournal.Page page = journal.read(EventJournal.Page.START, Integer.MAX_VALUE);
-    print(page.events(), from);
-    long cursor = page.cursor();
-    while (follow) {
-      Thread.sleep(200); // polling a local file for appended lines; a watch service would fire per write anyway
-      page = journal.read(cursor, 1000);
-      print(page.events(), from);
-      cursor = page.cursor();
-    }
+    FileEventJournal journal = new FileEventJournal(new DataDir(dataDir).events());
+    // the rotated file first: it ends where the current one begins
+    if (Files.exists(journal.previous())) print(new FileEventJournal(journal.previous()).all(), from);
+    printAll(journal, from);
     return 0;
   }
 
-  private int clusterEvents() throws Exception {
-    ClusterSpec spec = ClusterSpec.read(clusterFile);
-    if (spec.etcd().endpoints().isEmpty()) throw new BulwarkException("cluster '" + spec.name() + "' names no etcd endpoint");
-    try (EtcdClusterState state = new EtcdClusterState(spec.etcd().endpoints(), spec.etcdPrefix(), NodeAgent.ETCD_TIMEOUT)) {
-      EventJournal journal = state.journal();
-      long cursor = EventJournal.Page.START;
-      do {
-        EventJournal.Page page = journal.read(cursor, 1000);
-        print(page.events(), since == null ? Instant.MIN : Instant.now().minus(since));
-        if (page.cursor() == cursor && !follow) break;
-        if (page.cursor() == cursor) Thread.sleep(200); // polling etcd for new events
-        cursor = page.cursor();
-      } while (true);
+  /** Everything the journal holds from its start, then, with --follow, what is appended, polled 5 times a second. */
+  private void printAll(EventJournal journal, Instant from) throws Exception {
+    long cursor = EventJournal.Page.START;
+    while (true) {
+      EventJournal.Page page = journal.read(cursor, 1000);
+      print(page.events(), from);
+      if (page.cursor() == cursor) {
+        if (!follow) return;
+        Thread.sleep(200); // polling for appended events
+      }
+      cursor = page.cursor();
     }
-    return 0;
   }
 
   private void print(List<Event> events, Instant from) throws Exception {

@@ -12,7 +12,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -125,12 +124,8 @@ final class GatewayCommand implements Callable<Integer> {
     String adminUrl() throws Exception {
       if (adminUrl != null) return adminUrl;
       DataDir dir = new DataDir(dataDir);
-      if (Files.exists(dir.componentsFile())) {
-        for (JsonNode c : new ObjectMapper().readTree(dir.componentsFile().toFile())) {
-          if (c.path("role").asText().equals("gateway") && c.path("adminPort").asInt() > 0) {
-            return "http://127.0.0.1:" + c.path("adminPort").asInt();
-          }
-        }
+      for (JsonNode c : RunningComponents.find(dir).map(r -> r.select("gateway")).orElse(List.of())) {
+        if (c.path("adminPort").asInt() > 0) return "http://127.0.0.1:" + c.path("adminPort").asInt();
       }
       throw new BulwarkException("no running built-in gateway found in " + dir.root() + "; pass --admin-url or --data-dir"
           + " (with --lb haproxy, use HAProxy's runtime API or `bulwark restart api`)");

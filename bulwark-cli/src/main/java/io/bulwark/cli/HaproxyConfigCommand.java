@@ -1,9 +1,7 @@
 package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bulwark.core.BulwarkException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,9 +34,8 @@ final class HaproxyConfigCommand implements Callable<Integer> {
     List<HaproxyConfig.Server> servers = new ArrayList<>();
     for (String s : primaries) servers.add(server(s, false));
     for (String s : backups) servers.add(server(s, true));
-    if (servers.isEmpty() && Files.exists(dir.componentsFile())) {
-      for (JsonNode c : new ObjectMapper().readTree(dir.componentsFile().toFile())) {
-        if (!c.path("role").asText().equals("api")) continue;
+    if (servers.isEmpty()) {
+      for (JsonNode c : RunningComponents.find(dir).map(r -> r.select("api")).orElse(List.of())) {
         String name = c.path("name").asText();
         servers.add(new HaproxyConfig.Server(name, "127.0.0.1", c.path("port").asInt(), !name.equals("api-main")));
       }

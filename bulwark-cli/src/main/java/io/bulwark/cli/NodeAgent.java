@@ -70,16 +70,12 @@ final class NodeAgent implements AutoCloseable {
           + " yet (database failover through etcd is the next step); run the database with `bulwark up` and list it in"
           + " [database] url, and keep api, gateway and worker on the agents");
     }
-    if (spec.etcd().endpoints().isEmpty()) {
-      throw new BulwarkException("cluster '" + spec.name() + "' names no etcd endpoint; the agent registers and coordinates through"
-          + " etcd: set [etcd] endpoints");
-    }
   }
 
   /** Joins the cluster in etcd, starts the node's components, and starts registering them. */
   void start() {
     dir.create();
-    state = new EtcdClusterState(spec.etcd().endpoints(), spec.etcdPrefix(), ETCD_TIMEOUT);
+    state = EtcdClusterState.of(spec, ETCD_TIMEOUT);
     clusterId = state.join(readClusterId());
     writeClusterId(clusterId);
     events = new EventRecorder(state.journal(), node.name(), "agent");
@@ -163,7 +159,7 @@ final class NodeAgent implements AutoCloseable {
         list.addObject().put("name", c.name).put("role", c.role).put("pid", c.pid()).put("port", c.port)
             .put("alive", c.alive()).put("healthy", health.get(i).join()).put("restarts", c.restarts);
       }
-      registration.refresh(JSON.writeValueAsBytes(doc));
+      registration.publish(JSON.writeValueAsBytes(doc));
       if (lastRegistrationError != null) log.info("registration in etcd works again");
       lastRegistrationError = null;
     } catch (IOException | RuntimeException e) {

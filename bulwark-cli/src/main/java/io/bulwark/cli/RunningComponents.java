@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -19,14 +20,17 @@ record RunningComponents(DataDir dir, List<JsonNode> rows) {
 
   /** Reads the table; a data directory where nothing runs is an error that says how to start it. */
   static RunningComponents read(DataDir dir) {
-    if (!Files.exists(dir.componentsFile())) {
-      throw new BulwarkException("nothing is running on " + dir.root() + "; start it with `bulwark up --data-dir "
-          + dir.root() + "`");
-    }
+    return find(dir).orElseThrow(() -> new BulwarkException("nothing is running on " + dir.root()
+        + "; start it with `bulwark up --data-dir " + dir.root() + "`"));
+  }
+
+  /** The table, if something runs on {@code dir}. */
+  static Optional<RunningComponents> find(DataDir dir) {
+    if (!Files.exists(dir.componentsFile())) return Optional.empty();
     try {
       List<JsonNode> rows = new ArrayList<>();
       JSON.readTree(dir.componentsFile().toFile()).forEach(rows::add);
-      return new RunningComponents(dir, List.copyOf(rows));
+      return Optional.of(new RunningComponents(dir, List.copyOf(rows)));
     } catch (IOException e) {
       throw new BulwarkException("cannot read " + dir.componentsFile() + ": " + e.getMessage(), e);
     }

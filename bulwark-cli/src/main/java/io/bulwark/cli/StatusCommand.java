@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.bulwark.cluster.spec.ClusterSpec;
-import io.bulwark.core.BulwarkException;
 import io.bulwark.etcd.EtcdClusterState;
 import java.io.IOException;
 import java.net.HttpURLConnection;
@@ -73,11 +72,8 @@ final class StatusCommand implements Callable<Integer> {
   /** Every node of the cluster file, from the registrations in etcd; a node with none is down or cut off. */
   private int clusterStatus() throws IOException {
     ClusterSpec spec = ClusterSpec.read(clusterFile);
-    if (spec.etcd().endpoints().isEmpty()) {
-      throw new BulwarkException("cluster '" + spec.name() + "' names no etcd endpoint; `status --cluster` reads the agents' registrations there");
-    }
     java.util.Map<String, byte[]> members;
-    try (EtcdClusterState state = new EtcdClusterState(spec.etcd().endpoints(), spec.etcdPrefix(), NodeAgent.ETCD_TIMEOUT)) {
+    try (EtcdClusterState state = EtcdClusterState.of(spec, NodeAgent.ETCD_TIMEOUT)) {
       members = state.members();
     }
     ArrayNode out = JSON.createArrayNode();

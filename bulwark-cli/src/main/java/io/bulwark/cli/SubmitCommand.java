@@ -94,7 +94,7 @@ final class SubmitCommand implements Callable<Integer> {
         HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() != 503) return response;
         if (System.nanoTime() > deadline) return response;
-        why = "HTTP 503: " + response.headers().firstValue("Content-Type").map(t -> response.body()).orElse("");
+        why = "HTTP 503: " + response.body();
       } catch (java.io.IOException e) {
         if (System.nanoTime() > deadline) {
           throw new BulwarkException("cannot reach " + url + " (" + e.getClass().getSimpleName() + "); is `bulwark up`"

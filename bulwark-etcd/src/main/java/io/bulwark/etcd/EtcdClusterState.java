@@ -30,6 +30,15 @@ public final class EtcdClusterState implements AutoCloseable {
   private final String prefix;
   private final Duration timeout;
 
+  /** The state of the cluster a cluster file describes, on its etcd; a file that names no etcd is refused. */
+  public static EtcdClusterState of(io.bulwark.cluster.spec.ClusterSpec spec, Duration timeout) {
+    if (spec.etcd().endpoints().isEmpty()) {
+      throw new BulwarkException("cluster '" + spec.name() + "' names no etcd endpoint; its agents register and coordinate"
+          + " through etcd: set [etcd] endpoints = [\"http://host:2379\", ...]");
+    }
+    return new EtcdClusterState(spec.etcd().endpoints(), spec.etcdPrefix(), timeout);
+  }
+
   public EtcdClusterState(List<String> endpoints, String prefix, Duration timeout) {
     this.client = Etcd.client(endpoints, timeout);
     this.prefix = prefix.endsWith("/") ? prefix : prefix + "/";
@@ -90,14 +99,14 @@ public final class EtcdClusterState implements AutoCloseable {
     }
 
     /**
-     * Renews the lease, or takes a new one if it expired (e.g. after a partition), and then writes
-     * nothing more if the value has not changed since it was last written under this lease.
+     * Writes the value under the lease, unless it is what was last written under this lease (a write
+     * per change, not per second). Call {@link #keepAlive} first, as often as the lease needs.
      *
      * @throws LeaseStoreUnavailableException when etcd does not answer
      */
-    public synchronized void refresh(byte[] value) {
-      keepAlive();
-      if (written != null && java.util.Arrays.equals(written, value)) return; // a write per change, not per second
+    public synchronized void publish(byte[] value) {
+      if (lease == 0) keepAlive();
+      if (written != null && java.util.Arrays.equals(written, value)) return;
       await("register", client.getKVClient().put(key, ByteSequence.from(value), PutOption.builder().withLeaseId(lease).build()));
       written = value.clone();
     }
