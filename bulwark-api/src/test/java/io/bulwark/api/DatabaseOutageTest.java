@@ -1,5 +1,7 @@
 package io.bulwark.api;
 
+import io.bulwark.testkit.TcpProxy;
+
 import static io.bulwark.api.ApiFixture.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;

@@ -8,9 +8,12 @@ import picocli.CommandLine.Option;
 
 /** The agent of one host of a cluster. */
 @Command(name = "agent", mixinStandardHelpOptions = true,
-    description = {"Run one host (node) of a cluster: the components the cluster file gives it (api, gateway, workers),",
-        "supervised and restarted like under `up`, registered with their health in etcd so that `bulwark status",
+    description = {"Run one host (node) of a cluster: the components the cluster file gives it (postgres, api, gateway,",
+        "workers), supervised and restarted like under `up`, registered with their health in etcd so that `bulwark status",
         "--cluster FILE` shows every node. A node whose agent stops disappears from etcd within 5 s.",
+        "",
+        "Database nodes elect their primary through a leader lease in etcd: the primary's agent renews it every second",
+        "and kills its primary if it cannot for 3 s; when the lease expires (5 s), the synchronous standby takes over.",
         "",
         "Run one per host, e.g. as a systemd service: bulwark agent --print-systemd-unit --cluster FILE --node NAME."})
 final class AgentCommand implements Callable<Integer> {
@@ -27,6 +30,11 @@ final class AgentCommand implements Callable<Integer> {
   @Option(names = "--component-heap", defaultValue = "256m", description = "-Xmx of each component (default: ${DEFAULT-VALUE})")
   String heap;
 
+  @Option(names = "--etcd-endpoint", paramLabel = "URL",
+      description = {"An etcd endpoint this host uses instead of the cluster file's [etcd] endpoints (repeatable),",
+          "e.g. only the member on this host"})
+  java.util.List<String> etcdEndpoints = new java.util.ArrayList<>();
+
   @Option(names = "--print-systemd-unit", description = "Print a systemd unit that runs this agent, and exit")
   boolean printUnit;
 
@@ -39,7 +47,7 @@ final class AgentCommand implements Callable<Integer> {
       return 0;
     }
     DataDir dir = new DataDir(dataDir);
-    NodeAgent agent = new NodeAgent(spec, node, dir, heap);
+    NodeAgent agent = new NodeAgent(spec, node, dir, heap, etcdEndpoints);
     try {
       agent.start();
     } catch (RuntimeException e) {

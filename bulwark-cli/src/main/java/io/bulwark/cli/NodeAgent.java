@@ -8,7 +8,14 @@ import io.bulwark.cluster.events.EventRecorder;
 import io.bulwark.cluster.spec.ClusterSpec;
 import io.bulwark.cluster.spec.Role;
 import io.bulwark.core.BulwarkException;
+import io.bulwark.cluster.lease.LeaderLease;
+import io.bulwark.dr.BackupService;
+import io.bulwark.dr.DatabaseMember;
+import io.bulwark.dr.PrimaryAccess;
+import io.bulwark.dr.WalArchiver;
+import io.bulwark.embedded.EmbeddedPostgres;
 import io.bulwark.etcd.EtcdClusterState;
+import io.bulwark.storage.FileSystemBlobStore;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -31,9 +38,10 @@ import org.slf4j.LoggerFactory;
  * so `bulwark status --cluster` sees every node and a node whose agent is gone disappears within the
  * lease. Crashes and restarts go to the cluster's event journal in etcd.
  *
- * <p>Runs API servers, gateways (in front of every API server in the file) and workers. Database
- * nodes, the monitor and the DNS controller are not run by the agent yet (the failover through etcd
- * they need is the next step of the many-hosts work): a node that runs them is refused at start.
+ * <p>Runs database nodes ({@link DatabaseMember}: PostgreSQL, with failover decided through the
+ * cluster's leader lease in etcd), API servers, gateways (in front of every API server in the file)
+ * and workers. The monitor and the DNS controller are not run by the agent yet: a node that runs
+ * them is refused at start.
  */
 final class NodeAgent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
@@ -57,30 +65,43 @@ final class NodeAgent implements AutoCloseable {
   private Supervisor supervisor;
   private String clusterId;
   private volatile String lastRegistrationError;
+  private final List<String> etcdEndpoints;
+  private EmbeddedPostgres pg;
+  private DatabaseMember database;
 
   NodeAgent(ClusterSpec spec, String nodeName, DataDir dir, String heap) {
+    this(spec, nodeName, dir, heap, List.of());
+  }
+
+  /** @param etcdEndpoints the etcd endpoints this host uses, when not the cluster file's (e.g. only its own member) */
+  NodeAgent(ClusterSpec spec, String nodeName, DataDir dir, String heap, List<String> etcdEndpoints) {
     this.spec = spec;
     this.node = spec.node(nodeName);
     this.dir = dir;
     this.heap = heap;
-    List<String> unsupported = node.runs().stream().filter(r -> r != Role.API && r != Role.GATEWAY && r != Role.WORKER)
-        .map(Role::label).toList();
+    this.etcdEndpoints = etcdEndpoints.isEmpty() ? spec.etcd().endpoints() : etcdEndpoints;
+    List<String> unsupported = node.runs().stream()
+        .filter(r -> r != Role.API && r != Role.GATEWAY && r != Role.WORKER && r != Role.POSTGRES).map(Role::label).toList();
     if (!unsupported.isEmpty()) {
       throw new BulwarkException("node '" + node.name() + "' runs " + String.join(", ", unsupported) + ", which the agent cannot run"
-          + " yet (database failover through etcd is the next step); run the database with `bulwark up` and list it in"
-          + " [database] url, and keep api, gateway and worker on the agents");
+          + " yet; keep postgres, api, gateway and worker on the agents, and run the rest with `bulwark up`");
+    }
+    if (node.runs(Role.POSTGRES) && (spec.archive() == null || spec.archive().uri() == null || !spec.archive().uri().startsWith("file:"))) {
+      throw new BulwarkException("node '" + node.name() + "' runs postgres but the cluster file has no [archive] uri = \"file:/path\";"
+          + " the database nodes archive their WAL and base backups there and seed standbys from it");
     }
   }
 
   /** Joins the cluster in etcd, starts the node's components, and starts registering them. */
   void start() {
     dir.create();
-    state = EtcdClusterState.of(spec, ETCD_TIMEOUT);
+    state = new EtcdClusterState(etcdEndpoints, spec.etcdPrefix(), ETCD_TIMEOUT);
     clusterId = state.join(readClusterId());
     writeClusterId(clusterId);
     events = new EventRecorder(state.journal(), node.name(), "agent");
     supervisor = new Supervisor(dir, events.as("supervisor"));
     String password = readPassword();
+    if (node.runs(Role.POSTGRES)) startDatabase(password);
     if (node.runs(Role.API)) components.add(api(password));
     if (node.runs(Role.GATEWAY)) components.add(gateway());
     if (node.runs(Role.WORKER)) for (int i = 1; i <= node.workers(); i++) components.add(worker(i, password));
@@ -91,6 +112,42 @@ final class NodeAgent implements AutoCloseable {
         + components.stream().map(c -> c.name).toList());
     log.info("agent of node {} in cluster {} ({}): running {}", node.name(), spec.name(), clusterId,
         components.stream().map(c -> c.name).toList());
+  }
+
+  /**
+   * This host's database node: PostgreSQL (a child of the agent, killed if the agent dies) and the
+   * member loop that decides through the cluster's leader lease whether it is the primary.
+   */
+  private void startDatabase(String password) {
+    DataDir.writeSecret(dir.pgPassfile(), "*:*:*:" + spec.database().user() + ":" + password);
+    java.util.Map<String, String> settings = new java.util.LinkedHashMap<>(
+        WalArchiver.postgresSettings(dir.walSpool(), WalArchiver.DEFAULT_ARCHIVE_TIMEOUT));
+    settings.putAll(DatabaseMember.settings(node.name(), node.address()));
+    List<String> hosts = spec.nodes().stream().map(ClusterSpec.Node::address).filter(a -> !a.equals("127.0.0.1")).distinct().toList();
+    pg = EmbeddedPostgres.builder().dataDir(dir.pgNode("pg")).port(node.ports().postgres()).user(spec.database().user())
+        .password(password).logFile(dir.logs().resolve(node.name() + "-postgres.log")).settings(settings).clientHosts(hosts)
+        .dieWithParent(true).build();
+    List<DatabaseMember.Peer> peers = spec.running(Role.POSTGRES).stream().filter(n -> n != node)
+        .map(n -> new DatabaseMember.Peer(n.name(), n.address(), n.ports().postgres())).toList();
+    FileSystemBlobStore archive = new FileSystemBlobStore(Path.of(URI.create(spec.archive().uri())));
+    DatabaseMember.Config config = new DatabaseMember.Config(new DatabaseMember.Peer(node.name(), node.address(), node.ports().postgres()),
+        peers, "bulwark", password, dir.pgPassfile(), LeaderLease.Config.DEFAULT, dir.root().resolve("db-member"));
+    EmbeddedPostgres server = pg;
+    PrimaryAccess local = new PrimaryAccess() {
+      @Override
+      public java.sql.Connection connect() throws java.sql.SQLException {
+        return java.sql.DriverManager.getConnection(server.jdbcUrl("bulwark"), server.user(), password);
+      }
+
+      @Override
+      public Path dataDir() {
+        return server.dataDir();
+      }
+    };
+    database = new DatabaseMember(config, pg, state.leases(Duration.ofSeconds(1)), state.keys(), archive,
+        events.as("db-member"), () -> new BackupService(BackupService.Config.DEFAULTS, archive, dir.walSpool(),
+            dir.root().resolve("verify-scratch"), password, null, local, dir.root().resolve("last-verification.json")));
+    database.start();
   }
 
   private Component api(String password) {
@@ -159,6 +216,14 @@ final class NodeAgent implements AutoCloseable {
         list.addObject().put("name", c.name).put("role", c.role).put("pid", c.pid()).put("port", c.port)
             .put("alive", c.alive()).put("healthy", health.get(i).join()).put("restarts", c.restarts);
       }
+      if (database != null) {
+        DatabaseMember.Role r = database.role();
+        boolean running = pg.isRunning();
+        list.addObject().put("name", node.name() + "-postgres").put("role", "pg-" + r.name().toLowerCase(java.util.Locale.ROOT))
+            .put("pid", running ? pg.pid() : -1).put("port", node.ports().postgres()).put("alive", running)
+            .put("healthy", running && (r == DatabaseMember.Role.PRIMARY || r == DatabaseMember.Role.STANDBY))
+            .put("restarts", 0).put("why", database.why()).put("synchronousStandby", database.synchronousStandby());
+      }
       registration.publish(JSON.writeValueAsBytes(doc));
       if (lastRegistrationError != null) log.info("registration in etcd works again");
       lastRegistrationError = null;
@@ -211,6 +276,7 @@ final class NodeAgent implements AutoCloseable {
       Supervisor.terminate(components, Duration.ofSeconds(20));
       supervisor.close();
     }
+    if (database != null) database.close();
     events.record(Kinds.COMPONENT_EXIT, "agent of " + node.name() + " stopped");
     if (registration != null) registration.close();
     if (state != null) state.close();

@@ -91,7 +91,7 @@ final class StatusCommand implements Callable<Integer> {
       System.out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(out));
       return allHealthy ? 0 : 1;
     }
-    System.out.printf("%-10s %-16s %-20s %-8s %-8s %-6s %-8s %s%n", "NODE", "ADDRESS", "COMPONENT", "ROLE", "PID", "PORT", "HEALTHY", "RESTARTS");
+    System.out.printf("%-10s %-16s %-20s %-11s %-8s %-6s %-8s %s%n", "NODE", "ADDRESS", "COMPONENT", "ROLE", "PID", "PORT", "HEALTHY", "RESTARTS");
     for (JsonNode row : out) {
       if (!row.path("registered").asBoolean()) {
         System.out.printf("%-10s %-16s %s%n", row.path("node").asText(), row.path("address").asText(),
@@ -99,7 +99,7 @@ final class StatusCommand implements Callable<Integer> {
         continue;
       }
       for (JsonNode c : row.path("components")) {
-        System.out.printf("%-10s %-16s %-20s %-8s %-8s %-6s %-8s %s%n", row.path("node").asText(), row.path("address").asText(),
+        System.out.printf("%-10s %-16s %-20s %-11s %-8s %-6s %-8s %s%n", row.path("node").asText(), row.path("address").asText(),
             c.path("name").asText(), c.path("role").asText(), c.path("pid").asLong() > 0 ? c.path("pid").asText() : "-",
             c.path("port").asText(), c.path("healthy").asBoolean() ? "yes" : "NO", c.path("restarts").asText());
       }

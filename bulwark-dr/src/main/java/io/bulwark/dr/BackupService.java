@@ -144,6 +144,19 @@ public final class BackupService implements AutoCloseable {
     }
   }
 
+  /**
+   * A base backup that started at or after {@code since}: the newest one if it did, else one taken
+   * now. Runs on the schedule's thread, after whatever it is doing (the first backup of an empty
+   * repository, say), so two backups never run at once. What a new primary seeds its standbys from.
+   */
+  public java.util.concurrent.CompletableFuture<BackupManifest> backupSince(Instant since) {
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      List<BackupManifest> c = BackupCatalog.backups(store);
+      if (!c.isEmpty() && !c.get(c.size() - 1).startedAt().isBefore(since)) return c.get(c.size() - 1);
+      return backupNow();
+    }, scheduler);
+  }
+
   /** Runs a verification now (on the calling thread) and records its result. */
   public BackupVerifier.Result verifyNow() {
     BackupVerifier.Result r = BackupVerifier.verify(store, scratch, password, binariesDir, primary);

@@ -156,7 +156,7 @@ public final class PointInTimeRestore {
 
   // ------------------------------------------------------------------ files
 
-  private static long extract(BlobStore store, BackupManifest backup, Path target) {
+  static long extract(BlobStore store, BackupManifest backup, Path target) {
     try {
       Fs.createPrivateDir(target);
       for (String d : backup.directories()) Fs.createPrivateDir(target.resolve(d));
@@ -234,7 +234,7 @@ public final class PointInTimeRestore {
     }
   }
 
-  private static long prefetch(BlobStore store, RestorePlan plan, Path walDir) {
+  static long prefetch(BlobStore store, RestorePlan plan, Path walDir) {
     AtomicLong bytes = new AtomicLong();
     List<WalArchive.Entry> all = new ArrayList<>(plan.histories());
     all.addAll(plan.segments());

@@ -115,6 +115,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private final Duration startTimeout;
   private final Duration stopTimeout;
   private final List<String> commandPrefix;
+  private final List<String> clientHosts;
   private final String description;
 
   private Process process; // guarded by this
@@ -136,6 +137,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     this.startTimeout = b.startTimeout;
     this.stopTimeout = b.stopTimeout;
     this.commandPrefix = commandPrefix;
+    this.clientHosts = List.copyOf(b.clientHosts);
     this.description = "embedded-postgres[" + dataDir + ":" + port + "]";
   }
 
@@ -405,10 +407,39 @@ public final class EmbeddedPostgres implements AutoCloseable {
     try {
       ensureIncludeLine(dataDir);
       writeConf();
+      writeHba();
     } catch (IOException e) {
       throw new EmbeddedPostgresException("cannot write the configuration of " + dataDir + ": " + e, e);
     }
     createLogFile();
+  }
+
+  static final String HBA_BEGIN = "# bulwark: other hosts of the cluster (rewritten on every start)";
+  static final String HBA_END = "# bulwark: end";
+
+  /**
+   * Keeps the block of {@code pg_hba.conf} that lets the cluster's other hosts in (clients and
+   * replication, scram-sha-256 like the loopback lines initdb wrote), rewritten from {@link
+   * Builder#clientHosts} on every start; the rest of the file is the operator's.
+   */
+  private void writeHba() throws IOException {
+    Path hba = dataDir.resolve("pg_hba.conf");
+    if (!Files.exists(hba)) return;
+    String text = Files.readString(hba, StandardCharsets.UTF_8);
+    int begin = text.indexOf(HBA_BEGIN);
+    int end = text.indexOf(HBA_END);
+    String kept = begin >= 0 && end > begin ? text.substring(0, begin) + text.substring(end + HBA_END.length()).replaceFirst("^\\n", "") : text;
+    StringBuilder sb = new StringBuilder(kept.endsWith("\n") || kept.isEmpty() ? kept : kept + "\n");
+    if (!clientHosts.isEmpty()) {
+      sb.append(HBA_BEGIN).append('\n');
+      for (String host : clientHosts) {
+        String address = host.indexOf(':') >= 0 ? host + "/128" : host.matches("[0-9.]+") ? host + "/32" : host;
+        sb.append("host    all             all             ").append(address).append("    scram-sha-256\n");
+        sb.append("host    replication     all             ").append(address).append("    scram-sha-256\n");
+      }
+      sb.append(HBA_END).append('\n');
+    }
+    if (!sb.toString().equals(text)) Fs.writeAtomically(hba, sb.toString().getBytes(StandardCharsets.UTF_8));
   }
 
   /** Creates the log file with mode 0600 (it can contain SQL and data from error messages). */
@@ -992,8 +1023,36 @@ public final class EmbeddedPostgres implements AutoCloseable {
     private final Map<String, String> settings = new LinkedHashMap<>();
     private Duration startTimeout = DEFAULT_START_TIMEOUT;
     private Duration stopTimeout = DEFAULT_STOP_TIMEOUT;
+    private final List<String> clientHosts = new ArrayList<>();
+    private boolean dieWithParent;
 
     private Builder() {}
+
+    /**
+     * Other hosts that may connect (clients and replication, with the password): their addresses
+     * are written into {@code pg_hba.conf} on every start. Set {@code listen_addresses} so that they
+     * can reach the server, too.
+     */
+    public Builder clientHosts(List<String> hosts) {
+      for (String h : hosts) {
+        if (h == null || !h.matches("[A-Za-z0-9.:-]+")) {
+          throw new EmbeddedPostgresException("client host '" + h + "' is not an address or host name");
+        }
+      }
+      clientHosts.clear();
+      clientHosts.addAll(hosts);
+      return this;
+    }
+
+    /**
+     * The server is killed (SIGKILL) when the thread that started it dies ({@code setpriv
+     * --pdeathsig}): for a supervisor whose database must never outlive it, so that no primary keeps
+     * running unwatched. Start it from a thread that lives as long as the supervisor.
+     */
+    public Builder dieWithParent(boolean dieWithParent) {
+      this.dieWithParent = dieWithParent;
+      return this;
+    }
 
     /** Required. Created with mode 0700 if missing. */
     public Builder dataDir(Path dataDir) {
@@ -1113,7 +1172,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
         }
       }
       int chosenPort = port != 0 ? port : freePort();
-      List<String> prefix = currentUid() == 0 ? List.of(unshare(), "-U") : List.of();
+      List<String> prefix = new ArrayList<>(currentUid() == 0 ? List.of(unshare(), "-U") : List.of());
+      if (dieWithParent) prefix.addAll(List.of(setpriv(), "--pdeathsig", "SIGKILL"));
       return new EmbeddedPostgres(this, binaries, chosenPort, prefix);
     }
 
@@ -1129,6 +1189,14 @@ public final class EmbeddedPostgres implements AutoCloseable {
       } catch (IOException e) {
         throw new EmbeddedPostgresException("cannot find a free TCP port on " + LOOPBACK + ": " + e, e);
       }
+    }
+
+    private static String setpriv() {
+      for (String candidate : List.of("/usr/bin/setpriv", "/bin/setpriv")) {
+        if (Files.isExecutable(Path.of(candidate))) return candidate;
+      }
+      throw new EmbeddedPostgresException("found no setpriv at /usr/bin/setpriv or /bin/setpriv, which keeps PostgreSQL from"
+          + " outliving its supervisor; install util-linux (apt-get install util-linux)");
     }
 
     private static String unshare() {

@@ -2,6 +2,7 @@ package io.bulwark.etcd;
 
 import io.bulwark.cluster.events.EventJournal;
 import io.bulwark.cluster.lease.LeaseStoreUnavailableException;
+import io.bulwark.cluster.state.ClusterKeys;
 import io.bulwark.core.BulwarkException;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
@@ -79,6 +80,43 @@ public final class EtcdClusterState implements AutoCloseable {
     Map<String, byte[]> out = new LinkedHashMap<>();
     for (KeyValue kv : kvs) out.put(EtcdLeaseStore.string(kv.getKey()).substring(p.length()), kv.getValue().getBytes());
     return out;
+  }
+
+  /** The cluster's small shared keys ({@code db/sync}, {@code db/last-leader}, ...), on this connection. */
+  public ClusterKeys keys() {
+    return new ClusterKeys() {
+      @Override
+      public Optional<String> get(String key) {
+        List<KeyValue> kvs = Etcd.call("read " + key, () -> client.getKVClient().get(EtcdLeaseStore.bytes(prefix + key)), timeout)
+            .getKvs();
+        return kvs.isEmpty() ? Optional.empty() : Optional.of(EtcdLeaseStore.string(kvs.get(0).getValue()));
+      }
+
+      @Override
+      public void put(String key, String value) {
+        Etcd.call("write " + key, () -> client.getKVClient().put(EtcdLeaseStore.bytes(prefix + key), EtcdLeaseStore.bytes(value)),
+            timeout);
+      }
+
+      @Override
+      public boolean putIfAbsent(String key, String value) {
+        ByteSequence k = EtcdLeaseStore.bytes(prefix + key);
+        return await("create " + key, client.getKVClient().txn()
+            .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.version(0)))
+            .Then(Op.put(k, EtcdLeaseStore.bytes(value), PutOption.DEFAULT))
+            .commit()).isSucceeded();
+      }
+
+      @Override
+      public void delete(String key) {
+        Etcd.call("delete " + key, () -> client.getKVClient().delete(EtcdLeaseStore.bytes(prefix + key)), timeout);
+      }
+    };
+  }
+
+  /** Leases on this connection, under the cluster's namespace (the database leader key is {@code db/leader}). */
+  public EtcdLeaseStore leases(Duration callTimeout) {
+    return new EtcdLeaseStore(client, prefix, callTimeout);
   }
 
   /** The cluster's event journal, on this connection. */

@@ -26,8 +26,12 @@ public final class LeaderLease {
    * @param safetyMargin how long before the store could expire the lease the holder stops acting
    */
   public record Config(Duration ttl, Duration renewEvery, Duration safetyMargin) {
-    /** 6 s ttl, renewed every second, stepping down 2 s early: a dead leader is replaced within ~6 s. */
-    public static final Config DEFAULT = new Config(Duration.ofSeconds(6), Duration.ofSeconds(1), Duration.ofSeconds(2));
+    /**
+     * 5 s ttl, renewed every second, stepping down 2 s early (3 s after the last confirmed renewal was
+     * sent): a dead leader's key expires 4-5 s after its death, and a leader survives two renewals
+     * lost to an etcd leader election.
+     */
+    public static final Config DEFAULT = new Config(Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(2));
 
     public Config {
       InMemoryLeaseStore.requirePositive(ttl);

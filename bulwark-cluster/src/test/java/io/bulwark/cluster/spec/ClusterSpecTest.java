@@ -58,6 +58,8 @@ class ClusterSpecTest {
     assertThat(spec.name()).isEqualTo("prod");
     assertThat(spec.nodes()).extracting(ClusterSpec.Node::name).containsExactly("host-a", "host-b", "host-c");
     assertThat(spec.running(Role.API)).extracting(ClusterSpec.Node::name).containsExactly("host-a", "host-b");
+    assertThat(spec.running(Role.POSTGRES)).extracting(ClusterSpec.Node::name).containsExactly("host-a", "host-b");
+    assertThat(spec.archive().uri()).startsWith("file:");
     assertThat(spec.database().url()).startsWith("jdbc:postgresql://");
     assertThat(spec.node("host-c").workers()).isEqualTo(4);
     assertThat(spec.node("host-a").ports()).isEqualTo(ClusterSpec.Ports.DEFAULTS);

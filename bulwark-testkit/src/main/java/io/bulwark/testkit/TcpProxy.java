@@ -1,4 +1,4 @@
-package io.bulwark.api;
+package io.bulwark.testkit;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,37 +10,51 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * A TCP forwarder in front of the test PostgreSQL, so a test can take the database away from a server
- * ({@link #cut()}: stop listening and drop every open connection) and give it back on the same port
- * ({@link #restore()}).
+ * A TCP forwarder for fault injection between "hosts" on one machine: in front of a database, an etcd
+ * member, any TCP service. Two faults: {@link #cut()} (stop listening and drop every open connection:
+ * the peer is refused at once, like a stopped service) and {@link #partition()} (keep every
+ * connection and accept new ones, but forward nothing in either direction: the peer hears nothing
+ * and waits for its timeouts, like a network partition). {@link #restore()} and {@link #heal()} undo
+ * them.
  */
-final class TcpProxy implements AutoCloseable {
+public final class TcpProxy implements AutoCloseable {
   private final String host;
   private final int targetPort;
   private final int port;
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
   private volatile ServerSocket listener;
+  private volatile boolean partitioned;
 
-  TcpProxy(String host, int targetPort) throws IOException {
+  public TcpProxy(String host, int targetPort) throws IOException {
     this.host = host;
     this.targetPort = targetPort;
     this.listener = listen(0);
     this.port = listener.getLocalPort();
   }
 
-  int port() {
+  public int port() {
     return port;
   }
 
   /** Stops accepting and closes every forwarded connection: the database is now unreachable. */
-  void cut() {
+  public void cut() {
     closeQuietly(listener);
     for (Socket s : open) closeQuietly(s);
     open.clear();
   }
 
+  /** Forwards nothing from now on, in either direction, without closing anything: a partition. */
+  public void partition() {
+    partitioned = true;
+  }
+
+  /** Forwards again. What was sent during the partition is lost, as on a network that dropped it. */
+  public void heal() {
+    partitioned = false;
+  }
+
   /** Listens on the same port again. */
-  void restore() throws IOException {
+  public void restore() throws IOException {
     listener = listen(port);
   }
 
@@ -83,7 +97,9 @@ final class TcpProxy implements AutoCloseable {
         InputStream in = from.getInputStream();
         OutputStream out = to.getOutputStream();
         byte[] buf = new byte[16 * 1024];
-        for (int n; (n = in.read(buf)) >= 0; ) out.write(buf, 0, n);
+        for (int n; (n = in.read(buf)) >= 0; ) {
+          if (!partitioned) out.write(buf, 0, n);
+        }
       } catch (IOException ignored) {
         // one side went away
       } finally {

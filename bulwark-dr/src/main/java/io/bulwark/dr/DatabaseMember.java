@@ -1,0 +1,624 @@
+package io.bulwark.dr;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.bulwark.cluster.events.Event.Kinds;
+import io.bulwark.cluster.events.EventRecorder;
+import io.bulwark.cluster.lease.LeaderLease;
+import io.bulwark.cluster.lease.LeaseStore;
+import io.bulwark.cluster.lease.LeaseStoreUnavailableException;
+import io.bulwark.cluster.state.ClusterKeys;
+import io.bulwark.core.blob.BlobStore;
+import io.bulwark.core.io.Fs;
+import io.bulwark.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One database node of a cluster, run by its host's agent: the PostgreSQL server (a child of the
+ * agent that dies with it) and the loop that decides, through the cluster's leader lease in etcd,
+ * whether it is the primary, a standby of the leader, or must be rebuilt from the archive. The
+ * decisions are {@link MemberPolicy}'s; this class observes and carries them out.
+ *
+ * <p>Threads and their state: the <b>loop</b> thread (every {@link #TICK}) owns everything: the
+ * lease, the server's role, replication, seeding. The <b>watchdog</b> thread (every 50 ms) only
+ * reads the deadline up to which the lease is known to be ours ({@link #leadUntilNanos}) and kills
+ * the primary the moment it passes, even while the loop is blocked on an etcd call that will not
+ * answer: that is how a primary cut off from etcd stops accepting writes before anyone else can
+ * take the lease (Patroni's rule, {@link LeaderLease}).
+ *
+ * <p>Keys (under the cluster's namespace): {@code db/leader} (the lease), {@code db/sync} (the
+ * standby every acknowledged commit is on; written by the leader only after that standby is
+ * synchronous and caught up, removed before writes stop waiting for it), {@code db/last-leader},
+ * {@code db/initialize}, {@code db/seed} (the leader's base backup that new standbys restore).
+ */
+public final class DatabaseMember implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DatabaseMember.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  public static final String LEADER_KEY = "db/leader";
+  public static final String SYNC_KEY = "db/sync";
+  public static final String LAST_LEADER_KEY = "db/last-leader";
+  public static final String INITIALIZE_KEY = "db/initialize";
+  public static final String SEED_KEY = "db/seed";
+  static final Duration TICK = Duration.ofMillis(250);
+  private static final Duration WATCHDOG_EVERY = Duration.ofMillis(50);
+  /** A standby that fails to start this many times in a row is rebuilt from the archive. */
+  private static final int STANDBY_FAILURES_BEFORE_SEED = 3;
+
+  /** A database node of the cluster: how the others reach it. */
+  public record Peer(String name, String address, int port) {}
+
+  /** What the node is doing, for status and tests. */
+  public enum Role { STARTING, PRIMARY, STANDBY, SEEDING, FENCED, WAITING }
+
+  /**
+   * @param self this node
+   * @param peers the other database nodes
+   * @param database the application database (created at bootstrap)
+   * @param passfile libpq password file the standby streams with (written by the caller, 0600)
+   */
+  public record Config(Peer self, List<Peer> peers, String database, String password, Path passfile,
+      LeaderLease.Config lease, Path stateDir) {}
+
+  private final Config config;
+  private final EmbeddedPostgres pg;
+  private final LeaseStore leases;
+  private final ClusterKeys keys;
+  private final BlobStore archive;
+  private final EventRecorder events;
+  private final java.util.function.Supplier<BackupService> backupFactory;
+  private final ScheduledExecutorService loop =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("db-member").factory());
+  private final ScheduledExecutorService watchdog =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("db-lease-watchdog").daemon().factory());
+  private final LeaderLease leaderLease;
+
+  // written by the loop; read by the watchdog and status
+  private volatile long leadUntilNanos;
+  private volatile boolean writable; // the server runs as a primary
+  private volatile Role role = Role.STARTING;
+  private volatile String lastWhy = "";
+  private volatile String syncStandby; // what db/sync says, as this leader last wrote it
+
+  // the loop's own
+  private LeaseStore.Lease lease;
+  private long lastRenewSent;
+  private FailoverPolicy.Mode mode = FailoverPolicy.Mode.ASYNCHRONOUS;
+  private String followed; // the conninfo the standby was last configured with
+  private int standbyFailures;
+  private BackupService backups;
+  private Instant leadingSince;
+  private CompletableFuture<BackupManifest> seedBackup;
+  private boolean slotsMade;
+  private String lastAction = "";
+
+  public DatabaseMember(Config config, EmbeddedPostgres pg, LeaseStore leases, ClusterKeys keys, BlobStore archive,
+      EventRecorder events, java.util.function.Supplier<BackupService> backupFactory) {
+    this.config = config;
+    this.pg = pg;
+    this.leases = leases;
+    this.keys = keys;
+    this.archive = archive;
+    this.events = events;
+    this.backupFactory = backupFactory;
+    this.leaderLease = new LeaderLease(config.lease());
+  }
+
+  /** The PostgreSQL settings every database node of a cluster runs with (merge into the server's). */
+  public static Map<String, String> settings(String self, String address) {
+    Map<String, String> s = new LinkedHashMap<>();
+    s.put("listen_addresses", address.equals("127.0.0.1") ? "127.0.0.1" : "127.0.0.1," + address);
+    s.put("hot_standby", "on");
+    s.put("primary_slot_name", FailoverController.slotName(self));
+    s.put("wal_sender_timeout", "5s");
+    s.put("wal_receiver_status_interval", "1s");
+    s.put("wal_retrieve_retry_interval", "500ms");
+    s.put("max_slot_wal_keep_size", "8GB");
+    s.put("max_wal_senders", "10");
+    s.put("max_replication_slots", "10");
+    return s;
+  }
+
+  public void start() {
+    loop.scheduleWithFixedDelay(this::tick, 0, TICK.toMillis(), TimeUnit.MILLISECONDS);
+    watchdog.scheduleWithFixedDelay(this::watch, WATCHDOG_EVERY.toMillis(), WATCHDOG_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  public Role role() {
+    return role;
+  }
+
+  /** The standby named in db/sync by this node while it leads: every acknowledged commit is on it (null: none). */
+  public String synchronousStandby() {
+    return writable ? syncStandby : null;
+  }
+
+  /** Why the node is in its role (the last decision's reason). */
+  public String why() {
+    return lastWhy;
+  }
+
+  // ---------------------------------------------------------------- the watchdog
+
+  private void watch() {
+    if (writable && System.nanoTime() - leadUntilNanos > 0) {
+      writable = false;
+      long pid = pg.killOwner();
+      role = Role.FENCED;
+      String text = config.self().name() + " stopped accepting writes: its leader lease could not be renewed in time"
+          + " (killed the primary, pid " + pid + ")";
+      log.warn(text);
+      events.record(Kinds.DB_FENCE, text);
+    }
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private void tick() {
+    try {
+      if (!writable) closeBackups(); // the watchdog fenced the primary: only a primary archives and backs up
+      renewLease();
+      MemberPolicy.View view;
+      try {
+        view = new MemberPolicy.View(config.self().name(), leases.holder(LEADER_KEY), leading(), keys.get(SYNC_KEY),
+            keys.get(LAST_LEADER_KEY), keys.get(INITIALIZE_KEY), local());
+      } catch (LeaseStoreUnavailableException e) {
+        note("etcd does not answer (" + e.getMessage() + "); a leader keeps its lease until the watchdog's deadline");
+        return;
+      }
+      MemberPolicy.Action action = MemberPolicy.decide(view);
+      act(action);
+    } catch (RuntimeException e) {
+      log.error("{}: {}", config.self().name(), e.getMessage(), e);
+      note("error: " + e.getMessage());
+    }
+  }
+
+  private boolean leading() {
+    return lease != null && leaderLease.verdict(System.nanoTime()) == LeaderLease.Verdict.LEAD;
+  }
+
+  private void renewLease() {
+    if (lease == null) return;
+    long sent = System.nanoTime();
+    if (sent - lastRenewSent < config.lease().renewEvery().toNanos()) return;
+    lastRenewSent = sent;
+    try {
+      if (leases.renew(lease)) {
+        leaderLease.renewed(sent);
+      } else {
+        leaderLease.lost();
+      }
+    } catch (LeaseStoreUnavailableException e) {
+      // unknown: the lease ages; the watchdog acts when it must
+    }
+    publishDeadline();
+  }
+
+  private void publishDeadline() {
+    leadUntilNanos = System.nanoTime() + leaderLease.remaining(System.nanoTime()).toNanos();
+  }
+
+  private void act(MemberPolicy.Action action) {
+    if (!(action instanceof MemberPolicy.Action.Lead)) closeBackups(); // only the primary archives and backs up
+    switch (action) {
+      case MemberPolicy.Action.Lead l -> lead();
+      case MemberPolicy.Action.StepDown s -> stepDown(s.why());
+      case MemberPolicy.Action.Adopt a -> adopt();
+      case MemberPolicy.Action.Bootstrap b -> bootstrap();
+      case MemberPolicy.Action.TakeOver t -> takeOver(t.why());
+      case MemberPolicy.Action.Follow f -> follow(f.leader());
+      case MemberPolicy.Action.Seed s -> seed(s.leader(), s.why());
+      case MemberPolicy.Action.Wait w -> {
+        if (writable || pg.isRunning() && role != Role.STANDBY) stepDown(w.why());
+        if (role != Role.STANDBY) role = Role.WAITING;
+        note(w.why());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- leading
+
+  private boolean acquire() {
+    long sent = System.nanoTime();
+    LeaseStore.Acquisition a = leases.tryAcquire(LEADER_KEY, config.self().name(), config.lease().ttl());
+    if (!a.succeeded()) return false;
+    lease = a.lease().get();
+    lastRenewSent = sent;
+    leaderLease.acquired(sent);
+    publishDeadline();
+    writeLocal("lease-id", Long.toString(lease.id()));
+    return true;
+  }
+
+  private void bootstrap() {
+    if (!keys.putIfAbsent(INITIALIZE_KEY, config.self().name())) return; // another node won: next tick follows it
+    if (!acquire()) return;
+    long began = System.nanoTime();
+    pg.initIfNeeded();
+    becomeLeader("initialized the cluster's database");
+    try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+      try (ResultSet rs = st.executeQuery("SELECT 1 FROM pg_database WHERE datname = '" + config.database() + "'")) {
+        if (!rs.next()) st.execute("CREATE DATABASE " + config.database());
+      }
+    } catch (SQLException e) {
+      throw new DrException("cannot create database " + config.database() + ": " + e.getMessage(), e);
+    }
+    events.record(Kinds.DB_PRIMARY, config.self().name() + " initialized the cluster's database and leads it ("
+        + (System.nanoTime() - began) / 1_000_000 + " ms)");
+  }
+
+  private void takeOver(String why) {
+    long began = System.nanoTime();
+    if (!acquire()) return;
+    becomeLeader(why);
+    events.record(Kinds.DB_FAILOVER, config.self().name() + " took over as primary: " + why + " (promoted in "
+        + (System.nanoTime() - began) / 1_000_000 + " ms after acquiring the lease)");
+  }
+
+  /**
+   * The leader key names this node but its lease is not confirmed (an earlier run of its agent, or an
+   * outage of etcd that the lease outlived: etcd extends every lease when it regains a leader):
+   * continue that lease if it lives.
+   */
+  private void adopt() {
+    Optional<String> id = readLocal("lease-id");
+    if (id.isEmpty()) {
+      note("the leader key names this node from an earlier run; waiting for it to expire");
+      return;
+    }
+    long sent = System.nanoTime();
+    LeaseStore.Lease earlier = new LeaseStore.Lease(LEADER_KEY, config.self().name(), Long.parseLong(id.get()), config.lease().ttl());
+    if (leases.renew(earlier)) {
+      lease = earlier;
+      leaderLease.acquired(sent);
+      publishDeadline();
+      becomeLeader("continued its lease, which etcd still holds for it");
+      events.record(Kinds.DB_PRIMARY, config.self().name() + " continues as primary: its lease outlived the interruption");
+    } else {
+      note("the leader key names this node from an earlier run; waiting for it to expire");
+    }
+  }
+
+  /**
+   * The lease is ours: make the cluster's keys say so (last leader; no synchronous standby until one
+   * is caught up with this primary), then run the server as a writable primary.
+   */
+  private void becomeLeader(String why) {
+    keys.put(LAST_LEADER_KEY, config.self().name());
+    keys.delete(SYNC_KEY);
+    syncStandby = null;
+    mode = FailoverPolicy.Mode.ASYNCHRONOUS;
+    pg.writeRuntimeSettings(Map.of("synchronous_standby_names", ""));
+    boolean running = pg.isRunning();
+    boolean wasStandby = !readLocal("role").orElse("standby").equals("primary")
+        && Files.exists(pg.dataDir().resolve("standby.signal"));
+    if (!running && wasStandby) {
+      pg.start(); // as the standby it was, then promoted: a new timeline, never the old primary's
+      running = true;
+    }
+    writeLocal("role", "primary");
+    if (running && inRecovery()) {
+      promote();
+    } else if (!running) {
+      try {
+        Files.deleteIfExists(pg.dataDir().resolve("standby.signal"));
+      } catch (IOException e) {
+        throw new DrException("cannot remove standby.signal from " + pg.dataDir() + ": " + e, e);
+      }
+      pg.start();
+    } else {
+      reload();
+    }
+    writable = true;
+    role = Role.PRIMARY;
+    leadingSince = Instant.now();
+    slotsMade = false;
+    seedBackup = null;
+    followed = null;
+    note(why);
+    log.info("{} is the primary: {}", config.self().name(), why);
+  }
+
+  private void lead() {
+    if (!writable) {
+      // the server died, or this node led before: run it again as the primary (crash recovery loses nothing)
+      becomeLeader(pg.isRunning() ? "leading" : "restarted the primary after it stopped");
+    } else if (!pg.isRunning()) {
+      writable = false;
+      events.record(Kinds.COMPONENT_EXIT, "primary " + config.self().name() + " exited; restarting it in place");
+      becomeLeader("restarted the primary after it exited");
+    }
+    if (!slotsMade) {
+      for (Peer p : config.peers()) ensureSlot(FailoverController.slotName(p.name()));
+      slotsMade = true;
+    }
+    if (backups == null) {
+      backups = backupFactory.get();
+      backups.start();
+    }
+    if (seedBackup == null) {
+      Instant since = leadingSince;
+      seedBackup = backups.backupSince(since).whenComplete((m, e) -> {
+        if (e != null) return;
+        loop.execute(() -> publishSeed(m));
+      });
+    } else if (seedBackup.isCompletedExceptionally()) {
+      seedBackup = null; // retried next tick
+    }
+    replication();
+  }
+
+  private void publishSeed(BackupManifest m) {
+    if (!writable) return;
+    try {
+      keys.put(SEED_KEY, JSON.createObjectNode().put("leader", config.self().name()).put("backup", m.label()).toString());
+      log.info("standbys seed from backup {}", m.label());
+    } catch (LeaseStoreUnavailableException e) {
+      seedBackup = null; // published again next tick
+    }
+  }
+
+  /** Keeps one standby synchronous, and db/sync naming it only while every acknowledged commit is on it. */
+  private void replication() {
+    String standby = null;
+    FailoverPolicy.Sample sample;
+    try (Connection c = connect("postgres"); Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT application_name, state, sync_state, flush_lsn, pg_current_wal_lsn()"
+            + " FROM pg_stat_replication RIGHT JOIN (SELECT 1) one ON true ORDER BY (state = 'streaming') DESC NULLS LAST LIMIT 1")) {
+      rs.next();
+      standby = rs.getString(1);
+      sample = new FailoverPolicy.Sample(rs.getString(2), rs.getString(3), rs.getString(4) == null ? null : Lsn.parse(rs.getString(4)),
+          Lsn.parse(rs.getString(5)));
+    } catch (SQLException e) {
+      note("cannot read replication state: " + e.getMessage());
+      return;
+    }
+    String name = standby != null ? standby : config.peers().isEmpty() ? "(none)" : config.peers().get(0).name();
+    FailoverPolicy.Transition t = FailoverPolicy.replication(true, 0, mode, sample, name);
+    switch (t.change()) {
+      case TO_SYNCHRONOUS -> setSynchronous(name);
+      case TO_ASYNCHRONOUS -> {
+        keys.delete(SYNC_KEY); // first: if etcd does not take it, writes keep waiting for the standby
+        syncStandby = null;
+        setSynchronous(null);
+      }
+      case NONE -> {}
+    }
+    if (t.next().eligible() && !mode.eligible()) {
+      keys.put(SYNC_KEY, name);
+      syncStandby = name;
+    }
+    mode = t.next();
+    if (t.event() != null) events.record(Kinds.DB_REPLICATION, t.event());
+  }
+
+  private void setSynchronous(String standby) {
+    pg.writeRuntimeSettings(Map.of("synchronous_standby_names", standby == null ? "" : "\"" + standby + "\""));
+    reload();
+  }
+
+  private void stepDown(String why) {
+    boolean was = writable || role == Role.PRIMARY;
+    writable = false;
+    if (pg.isRunning() || was) pg.killOwner();
+    try {
+      Fs.touchSynced(pg.dataDir().resolve("standby.signal"));
+    } catch (IOException e) {
+      log.error("cannot write standby.signal into {}: {}", pg.dataDir(), e.toString());
+    }
+    if (lease != null) {
+      try {
+        leases.release(lease);
+      } catch (LeaseStoreUnavailableException e) {
+        // it expires by itself
+      }
+    }
+    lease = null;
+    leaderLease.lost();
+    publishDeadline();
+    closeBackups();
+    role = Role.FENCED;
+    note(why);
+    if (was) events.record(Kinds.DB_FENCE, config.self().name() + " stepped down: " + why);
+  }
+
+  // ---------------------------------------------------------------- following
+
+  private void follow(String leader) {
+    Peer p = peer(leader);
+    String conninfo = "host=" + p.address() + " port=" + p.port() + " user=" + pg.user() + " passfile=" + config.passfile()
+        + " application_name=" + config.self().name() + " connect_timeout=2";
+    try {
+      if (!conninfo.equals(followed) || !pg.isRunning()) {
+        Fs.touchSynced(pg.dataDir().resolve("standby.signal"));
+        pg.writeRuntimeSettings(Map.of("primary_conninfo", conninfo, "synchronous_standby_names", ""));
+      }
+      if (!pg.isRunning()) {
+        pg.start();
+        events.record(Kinds.DB_STANDBY, config.self().name() + " runs as a standby of " + leader);
+      } else if (!conninfo.equals(followed)) {
+        reload();
+        events.record(Kinds.DB_STANDBY, config.self().name() + " now streams from " + leader);
+      }
+      followed = conninfo;
+      standbyFailures = 0;
+      role = Role.STANDBY;
+      note("standby of " + leader);
+    } catch (IOException | RuntimeException e) {
+      standbyFailures++;
+      pg.killOwner();
+      note("standby did not start (" + e.getMessage().lines().findFirst().orElse("") + ")");
+      if (standbyFailures >= STANDBY_FAILURES_BEFORE_SEED) {
+        writeLocal("role", "rebuild"); // the policy seeds a node whose state says it must be rebuilt
+        standbyFailures = 0;
+      }
+    }
+  }
+
+  private void seed(String leader, String why) {
+    Optional<String> seed = keys.get(SEED_KEY);
+    JsonNode s = seed.map(DatabaseMember::json).orElse(null);
+    if (s == null || !leader.equals(s.path("leader").asText())) {
+      role = Role.WAITING;
+      note("to seed from the archive (" + why + "): waiting for " + leader + "'s base backup");
+      return;
+    }
+    role = Role.SEEDING;
+    writable = false;
+    pg.killOwner();
+    String label = s.path("backup").asText();
+    StandbySeed.Result r = StandbySeed.seed(archive, label, pg.dataDir());
+    writeLocal("role", "standby");
+    followed = null;
+    events.record(Kinds.DB_REBUILD, config.self().name() + " seeded from backup " + label + " in the archive (" + why + "; "
+        + (r.dataBytes() + r.walBytes()) / (1 << 20) + " MiB, " + r.walFiles() + " WAL files, " + r.took().toMillis() + " ms)");
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private MemberPolicy.Local local() {
+    String r = readLocal("role").orElse(pg.isInitialized() && !Files.exists(pg.dataDir().resolve("standby.signal")) ? "primary" : "standby");
+    return new MemberPolicy.Local(pg.isInitialized() && !r.equals("rebuild"), r.equals("primary"));
+  }
+
+  private Peer peer(String name) {
+    if (name.equals(config.self().name())) return config.self();
+    return config.peers().stream().filter(p -> p.name().equals(name)).findFirst()
+        .orElseThrow(() -> new DrException("the leader key names '" + name + "', which is not a database node of this cluster"));
+  }
+
+  private boolean inRecovery() {
+    try (Connection c = connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
+      rs.next();
+      return rs.getBoolean(1);
+    } catch (SQLException e) {
+      throw new DrException("cannot ask " + config.self().name() + " whether it is in recovery: " + e.getMessage(), e);
+    }
+  }
+
+  private void promote() {
+    try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+      try (ResultSet rs = st.executeQuery("SELECT pg_promote(true, 60)")) {
+        rs.next();
+        if (!rs.getBoolean(1)) throw new DrException("pg_promote did not finish within 60 s on " + config.self().name());
+      }
+      st.execute("SELECT pg_reload_conf()");
+    } catch (SQLException e) {
+      throw new DrException("cannot promote " + config.self().name() + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void reload() {
+    try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+      st.execute("SELECT pg_reload_conf()");
+    } catch (SQLException e) {
+      throw new DrException("cannot reload the configuration of " + config.self().name() + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void ensureSlot(String slot) {
+    try (Connection c = connect("postgres");
+        PreparedStatement st = c.prepareStatement("SELECT pg_create_physical_replication_slot(?, true)"
+            + " WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = ?)")) {
+      st.setString(1, slot);
+      st.setString(2, slot);
+      st.execute();
+    } catch (SQLException e) {
+      throw new DrException("cannot create replication slot " + slot + ": " + e.getMessage(), e);
+    }
+  }
+
+  private Connection connect(String database) throws SQLException {
+    java.util.Properties p = new java.util.Properties();
+    p.setProperty("user", pg.user());
+    p.setProperty("password", config.password());
+    p.setProperty("connectTimeout", "3");
+    p.setProperty("socketTimeout", "70");
+    p.setProperty("ApplicationName", "bulwark-agent");
+    return DriverManager.getConnection(pg.jdbcUrl(database), p);
+  }
+
+  private void note(String why) {
+    lastWhy = why;
+    if (!why.equals(lastAction)) log.info("{}: {}", config.self().name(), why);
+    lastAction = why;
+  }
+
+  private Optional<String> readLocal(String name) {
+    Path f = config.stateDir().resolve(name);
+    try {
+      return Files.exists(f) ? Optional.of(Files.readString(f, StandardCharsets.UTF_8).strip()) : Optional.empty();
+    } catch (IOException e) {
+      throw new DrException("cannot read " + f + ": " + e, e);
+    }
+  }
+
+  private void writeLocal(String name, String value) {
+    Path f = config.stateDir().resolve(name);
+    try {
+      Files.createDirectories(config.stateDir());
+      Fs.writeAtomically(f, value.getBytes(StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new DrException("cannot write " + f + ": " + e, e);
+    }
+  }
+
+  private static JsonNode json(String s) {
+    try {
+      return JSON.readTree(s);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private void closeBackups() {
+    if (backups != null) {
+      backups.close();
+      backups = null;
+    }
+    seedBackup = null;
+  }
+
+  /** Stops deciding; a leader releases its lease (so a standby takes over at once) after stopping its server. */
+  @Override
+  public void close() {
+    loop.shutdown();
+    try {
+      loop.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    watchdog.shutdownNow();
+    closeBackups();
+    writable = false;
+    pg.stop();
+    if (lease != null) {
+      try {
+        leases.release(lease);
+      } catch (LeaseStoreUnavailableException e) {
+        // expires by itself
+      }
+    }
+  }
+}
