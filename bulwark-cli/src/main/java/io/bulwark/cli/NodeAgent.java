@@ -68,6 +68,11 @@ final class NodeAgent implements AutoCloseable {
   private final List<String> etcdEndpoints;
   private EmbeddedPostgres pg;
   private DatabaseMember database;
+  private Component gateway;
+  /** API servers this agent added to its gateway because they registered in etcd, by name → URL; the gateway pid they were added to. */
+  private final java.util.Map<String, String> discovered = new java.util.HashMap<>();
+  private long discoveredFor;
+  private final java.net.http.HttpClient admin = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
 
   NodeAgent(ClusterSpec spec, String nodeName, DataDir dir, String heap) {
     this(spec, nodeName, dir, heap, List.of());
@@ -103,7 +108,7 @@ final class NodeAgent implements AutoCloseable {
     String password = readPassword();
     if (node.runs(Role.POSTGRES)) startDatabase(password);
     if (node.runs(Role.API)) components.add(api(password));
-    if (node.runs(Role.GATEWAY)) components.add(gateway());
+    if (node.runs(Role.GATEWAY)) components.add(gateway = gateway());
     if (node.runs(Role.WORKER)) for (int i = 1; i <= node.workers(); i++) components.add(worker(i, password));
     for (Component c : components) supervisor.start(c);
     registration = state.register(node.name(), REGISTRATION_TTL);
@@ -225,12 +230,68 @@ final class NodeAgent implements AutoCloseable {
             .put("restarts", 0).put("why", database.why()).put("synchronousStandby", database.synchronousStandby());
       }
       registration.publish(JSON.writeValueAsBytes(doc));
+      if (gateway != null) followApiServers();
       if (lastRegistrationError != null) log.info("registration in etcd works again");
       lastRegistrationError = null;
     } catch (IOException | RuntimeException e) {
       // the components keep running: losing etcd must never take the node's service down
       if (!String.valueOf(e.getMessage()).equals(lastRegistrationError)) log.warn("cannot register in etcd: {}", e.getMessage());
       lastRegistrationError = String.valueOf(e.getMessage());
+    }
+  }
+
+  /**
+   * Keeps this node's gateway in front of every API server registered in etcd, not only those the
+   * cluster file named when the gateway started: a new API host is in service on every gateway as
+   * soon as its agent registers it, with no configuration change or restart anywhere else, and one
+   * whose registration expired is taken out. The file's API servers stay (health checks judge them).
+   */
+  private void followApiServers() throws IOException {
+    if (!gateway.alive()) return;
+    if (gateway.pid() != discoveredFor) { // a restarted gateway knows only the file's servers
+      discovered.clear();
+      discoveredFor = gateway.pid();
+    }
+    java.util.Set<String> fromFile = new java.util.HashSet<>();
+    for (ClusterSpec.Node a : spec.running(Role.API)) fromFile.add(a.name() + "-api");
+    java.util.Map<String, String> registered = new java.util.HashMap<>();
+    for (byte[] value : state.members().values()) {
+      com.fasterxml.jackson.databind.JsonNode m = JSON.readTree(value);
+      for (com.fasterxml.jackson.databind.JsonNode c : m.path("components")) {
+        String name = c.path("name").asText();
+        if (c.path("role").asText().equals("api") && !fromFile.contains(name)) {
+          registered.put(name, "http://" + m.path("address").asText() + ":" + c.path("port").asInt());
+        }
+      }
+    }
+    String base = "http://127.0.0.1:" + node.ports().gatewayAdmin() + "/servers/"; // the admin API listens on loopback only
+    for (java.util.Map.Entry<String, String> e : registered.entrySet()) {
+      if (e.getValue().equals(discovered.get(e.getKey()))) continue;
+      int status = adminCall(java.net.http.HttpRequest.newBuilder(URI.create(base + e.getKey()))
+          .PUT(java.net.http.HttpRequest.BodyPublishers.ofString("{\"url\":\"" + e.getValue() + "\"}")));
+      if (status == 200) {
+        discovered.put(e.getKey(), e.getValue());
+        events.record(Kinds.BACKEND_STATE, gateway.name + " added " + e.getKey() + " (" + e.getValue() + "), registered in etcd");
+      }
+    }
+    for (String name : new java.util.ArrayList<>(discovered.keySet())) {
+      if (registered.containsKey(name)) continue;
+      int status = adminCall(java.net.http.HttpRequest.newBuilder(URI.create(base + name)).DELETE());
+      if (status == 200 || status == 404) {
+        discovered.remove(name);
+        events.record(Kinds.BACKEND_STATE, gateway.name + " removed " + name + ": its registration in etcd expired");
+      }
+    }
+  }
+
+  private int adminCall(java.net.http.HttpRequest.Builder request) {
+    try {
+      return admin.send(request.timeout(Duration.ofSeconds(2)).build(), java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
+    } catch (IOException e) {
+      return -1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return -1;
     }
   }
 

@@ -47,6 +47,8 @@ class AgentTest {
   static TestDatabase testDb;
   static Path clusterFile;
   static int gatewayPort;
+  static int gatewayAdminPort;
+  static String clusterText;
   static final List<Process> agents = new ArrayList<>();
   static Process agentB;
 
@@ -57,8 +59,9 @@ class AgentTest {
     Path passwordFile = work.resolve("db-password");
     Files.writeString(passwordFile, db.password());
     gatewayPort = Ports.free();
+    gatewayAdminPort = Ports.free();
     clusterFile = work.resolve("cluster.toml");
-    Files.writeString(clusterFile, """
+    clusterText = """
         name = "agent-test-%s"
         [etcd]
         endpoints = ["%s"]
@@ -87,7 +90,8 @@ class AgentTest {
         api = %d
         worker = %d
         """.formatted(UUID.randomUUID().toString().substring(0, 8), etcd.endpoints().get(0), db.jdbcUrl(), db.user(),
-        passwordFile, work.resolve("blobs"), Ports.free(), gatewayPort, Ports.free(), Ports.free(), Ports.free(), Ports.free()));
+        passwordFile, work.resolve("blobs"), Ports.free(), gatewayPort, gatewayAdminPort, Ports.free(), Ports.free(), Ports.free());
+    Files.writeString(clusterFile, clusterText);
     agents.add(agent("host-a", "a"));
     agentB = agent("host-b", "b");
     agents.add(agentB);
@@ -221,5 +225,38 @@ class AgentTest {
     String unit = run("agent", "--cluster", clusterFile.toString(), "--node", "host-a", "--print-systemd-unit");
     assertThat(unit).startsWith("0\n").contains("[Service]").contains("agent --cluster " + clusterFile.toAbsolutePath() + " --node host-a")
         .contains("Restart=always").contains("KillMode=mixed");
+  }
+
+  @Test
+  @Order(7)
+  void an_api_host_added_later_is_put_in_service_by_the_running_gateway_from_etcd_and_taken_out_when_it_goes() throws Exception {
+    // the new host's file has one more node; nothing else is changed or restarted
+    Path bigger = work.resolve("cluster-with-host-d.toml");
+    Files.writeString(bigger, clusterText + """
+        [[nodes]]
+        name = "host-d"
+        address = "127.0.0.14"
+        runs = ["api"]
+        [nodes.ports]
+        api = %d
+        """.formatted(Ports.free()));
+    Process agentD = cli(work.resolve("agent-d.log"), "agent", "--cluster", bigger.toString(), "--node", "host-d",
+        "--data-dir", work.resolve("d").toString(), "--component-heap", "128m");
+    agents.add(agentD);
+    HttpClient http = HttpClient.newHttpClient();
+    URI servers = URI.create("http://127.0.0.1:" + gatewayAdminPort + "/servers");
+    await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500)).until(() -> {
+      for (JsonNode s : JSON.readTree(http.send(HttpRequest.newBuilder(servers).build(), HttpResponse.BodyHandlers.ofString()).body())) {
+        if (s.path("name").asText().equals("host-d-api")) return s.path("usable").asBoolean();
+      }
+      return false;
+    });
+    assertThat(run("events", "--cluster", clusterFile.toString())).contains("added host-d-api");
+    long killedAt = System.nanoTime();
+    agentD.destroyForcibly();
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250)).until(() ->
+        !http.send(HttpRequest.newBuilder(servers).build(), HttpResponse.BodyHandlers.ofString()).body().contains("host-d-api"));
+    System.out.printf("agent drill: host-d's API server left host-a's gateway %d ms after its agent was killed%n",
+        (System.nanoTime() - killedAt) / 1_000_000);
   }
 }

@@ -3,6 +3,7 @@ package io.bulwark.gateway;
 import io.bulwark.core.BulwarkException;
 import io.bulwark.core.metrics.Metrics;
 import java.nio.ByteBuffer;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -19,6 +20,8 @@ import org.eclipse.jetty.util.Callback;
  * <pre>
  * GET  /servers                 [{name, url, backup, state, health, usable, inFlight, requests, checks{...}}]
  * GET  /servers/{name}          one server
+ * PUT  /servers/{name}          body {"url":"http://host:port","backup":false}: add a server (in service once a check passes)
+ * DELETE /servers/{name}        remove a server (requests in flight finish; the last primary cannot go)
  * POST /servers/{name}/state    body "ready" | "drain" | "maint", or {"state":"drain"} → 200 with the server
  * GET  /health/live             200 while the gateway runs
  * GET  /health/ready            200 while some server is usable, else 503
@@ -61,8 +64,31 @@ final class AdminHandler extends Handler.Abstract {
         gateway.setState(name, state);
         send(response, callback, 200, JSON, server(new StringBuilder(), gateway.server(name)).toString());
       } else if ((m = SERVER.matcher(path)).matches()) {
-        if (!only(method, "GET", request, response, callback)) return true;
-        send(response, callback, 200, JSON, server(new StringBuilder(), gateway.server(m.group(1))).toString());
+        String name = m.group(1);
+        switch (method) {
+          case "GET" -> send(response, callback, 200, JSON, server(new StringBuilder(), gateway.server(name)).toString());
+          case "PUT" -> {
+            BackendConfig added = parseServer(name, Content.Source.asString(request, StandardCharsets.UTF_8));
+            try {
+              send(response, callback, 200, JSON, server(new StringBuilder(), gateway.addServer(added)).toString());
+            } catch (IllegalStateException e) {
+              problem(request, response, callback, new Problems.Problem(409, "server-exists", "Server exists", e.getMessage()));
+            }
+          }
+          case "DELETE" -> {
+            try {
+              gateway.removeServer(name);
+              send(response, callback, 200, JSON, "{\"removed\":\"" + name + "\"}");
+            } catch (IllegalStateException e) {
+              problem(request, response, callback, new Problems.Problem(409, "last-server", "Last server", e.getMessage()));
+            }
+          }
+          default -> {
+            response.getHeaders().put(HttpHeader.ALLOW, "GET, PUT, DELETE");
+            problem(request, response, callback, new Problems.Problem(405, "method-not-allowed", "Method not allowed",
+                path + " takes GET, PUT (add: {\"url\":\"http://host:port\"}) and DELETE (remove)"));
+          }
+        }
       } else if (path.equals("/health/live")) {
         send(response, callback, 200, JSON, "{\"status\":\"up\"}");
       } else if (path.equals("/health/ready")) {
@@ -72,7 +98,7 @@ final class AdminHandler extends Handler.Abstract {
         send(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
       } else {
         problem(request, response, callback, new Problems.Problem(404, "not-found", "Not found",
-            "the admin API has /servers, /servers/{name}, /servers/{name}/state, /health/live, /health/ready and /metrics"));
+            "the admin API has /servers, /servers/{name} (GET, PUT, DELETE), /servers/{name}/state, /health/live, /health/ready and /metrics"));
       }
     } catch (UnknownServerException e) {
       problem(request, response, callback, new Problems.Problem(404, "unknown-server", "Unknown server", e.getMessage()));
@@ -80,6 +106,24 @@ final class AdminHandler extends Handler.Abstract {
       problem(request, response, callback, new Problems.Problem(400, "invalid-state", "Invalid state", e.getMessage()));
     }
     return true;
+  }
+
+  private static final Pattern URL_JSON = Pattern.compile("\"url\"\\s*:\\s*\"([^\"]{1,300})\"");
+  private static final Pattern BACKUP_JSON = Pattern.compile("\"backup\"\\s*:\\s*(true|false)");
+
+  /** {@code {"url":"http://host:port","backup":false}}: a server to add. */
+  static BackendConfig parseServer(String name, String body) {
+    if (body.length() > MAX_BODY) throw new BulwarkException("the server body must be {\"url\":\"http://host:port\"}, at most " + MAX_BODY + " bytes");
+    Matcher url = URL_JSON.matcher(body);
+    if (!url.find()) throw new BulwarkException("the server body must name its url: {\"url\":\"http://host:port\"}");
+    Matcher backup = BACKUP_JSON.matcher(body);
+    URI uri;
+    try {
+      uri = URI.create(url.group(1));
+    } catch (IllegalArgumentException e) {
+      throw new BulwarkException("url '" + url.group(1) + "' is not a URL; write http://host:port");
+    }
+    return new BackendConfig(name, uri, backup.find() && backup.group(1).equals("true"));
   }
 
   static ServerState parseState(String body) {

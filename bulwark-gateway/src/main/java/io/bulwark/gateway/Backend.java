@@ -34,6 +34,7 @@ final class Backend {
   private volatile Health health = Health.DOWN;
   /** {@code state == READY && health == UP}, kept in step under the lock. */
   private volatile boolean usable;
+  private volatile boolean retired;
 
   // guarded by this
   private int consecutivePassed;
@@ -105,6 +106,16 @@ final class Backend {
     return health;
   }
 
+  /** Removed from the gateway: never usable again, and its health checks stop. */
+  void retire() {
+    retired = true;
+    usable = false;
+  }
+
+  boolean retired() {
+    return retired;
+  }
+
   boolean usable() {
     return usable;
   }
@@ -159,7 +170,7 @@ final class Backend {
   synchronized void setState(ServerState newState) {
     ServerState old = state;
     state = newState;
-    usable = newState == ServerState.READY && health == Health.UP;
+    usable = !retired && newState == ServerState.READY && health == Health.UP;
     if (old != newState) log.info("[{}] server {} is now {} (was {})", gateway, name(), newState.label(), old.label());
     notifyAll();
   }
@@ -210,7 +221,7 @@ final class Backend {
     consecutivePassed = 0;
     consecutiveFailed = 0;
     healthSince = Instant.now();
-    usable = state == ServerState.READY && to == Health.UP;
+    usable = !retired && state == ServerState.READY && to == Health.UP;
     if (to == Health.UP) {
       metrics.wentUp.inc();
       log.info("[{}] server {} is UP: {}", gateway, name(), why);

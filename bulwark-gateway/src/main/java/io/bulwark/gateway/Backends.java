@@ -10,22 +10,57 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Picks the server for a request, with HAProxy's backup semantics: the usable primary with the fewest
  * requests in flight (ties go round-robin, so an idle pool is plain round-robin); only when no
  * primary is usable, the first usable backup in configuration order.
+ *
+ * <p>Servers can be added and removed while requests flow ({@link #add}, {@link #remove}: a cluster's
+ * gateways follow the API servers registered in etcd). The set is copy-on-write: the hot path reads
+ * one volatile array and never locks.
  */
 final class Backends {
-  private final Backend[] primaries;
-  private final Backend[] backups;
-  private final Map<String, Backend> byName = new LinkedHashMap<>();
+  private volatile Backend[] primaries;
+  private volatile Backend[] backups;
+  private volatile Map<String, Backend> byName;
   private final AtomicInteger next = new AtomicInteger();
 
   Backends(List<Backend> all) {
+    publish(all);
+  }
+
+  private void publish(List<Backend> all) {
     List<Backend> p = new ArrayList<>();
     List<Backend> b = new ArrayList<>();
+    Map<String, Backend> names = new LinkedHashMap<>();
     for (Backend backend : all) {
       (backend.backup() ? b : p).add(backend);
-      byName.put(backend.name(), backend);
+      names.put(backend.name(), backend);
     }
-    primaries = p.toArray(Backend[]::new);
+    byName = names;
     backups = b.toArray(Backend[]::new);
+    primaries = p.toArray(Backend[]::new);
+  }
+
+  /** Adds a server; false if one by that name exists. */
+  synchronized boolean add(Backend backend) {
+    if (byName.containsKey(backend.name())) return false;
+    List<Backend> all = new ArrayList<>(byName.values());
+    all.add(backend);
+    publish(all);
+    return true;
+  }
+
+  /**
+   * Removes a server: no new request goes to it; requests in flight finish. The last primary server
+   * cannot be removed (the gateway would have nothing to send requests to).
+   */
+  synchronized Backend remove(String name) {
+    Backend gone = named(name);
+    if (!gone.backup() && primaries.length == 1) {
+      throw new IllegalStateException("server " + name + " is the only primary server; add another before removing it");
+    }
+    List<Backend> all = new ArrayList<>(byName.values());
+    all.remove(gone);
+    publish(all);
+    gone.retire();
+    return gone;
   }
 
   List<Backend> all() {
@@ -59,6 +94,8 @@ final class Backends {
   }
 
   private Backend pick(Backend avoid) {
+    Backend[] primaries = this.primaries;
+    Backend[] backups = this.backups;
     int n = primaries.length;
     if (n == 1) {
       Backend only = primaries[0];

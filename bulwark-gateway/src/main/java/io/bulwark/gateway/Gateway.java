@@ -63,6 +63,7 @@ public final class Gateway implements AutoCloseable {
   private final GatewayConfig config;
   private final Metrics metrics;
   private final Backends backends;
+  private final GatewayMetrics gatewayMetrics;
   private final ScheduledExecutorService timer;
   private final EventLoops loops;
   private final Proxy proxy;
@@ -77,7 +78,7 @@ public final class Gateway implements AutoCloseable {
   public Gateway(GatewayConfig config, Metrics metrics) {
     this.config = config;
     this.metrics = metrics;
-    GatewayMetrics gatewayMetrics = new GatewayMetrics(metrics);
+    this.gatewayMetrics = new GatewayMetrics(metrics);
     List<Backend> all = new ArrayList<>();
     for (BackendConfig b : config.backends()) all.add(new Backend(config.name(), b, config.checks(), gatewayMetrics));
     this.backends = new Backends(all);
@@ -213,6 +214,34 @@ public final class Gateway implements AutoCloseable {
   /** Every server, in configuration order. */
   public List<ServerSnapshot> servers() {
     return backends.all().stream().map(Backend::snapshot).toList();
+  }
+
+  /**
+   * Adds a server while running (a cluster's agent adds the API servers registered in etcd): checked
+   * at once and in service as soon as a check passes. Adding one that exists with the same URL
+   * changes nothing; with another URL it is refused.
+   */
+  public ServerSnapshot addServer(BackendConfig server) {
+    Backend existing = backends.find(server.name());
+    if (existing != null) {
+      if (!existing.snapshot().url().equals(server.url()) || existing.backup() != server.backup()) {
+        throw new IllegalStateException("server " + server.name() + " exists with url " + existing.snapshot().url()
+            + (existing.backup() ? " (backup)" : "") + "; remove it first");
+      }
+      return existing.snapshot();
+    }
+    Backend b = new Backend(config.name(), server, config.checks(), gatewayMetrics);
+    if (backends.add(b)) {
+      log.info("[{}] server {} added ({}{})", config.name(), server.name(), server.url(), server.backup() ? ", backup" : "");
+      checker.add(b);
+    }
+    return b.snapshot();
+  }
+
+  /** Removes a server while running: no new request goes to it, those in flight finish. */
+  public void removeServer(String name) {
+    backends.remove(name);
+    log.info("[{}] server {} removed", config.name(), name);
   }
 
   /** One server; {@link UnknownServerException} if there is none by that name. */

@@ -67,8 +67,16 @@ final class HealthChecker implements AutoCloseable {
     for (Backend b : backends) schedule(b);
   }
 
+  /** A server added while running: checked at once (passing makes it up), then periodically like the others. */
+  void add(Backend b) {
+    check(b, initialTimeout(), (passed, outcome, nanos) -> {
+      b.initialCheck(passed, outcome, nanos);
+      schedule(b);
+    });
+  }
+
   private void schedule(Backend b) {
-    if (closed) return;
+    if (closed || b.retired()) return;
     try {
       timer.schedule(() -> check(b, config.timeout(), (passed, outcome, nanos) -> {
         b.checked(passed, outcome, nanos);

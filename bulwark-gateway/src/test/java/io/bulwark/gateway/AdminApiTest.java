@@ -94,6 +94,34 @@ class AdminApiTest {
   }
 
   @Test
+  void put_adds_a_server_in_service_after_one_check_and_delete_takes_it_out_while_requests_flow() throws Exception {
+    FakeBackend third = FakeBackend.start("api-third");
+    try {
+      GatewayFixture.Resp added = fx.admin("PUT", "/servers/api-third", "{\"url\":\"" + third.url() + "\"}");
+      assertThat(added.status()).isEqualTo(200);
+      assertThat(json(added).get("url").asText()).isEqualTo(third.url());
+      Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> fx.gateway.server("api-third").usable());
+      fx.gateway.setState("api-main", ServerState.MAINT); // the new server is the only ready primary now
+      assertThat(fx.get("/ping").backend()).isEqualTo("api-third");
+      // adding it again changes nothing; with another url it is refused
+      assertThat(fx.admin("PUT", "/servers/api-third", "{\"url\":\"" + third.url() + "\"}").status()).isEqualTo(200);
+      GatewayFixture.Resp clash = fx.admin("PUT", "/servers/api-third", "{\"url\":\"http://127.0.0.1:1\"}");
+      assertThat(clash.status()).isEqualTo(409);
+      assertThat(fx.admin("PUT", "/servers/api-fourth", "{\"address\":\"x\"}").status()).isEqualTo(400);
+
+      assertThat(fx.admin("DELETE", "/servers/api-third", null).status()).isEqualTo(200);
+      assertThat(fx.get("/ping").backend()).as("only the backup is left ready").isEqualTo("api-backup");
+      assertThat(fx.admin("GET", "/servers/api-third", null).status()).isEqualTo(404);
+      // the last primary server stays
+      GatewayFixture.Resp last = fx.admin("DELETE", "/servers/api-main", null);
+      assertThat(last.status()).isEqualTo(409);
+      assertThat(json(last).get("detail").asText()).contains("only primary server");
+    } finally {
+      third.stop();
+    }
+  }
+
+  @Test
   void health_endpoints_tell_whether_the_gateway_runs_and_can_serve() throws Exception {
     assertThat(fx.admin("GET", "/health/live", null).status()).isEqualTo(200);
     assertThat(fx.admin("GET", "/health/ready", null).status()).isEqualTo(200);
