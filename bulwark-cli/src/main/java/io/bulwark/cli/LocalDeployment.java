@@ -10,7 +10,6 @@ import io.bulwark.dr.PrimaryAccess;
 import io.bulwark.dr.WalArchiver;
 import io.bulwark.storage.FileSystemBlobStore;
 import io.bulwark.embedded.EmbeddedPostgres;
-import io.bulwark.embedded.EmbeddedPostgresException;
 import io.bulwark.postgres.ApiKeyRepository;
 import io.bulwark.postgres.Database;
 import java.nio.file.Files;
@@ -32,8 +31,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The whole local topology under one data directory, each part its own supervised process:
- * PostgreSQL (embedded binaries, durable settings) as a primary and a hot standby under the
- * failover controller, two API servers behind a load balancer, N workers. Used by
+ * PostgreSQL (embedded binaries, durable settings; its topology a {@link LocalDatabase}: a primary
+ * and a hot standby under the failover controller, or one node), two API servers behind a load
+ * balancer, N workers. Used by
  * {@code bulwark up}, by {@code bulwark bench}, and by the process-level failure tests, so all three
  * exercise the same thing.
  */
@@ -88,17 +88,13 @@ final class LocalDeployment implements AutoCloseable {
   private final Options options;
   private final Supervisor supervisor;
   private final String password;
+  /** Node pg-a: the only node, or the first of the primary/standby pair. */
   private final EmbeddedPostgres pg;
-  /** The second node (hot standby at first), or null without --standby. */
-  private final EmbeddedPostgres pgB;
-  private LocalNode nodeA;
-  private LocalNode nodeB;
-  private FailoverController controller;
+  private final LocalDatabase database;
   private BackupService backups;
   private final ScheduledExecutorService statusWriter =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("db-status").factory());
   private final List<Component> workers = new ArrayList<>();
-  private Component postgres;
   private final List<Component> apis = new ArrayList<>();
   private Component gateway;
   private String adminKey;
@@ -117,7 +113,10 @@ final class LocalDeployment implements AutoCloseable {
     int portB = options.pgPort() > 0 ? options.pgPort() + 1 : Ports.free();
     if (options.standby()) writePassfile(dir, password);
     this.pg = node(NODE_A, portA, portB);
-    this.pgB = options.standby() ? node(NODE_B, portB, portA) : null;
+    this.database = options.standby()
+        ? new LocalDatabase.Replicated(pg, node(NODE_B, portB, portA), supervisor, dir.haState(), password,
+            new EventRecorder(journal, EventRecorder.LOCAL_NODE, "db-failover"))
+        : new LocalDatabase.Single(pg, supervisor);
   }
 
   private EmbeddedPostgres node(String name, int port, int otherPort) {
@@ -154,21 +153,7 @@ final class LocalDeployment implements AutoCloseable {
 
   /** Starts PostgreSQL, migrates, ensures the admin key, then the API and workers; returns when the API is ready. */
   void start() {
-    if (options.standby()) {
-      nodeA = new LocalNode(NODE_A, pg, supervisor);
-      nodeB = new LocalNode(NODE_B, pgB, supervisor);
-      controller = new FailoverController(nodeA, nodeB, dir.haState(), pg.user(), password,
-          FailoverController.Config.defaults(), new EventRecorder(journal, EventRecorder.LOCAL_NODE, "db-failover"));
-      controller.bootstrap();
-      controller.start();
-    } else {
-      prepareOrAdopt();
-      postgres = new Component(NODE_A, "pg-primary", pg.port(), null, pg.logFile().toFile(), () -> {
-        pg.prepareStart();
-        return new ProcessBuilder(pg.serverCommand());
-      });
-      supervisor.start(postgres);
-    }
+    database.start();
     statusWriter.scheduleWithFixedDelay(this::publishDbStatus, 0, 1, TimeUnit.SECONDS);
     awaitPostgres(Duration.ofSeconds(60));
     createDatabase();
@@ -208,7 +193,7 @@ final class LocalDeployment implements AutoCloseable {
 
       @Override
       public java.nio.file.Path dataDir() {
-        return controller == null ? pg.dataDir() : controller.primary().postgres().dataDir();
+        return database.primaryDataDir();
       }
     };
   }
@@ -287,24 +272,6 @@ final class LocalDeployment implements AutoCloseable {
     return dir.run().resolve("haproxy.sock");
   }
 
-  /**
-   * Prepares PostgreSQL's data directory. A server still running on it can only be an orphan of a
-   * supervisor that died (this one holds the data directory's lock): stop it, then go on.
-   */
-  private void prepareOrAdopt() {
-    try {
-      pg.prepareStart();
-    } catch (EmbeddedPostgresException.AlreadyRunning orphan) {
-      log.warn("PostgreSQL (pid {}) is still running from a supervisor that died; stopping it (fast shutdown)", orphan.pid());
-      Supervisor.interrupt(orphan.pid());
-      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (ProcessHandle.of(orphan.pid()).map(ProcessHandle::isAlive).orElse(false) && System.nanoTime() < deadline) {
-        pause(100);
-      }
-      pg.prepareStart();
-    }
-  }
-
   /** Starts n more worker processes. */
   List<Component> addWorkers(int n) {
     List<Component> added = new ArrayList<>();
@@ -330,27 +297,12 @@ final class LocalDeployment implements AutoCloseable {
 
   /** Crashes PostgreSQL (SIGKILL) and keeps it down until {@link #restartPostgres()}: for failure drills (single node). */
   void crashPostgres() {
-    if (controller != null) throw new IllegalStateException("crashPostgres is for a single node; kill the primary instead");
-    supervisor.forget(postgres);
-    Process p = postgres.process;
-    if (p != null) {
-      // its backends outlive a SIGKILLed postmaster for a moment and hold its shared memory; a restart
-      // in that window fails ("pre-existing shared memory block is still in use"), so wait for them
-      List<ProcessHandle> children = p.descendants().toList();
-      p.destroyForcibly();
-      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-      try {
-        p.waitFor();
-        while (children.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline) pause(20);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
+    LocalDatabase.single(database, "crashPostgres").crash();
   }
 
   /** Starts PostgreSQL again after {@link #crashPostgres()} (crash recovery runs) and supervises it. */
   void restartPostgres() {
-    supervisor.start(postgres);
+    LocalDatabase.single(database, "restartPostgres").restart();
     awaitPostgres(Duration.ofSeconds(60));
   }
 
@@ -366,26 +318,24 @@ final class LocalDeployment implements AutoCloseable {
     return jdbcUrl(DATABASE);
   }
 
-  private String jdbcUrl(String database) {
-    if (pgB == null) return pg.jdbcUrl(database);
-    return "jdbc:postgresql://127.0.0.1:" + pg.port() + ",127.0.0.1:" + pgB.port() + "/" + database
-        + "?targetServerType=primary&hostRecheckSeconds=1&connectTimeout=3";
+  private String jdbcUrl(String name) {
+    return database.jdbcUrl(name);
   }
 
-  /** The failover controller (null without a standby). */
+  /** The failover controller of a deployment with a standby. */
   FailoverController controller() {
-    return controller;
+    if (database instanceof LocalDatabase.Replicated r) return r.controller();
+    throw new IllegalStateException("this deployment has one database node and no failover controller");
   }
 
   /** The database node process currently primary. */
   Component primaryNode() {
-    if (controller == null) return postgres;
-    return ((LocalNode) controller.primary()).component;
+    return database.primary();
   }
 
-  /** The database node process currently standby (null without one). */
+  /** The database node process currently standby. */
   Component standbyNode() {
-    return controller == null ? null : ((LocalNode) controller.standby()).component;
+    return database.standby().orElseThrow(() -> new IllegalStateException("this deployment has no standby"));
   }
 
   /**
@@ -394,8 +344,7 @@ final class LocalDeployment implements AutoCloseable {
    */
   private void publishDbStatus() {
     try {
-      DbStatus.write(dir, controller, pg, backups);
-      if (controller != null) DbStatus.serveSwitchover(dir, controller);
+      database.publishStatus(dir, backups);
     } catch (RuntimeException e) {
       log.warn("cannot publish the database status: {}", e.toString());
     }
@@ -410,8 +359,7 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   Component postgres() {
-    if (controller != null) return primaryNode();
-    return postgres;
+    return database.primary();
   }
 
   /** api-main, the primary API server. */
@@ -449,22 +397,14 @@ final class LocalDeployment implements AutoCloseable {
   @Override
   public void close() {
     statusWriter.shutdownNow();
-    if (controller != null) controller.close(); // no failover while everything stops
+    database.stopDeciding(); // no failover while everything stops
     if (backups != null) backups.close();
     supervisor.stopRestarting();
     List<Component> roles = new ArrayList<>(workers);
     if (gateway != null) roles.add(gateway);
     roles.addAll(apis);
     Supervisor.terminate(roles, Duration.ofSeconds(20));
-    if (postgres != null && postgres.alive()) {
-      Supervisor.interrupt(postgres.pid());
-      Supervisor.terminate(List.of(postgres), Duration.ofSeconds(30));
-    }
-    if (controller != null) {
-      // the standby first, so that the primary's shutdown does not wait for it
-      controller.standby().stop();
-      controller.primary().stop();
-    }
+    database.stop();
     try {
       java.nio.file.Files.deleteIfExists(dir.run().resolve(DbStatus.FILE));
     } catch (java.io.IOException ignored) {

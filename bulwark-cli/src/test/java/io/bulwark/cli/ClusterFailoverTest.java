@@ -440,6 +440,28 @@ class ClusterFailoverTest {
     awaitSynchronousPair(Duration.ofSeconds(120));
   }
 
+  @Test
+  @Order(6)
+  void restarting_the_standby_hosts_agent_fails_no_request_and_changes_no_primary() throws Exception {
+    String primary = awaitSynchronousPair(Duration.ofSeconds(120));
+    String standby = primary.equals("host-a") ? "host-b" : "host-a";
+    try (Submitter load = new Submitter()) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.acknowledged.size() >= 20);
+      long failedBefore = load.failed.get();
+      Process agent = agents.get(standby);
+      agent.destroy(); // SIGTERM, as systemctl restart does: the agent stops its PostgreSQL and exits
+      assertThat(agent.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      agents.put(standby, agent(standby, standby.equals("host-a") ? etcdArgsOfA() : List.of()));
+      await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() -> standby.equals(synchronousStandbyOf(primary)));
+      load.close();
+      System.out.printf("agent restart drill: %s's agent restarted; %d submits acknowledged, %d failed meanwhile%n", standby,
+          load.acknowledged.size(), load.failed.get() - failedBefore);
+      assertThat(load.failed.get() - failedBefore).as("failed submits while the standby's agent restarted").isZero();
+      assertThat(primary()).as("no failover").isEqualTo(primary);
+      assertAllAcknowledgedTasksExist(primary, load.acknowledged);
+    }
+  }
+
   static List<String> etcdArgsOfA() {
     List<String> out = new ArrayList<>();
     for (TcpProxy p : etcdLinksOfA) out.addAll(List.of("--etcd-endpoint", "http://127.0.0.1:" + p.port()));

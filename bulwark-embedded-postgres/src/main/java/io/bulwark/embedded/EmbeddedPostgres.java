@@ -5,16 +5,12 @@ import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.ProcessBuilder.Redirect;
-import java.net.InetSocketAddress;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
@@ -26,18 +22,18 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A real, durable PostgreSQL server run from the bundled binaries ({@link PostgresBinaries}).
+ * A real, durable PostgreSQL server run from the bundled binaries ({@link PostgresBinaries}): the
+ * facade over the data directory's cluster ({@link ClusterInit}: initdb, version check), its
+ * configuration ({@link ServerSettings}: defaults, refused settings, {@code bulwark.conf}, {@code
+ * pg_hba.conf}) and the postmaster process ({@link Postmaster}: pid file, readiness, stopping and
+ * killing it with its backends).
  *
  * <p>Two ways to use it:
  *
@@ -82,28 +78,14 @@ public final class EmbeddedPostgres implements AutoCloseable {
    */
   public static final String RUNTIME_CONF_FILE = "bulwark-runtime.conf";
 
-  static final String INCLUDE_LINE = "include_if_exists = '" + CONF_FILE + "'";
-  static final String RUNTIME_INCLUDE_LINE = "include_if_exists = '" + RUNTIME_CONF_FILE + "'";
   static final String LOOPBACK = "127.0.0.1";
-  private static final Duration INITDB_TIMEOUT = Duration.ofMinutes(5);
-  private static final Duration KILL_WAIT = Duration.ofSeconds(10);
   private static final Duration POLL = Duration.ofMillis(25);
   private static final int LOG_TAIL_LINES = 30;
-  /** postmaster.pid line 8 (LOCK_FILE_LINE_PM_STATUS), 0-based. */
-  private static final int PID_FILE_STATUS_LINE = 7;
 
   /** What {@code bulwark.conf} sets before the user's settings (which override these). */
-  public static final Map<String, String> DEFAULT_SETTINGS = defaultSettings();
+  public static final Map<String, String> DEFAULT_SETTINGS = ServerSettings.defaultSettings();
 
-  private static final Pattern SETTING_NAME =
-      Pattern.compile("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?");
   private static final Pattern USER_NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
-  private static final Pattern VERSION_OUTPUT = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)");
-  private static final Set<String> TRUE_BOOL = Set.of("on", "true", "tru", "tr", "t", "yes", "ye", "y", "1");
-  private static final Set<String> DURABLE_SYNCHRONOUS_COMMIT =
-      Set.of("on", "true", "yes", "1", "local", "remote_write", "remote_apply");
-  /** Passed with -c as well, so that no configuration file can turn them off. */
-  private static final List<String> PROTECTED = List.of("fsync", "synchronous_commit", "full_page_writes");
 
   private final Path dataDir;
   private final int port;
@@ -117,9 +99,10 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private final List<String> commandPrefix;
   private final List<String> clientHosts;
   private final String description;
+  private final Postmaster control;
+  private final ClusterInit init;
 
   private Process process; // guarded by this
-  private volatile Integer binariesMajor;
 
   private EmbeddedPostgres(Builder b, Path binariesDir, int port, List<String> commandPrefix) {
     this.dataDir = b.dataDir;
@@ -139,6 +122,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
     this.commandPrefix = commandPrefix;
     this.clientHosts = List.copyOf(b.clientHosts);
     this.description = "embedded-postgres[" + dataDir + ":" + port + "]";
+    this.control = new Postmaster(dataDir, port, description);
+    this.init = new ClusterInit(dataDir, user, password, binariesDir, commandPrefix, description, this::appendToLog);
   }
 
   public static Builder builder() {
@@ -149,232 +134,27 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
   /** Whether the data directory holds an initialized cluster (has PG_VERSION). */
   public boolean isInitialized() {
-    return Files.isRegularFile(dataDir.resolve("PG_VERSION"));
+    return init.isInitialized();
   }
 
   /**
    * Runs initdb unless the data directory is initialized; checks that an existing cluster's major
-   * version matches the binaries.
-   *
-   * <p>initdb runs in a temporary sibling directory that is then renamed onto {@link #dataDir()}
-   * (missing, or an empty directory), so a crash never leaves a half-initialized cluster there. If
-   * dataDir is an empty mount point (another file system than its parent), initdb runs in place,
-   * with a marker file next to it so that an interrupted run is cleaned up and redone next time.
+   * version matches the binaries. initdb runs in a temporary sibling directory renamed onto {@link
+   * #dataDir()}, so a crash never leaves a half-initialized cluster there.
    *
    * @throws EmbeddedPostgresException if initdb fails (with its output), if dataDir is not empty
    *     but no cluster, or if the cluster was made by another PostgreSQL major version
    */
   public synchronized void initIfNeeded() {
-    try {
-      Path parent = dataDir.getParent();
-      String name = dataDir.getFileName().toString();
-      Path inPlaceMarker = parent.resolve("." + name + ".initdb-incomplete");
-      if (Files.exists(inPlaceMarker)) {
-        recoverInterruptedInPlaceInit(inPlaceMarker);
-      }
-      if (isInitialized()) {
-        checkMajorVersion();
-        return;
-      }
-      Files.createDirectories(parent);
-      removeInitLeftovers(parent, name);
-      boolean exists = Files.exists(dataDir);
-      if (exists) {
-        if (!Files.isDirectory(dataDir)) {
-          throw new EmbeddedPostgresException(
-              "data directory " + dataDir + " exists but is not a directory; remove it or choose another dataDir");
-        }
-        try (Stream<Path> entries = Files.list(dataDir)) {
-          List<String> some = entries.limit(5).map(p -> p.getFileName().toString()).sorted().toList();
-          if (!some.isEmpty()) {
-            throw new EmbeddedPostgresException(
-                "data directory " + dataDir + " is not empty (contains " + String.join(", ", some)
-                    + ") but has no PG_VERSION, so it is not a PostgreSQL data directory; refusing to"
-                    + " run initdb over it. Empty it, or choose another dataDir");
-          }
-        }
-      }
-      boolean inPlace = exists && !Files.getFileStore(dataDir).equals(Files.getFileStore(parent));
-      if (inPlace) {
-        Fs.writeSynced(inPlaceMarker, new byte[0]);
-        Fs.fsync(parent);
-      }
-      Path target =
-          inPlace ? dataDir : Files.createTempDirectory(parent, "." + name + ".initdb-", Fs.attribute(Fs.PRIVATE_DIR));
-      Path pwfile = Files.createTempFile(parent, "." + name + ".pw-", "", Fs.attribute(Fs.PRIVATE_FILE));
-      boolean done = false;
-      try {
-        Files.writeString(pwfile, password + "\n", StandardCharsets.UTF_8);
-        runInitdb(target, pwfile);
-        ensureIncludeLine(target);
-        if (inPlace) {
-          Files.delete(inPlaceMarker);
-        } else {
-          // rename(2) atomically replaces an empty directory
-          Files.move(target, dataDir, StandardCopyOption.ATOMIC_MOVE);
-        }
-        Fs.fsync(parent);
-        done = true;
-        log.info("{}: initialized a PostgreSQL {} cluster (superuser {}, data checksums on)", this, binariesMajor(), user);
-      } finally {
-        Files.deleteIfExists(pwfile);
-        if (!done) {
-          if (inPlace) {
-            Fs.deleteContents(dataDir);
-            Files.deleteIfExists(inPlaceMarker);
-          } else {
-            Fs.deleteRecursively(target);
-          }
-        }
-      }
-    } catch (IOException e) {
-      throw new EmbeddedPostgresException("cannot initialize data directory " + dataDir + ": " + e, e);
-    }
-  }
-
-  /**
-   * The marker says initdb was running in place and did not finish. Its remains are deleted,
-   * unless a postmaster has run on the directory since (postmaster.opts exists): then the cluster
-   * is in use and only the marker goes.
-   */
-  private void recoverInterruptedInPlaceInit(Path marker) throws IOException {
-    if (Files.isDirectory(dataDir)) {
-      if (Files.exists(dataDir.resolve("postmaster.opts"))) {
-        log.warn("{}: ignoring stale marker {}: the cluster has been started since", this, marker);
-      } else {
-        log.warn("{}: removing the remains of an interrupted initdb", this);
-        Fs.deleteContents(dataDir);
-      }
-    }
-    Files.delete(marker);
-    Fs.fsync(marker.getParent());
-  }
-
-  private void runInitdb(Path target, Path pwfile) throws IOException {
-    List<String> command = new ArrayList<>(commandPrefix);
-    command.addAll(
-        List.of(
-            binariesDir.resolve("bin/initdb").toString(),
-            "-D", target.toString(),
-            "-U", user,
-            "--pwfile=" + pwfile,
-            "--auth=scram-sha-256",
-            "-E", "UTF8",
-            "--locale=C",
-            "--data-checksums",
-            "--no-instructions"));
-    Path output = Files.createTempFile(target.getParent(), "." + dataDir.getFileName() + ".initdb-", ".out");
-    try {
-      log.info("{}: running initdb", this);
-      ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
-      scrubEnvironment(pb.environment());
-      Process initdb = pb.start();
-      initdb.getOutputStream().close();
-      boolean exited;
-      try {
-        exited = initdb.waitFor(INITDB_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        initdb.destroyForcibly();
-        Thread.currentThread().interrupt();
-        throw new EmbeddedPostgresException("interrupted while running initdb for " + dataDir, e);
-      }
-      if (!exited) {
-        initdb.destroyForcibly();
-      }
-      String text = Files.readString(output, StandardCharsets.UTF_8);
-      appendToLog("initdb output:\n" + text);
-      if (!exited || initdb.exitValue() != 0) {
-        String why = exited ? "exited with status " + initdb.exitValue() : "did not finish within " + INITDB_TIMEOUT;
-        String hint =
-            text.contains("unshare")
-                ? "\nunshare -U could not create a user namespace; allow user namespaces"
-                    + " (sysctl user.max_user_namespaces > 0) or run Bulwark as a non-root user."
-                : "";
-        throw new EmbeddedPostgresException(
-            "initdb for " + dataDir + " " + why + "; its output:\n" + text.strip() + hint);
-      }
-    } finally {
-      Files.deleteIfExists(output);
-    }
-  }
-
-  private static void removeInitLeftovers(Path parent, String name) throws IOException {
-    try (Stream<Path> siblings = Files.list(parent)) {
-      for (Path p : siblings.toList()) {
-        String f = p.getFileName().toString();
-        if ((f.startsWith("." + name + ".initdb-") && !f.endsWith("-incomplete"))
-            || f.startsWith("." + name + ".pw-")) {
-          log.info("Removing leftover of an interrupted initdb: {}", p);
-          Fs.deleteRecursively(p);
-        }
-      }
-    }
-  }
-
-  private void checkMajorVersion() {
-    String clusterMajor;
-    try {
-      clusterMajor = Files.readString(dataDir.resolve("PG_VERSION"), StandardCharsets.UTF_8).strip();
-    } catch (IOException e) {
-      throw new EmbeddedPostgresException("cannot read " + dataDir.resolve("PG_VERSION") + ": " + e, e);
-    }
-    int binaries = binariesMajor();
-    if (!clusterMajor.equals(Integer.toString(binaries))) {
-      throw new EmbeddedPostgresException(
-          "data directory " + dataDir + " was created by PostgreSQL " + clusterMajor + ", but the binaries in "
-              + binariesDir + " are PostgreSQL " + binaries + "; a server cannot open another major version's"
-              + " data directory. Upgrade it with pg_upgrade (or dump and restore), or use PostgreSQL "
-              + clusterMajor + " binaries");
-    }
+    init.initIfNeeded();
   }
 
   /** The major version of the configured binaries, from {@code postgres --version}. */
   int binariesMajor() {
-    Integer cached = binariesMajor;
-    if (cached != null) {
-      return cached;
-    }
-    String postgres = binariesDir.resolve("bin/postgres").toString();
-    try {
-      ProcessBuilder pb = new ProcessBuilder(postgres, "--version").redirectErrorStream(true);
-      scrubEnvironment(pb.environment());
-      Process p = pb.start();
-      p.getOutputStream().close();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      p.waitFor(30, TimeUnit.SECONDS);
-      Matcher m = VERSION_OUTPUT.matcher(out);
-      if (!m.find()) {
-        throw new EmbeddedPostgresException("cannot tell the PostgreSQL version of " + postgres + ": '" + out.strip() + "'");
-      }
-      cached = Integer.valueOf(m.group(1));
-      binariesMajor = cached;
-      return cached;
-    } catch (IOException e) {
-      throw new EmbeddedPostgresException("cannot run " + postgres + " --version: " + e, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new EmbeddedPostgresException("interrupted while running " + postgres + " --version", e);
-    }
+    return init.binariesMajor();
   }
 
-  private static void ensureIncludeLine(Path dir) throws IOException {
-    Path conf = dir.resolve("postgresql.conf");
-    String text = Files.readString(conf, StandardCharsets.UTF_8);
-    List<String> lines = text.lines().map(String::strip).toList();
-    boolean hasMain = lines.contains(INCLUDE_LINE);
-    boolean hasRuntime = lines.contains(RUNTIME_INCLUDE_LINE);
-    if (hasMain && hasRuntime) {
-      return;
-    }
-    StringBuilder addition = new StringBuilder(text.endsWith("\n") ? "" : "\n");
-    if (!hasMain) {
-      addition.append("\n# Bulwark: settings managed by the launcher, rewritten on every start (keep this last)\n")
-          .append(INCLUDE_LINE).append('\n');
-    }
-    addition.append("# Bulwark: settings changed at run time (e.g. synchronous_standby_names), applied on reload\n")
-        .append(RUNTIME_INCLUDE_LINE).append('\n');
-    Fs.writeAtomically(conf, (text + addition).getBytes(StandardCharsets.UTF_8));
-  }
+  // ---------------------------------------------------------------- settings
 
   /**
    * Replaces {@link #RUNTIME_CONF_FILE} with these settings (validated like the builder's). The
@@ -383,9 +163,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
    */
   public void writeRuntimeSettings(Map<String, String> runtime) {
     StringBuilder sb = new StringBuilder("# Written by Bulwark at run time; applied by pg_reload_conf().\n");
-    runtime.forEach((k, v) -> sb.append(checkSetting(k, v)).append(" = ").append(quote(v)).append('\n'));
+    runtime.forEach((k, v) -> sb.append(ServerSettings.checkSetting(k, v)).append(" = ").append(ServerSettings.quote(v)).append('\n'));
     try {
-      ensureIncludeLine(dataDir);
+      ServerSettings.ensureIncludeLine(dataDir);
       Fs.writeAtomically(dataDir.resolve(RUNTIME_CONF_FILE), sb.toString().getBytes(StandardCharsets.UTF_8));
     } catch (IOException e) {
       throw new EmbeddedPostgresException("cannot write " + dataDir.resolve(RUNTIME_CONF_FILE) + ": " + e, e);
@@ -403,43 +183,15 @@ public final class EmbeddedPostgres implements AutoCloseable {
    */
   public synchronized void prepareStart() {
     initIfNeeded();
-    clearStalePidFile();
+    control.clearStalePidFile();
     try {
-      ensureIncludeLine(dataDir);
+      ServerSettings.ensureIncludeLine(dataDir);
       writeConf();
-      writeHba();
+      ServerSettings.writeHba(dataDir, clientHosts);
     } catch (IOException e) {
       throw new EmbeddedPostgresException("cannot write the configuration of " + dataDir + ": " + e, e);
     }
     createLogFile();
-  }
-
-  static final String HBA_BEGIN = "# bulwark: other hosts of the cluster (rewritten on every start)";
-  static final String HBA_END = "# bulwark: end";
-
-  /**
-   * Keeps the block of {@code pg_hba.conf} that lets the cluster's other hosts in (clients and
-   * replication, scram-sha-256 like the loopback lines initdb wrote), rewritten from {@link
-   * Builder#clientHosts} on every start; the rest of the file is the operator's.
-   */
-  private void writeHba() throws IOException {
-    Path hba = dataDir.resolve("pg_hba.conf");
-    if (!Files.exists(hba)) return;
-    String text = Files.readString(hba, StandardCharsets.UTF_8);
-    int begin = text.indexOf(HBA_BEGIN);
-    int end = text.indexOf(HBA_END);
-    String kept = begin >= 0 && end > begin ? text.substring(0, begin) + text.substring(end + HBA_END.length()).replaceFirst("^\\n", "") : text;
-    StringBuilder sb = new StringBuilder(kept.endsWith("\n") || kept.isEmpty() ? kept : kept + "\n");
-    if (!clientHosts.isEmpty()) {
-      sb.append(HBA_BEGIN).append('\n');
-      for (String host : clientHosts) {
-        String address = host.indexOf(':') >= 0 ? host + "/128" : host.matches("[0-9.]+") ? host + "/32" : host;
-        sb.append("host    all             all             ").append(address).append("    scram-sha-256\n");
-        sb.append("host    replication     all             ").append(address).append("    scram-sha-256\n");
-      }
-      sb.append(HBA_END).append('\n');
-    }
-    if (!sb.toString().equals(text)) Fs.writeAtomically(hba, sb.toString().getBytes(StandardCharsets.UTF_8));
   }
 
   /** Creates the log file with mode 0600 (it can contain SQL and data from error messages). */
@@ -462,66 +214,12 @@ public final class EmbeddedPostgres implements AutoCloseable {
         new StringBuilder("# Written by Bulwark before every start of ")
             .append(dataDir)
             .append(". Do not edit: changes are overwritten.\n");
-    settings.forEach((k, v) -> sb.append(k).append(" = ").append(quote(v)).append('\n'));
+    settings.forEach((k, v) -> sb.append(k).append(" = ").append(ServerSettings.quote(v)).append('\n'));
     return sb.toString();
   }
 
   private void writeConf() throws IOException {
     Fs.writeAtomically(dataDir.resolve(CONF_FILE), confText().getBytes(StandardCharsets.UTF_8));
-  }
-
-  private static String quote(String value) {
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'";
-  }
-
-  private void clearStalePidFile() {
-    Path pidFile = dataDir.resolve("postmaster.pid");
-    List<String> lines;
-    try {
-      lines = Files.readAllLines(pidFile, StandardCharsets.UTF_8);
-    } catch (NoSuchFileException e) {
-      return;
-    } catch (IOException e) {
-      throw new EmbeddedPostgresException("cannot read " + pidFile + ": " + e, e);
-    }
-    long pid = lines.isEmpty() ? -1 : parsePid(lines.get(0));
-    if (pid > 0 && ownsDataDir(pid)) {
-      throw new EmbeddedPostgresException.AlreadyRunning(dataDir, pid);
-    }
-    try {
-      Files.deleteIfExists(pidFile);
-      log.info("{}: removed stale postmaster.pid (pid {} is not running)", this, pid > 0 ? pid : "unreadable");
-    } catch (IOException e) {
-      throw new EmbeddedPostgresException("cannot remove stale " + pidFile + ": " + e, e);
-    }
-  }
-
-  private static long parsePid(String line) {
-    try {
-      return Long.parseLong(line.strip());
-    } catch (NumberFormatException e) {
-      return -1;
-    }
-  }
-
-  /**
-   * Whether pid is a live postmaster of this data directory. A postmaster's working directory is
-   * its data directory; when that cannot be read (another user's process), any live postgres
-   * counts. After a reboot a stale pid can belong to an unrelated process, which must not block
-   * the start.
-   */
-  private boolean ownsDataDir(long pid) {
-    Optional<ProcessHandle> handle = ProcessHandle.of(pid);
-    if (handle.isEmpty() || !handle.get().isAlive() || isDead(pid)) {
-      return false;
-    }
-    try {
-      Path cwd = Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "cwd"));
-      return cwd.equals(dataDir.toRealPath());
-    } catch (IOException | UnsupportedOperationException e) {
-      Optional<String> command = handle.get().info().command();
-      return command.isEmpty() || Path.of(command.get()).getFileName().toString().equals("postgres");
-    }
   }
 
   // ---------------------------------------------------------------- commands
@@ -538,7 +236,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     command.add(dataDir.toString());
     command.add("-p");
     command.add(Integer.toString(port));
-    for (String name : PROTECTED) {
+    for (String name : ServerSettings.PROTECTED) {
       command.add("-c");
       command.add(name + "=" + settings.get(name));
     }
@@ -560,7 +258,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     return pb;
   }
 
-  private static void scrubEnvironment(Map<String, String> env) {
+  static void scrubEnvironment(Map<String, String> env) {
     env.keySet().removeIf(k -> k.startsWith("PG"));
   }
 
@@ -590,7 +288,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     try {
       awaitReady(started, startTimeout);
     } catch (RuntimeException e) {
-      killTree(started);
+      control.killTree(started);
       throw e;
     }
     process = started;
@@ -613,7 +311,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
             this + ": PostgreSQL exited with status " + postmaster.exitValue() + " before accepting"
                 + " connections; last lines of " + logFile + ":\n" + logTail());
       }
-      if (pidFileSaysReady(postmaster.pid()) && acceptsTcp()) {
+      if (control.pidFileSaysReady(postmaster.pid()) && control.acceptsTcp()) {
         return;
       }
       if (System.nanoTime() - deadline > 0) {
@@ -636,37 +334,13 @@ public final class EmbeddedPostgres implements AutoCloseable {
    * {@code postmaster.pid} is alive, its status is "ready", and 127.0.0.1:port accepts TCP.
    */
   public boolean isReady() {
-    List<String> lines = pidFileLines();
+    List<String> lines = control.pidFileLines();
     if (lines.isEmpty()) {
       return false;
     }
-    long pid = parsePid(lines.get(0));
+    long pid = Postmaster.parsePid(lines.get(0));
     return pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
-        && pidFileSaysReady(pid) && acceptsTcp();
-  }
-
-  private boolean pidFileSaysReady(long pid) {
-    List<String> lines = pidFileLines();
-    return lines.size() > PID_FILE_STATUS_LINE
-        && parsePid(lines.get(0)) == pid
-        && lines.get(PID_FILE_STATUS_LINE).strip().equals("ready");
-  }
-
-  private List<String> pidFileLines() {
-    try {
-      return Files.readAllLines(dataDir.resolve("postmaster.pid"), StandardCharsets.UTF_8);
-    } catch (IOException e) { // absent, or being rewritten
-      return List.of();
-    }
-  }
-
-  private boolean acceptsTcp() {
-    try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress(LOOPBACK, port), 1000);
-      return true;
-    } catch (IOException e) {
-      return false;
-    }
+        && control.pidFileSaysReady(pid) && control.acceptsTcp();
   }
 
   /**
@@ -680,17 +354,17 @@ public final class EmbeddedPostgres implements AutoCloseable {
       return;
     }
     log.info("{}: stopping (fast shutdown of pid {})", this, p.pid());
-    if (!signal("INT", p.pid())) {
+    if (!control.signal("INT", p.pid())) {
       p.destroy(); // SIGTERM: smart shutdown, better than nothing
     }
     try {
       if (!p.waitFor(stopTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
         log.warn("{}: pid {} did not stop within {}; sending SIGKILL", this, p.pid(), stopTimeout);
-        killTree(p);
+        control.killTree(p);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      killTree(p);
+      control.killTree(p);
     }
     process = null;
     log.info("{}: stopped", this);
@@ -706,7 +380,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
       return;
     }
     log.warn("{}: killing pid {} and its children with SIGKILL", this, p.pid());
-    killTree(p);
+    control.killTree(p);
     process = null;
   }
 
@@ -716,103 +390,12 @@ public final class EmbeddedPostgres implements AutoCloseable {
    * until they are gone. Returns the pid killed, or -1 if none was running. For fencing.
    */
   public long killOwner() {
-    List<String> lines = pidFileLines();
-    long pid = lines.isEmpty() ? -1 : parsePid(lines.get(0));
-    if (pid <= 0 || !ownsDataDir(pid)) {
-      return -1;
-    }
-    ProcessHandle handle = ProcessHandle.of(pid).orElse(null);
-    if (handle == null) {
-      return -1;
-    }
-    log.warn("{}: killing postmaster pid {} and its children with SIGKILL", this, pid);
-    List<ProcessHandle> children = handle.descendants().toList();
-    handle.destroyForcibly();
-    children.forEach(ProcessHandle::destroyForcibly);
-    long deadline = System.nanoTime() + KILL_WAIT.toNanos();
-    List<Long> pids = new ArrayList<>(children.stream().map(ProcessHandle::pid).toList());
-    pids.add(pid);
-    for (long each : pids) {
-      while (!isDead(each) && System.nanoTime() - deadline < 0) {
-        try {
-          Thread.sleep(5);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return pid;
-        }
-      }
-    }
-    return pid;
+    return control.killOwner();
   }
 
   /** SIGKILL a postmaster started from {@link #serverCommand()} by someone else, and its children; waits until they are gone. */
   public void killProcess(Process postmaster) {
-    killTree(postmaster);
-  }
-
-  private void killTree(Process p) {
-    List<ProcessHandle> children = p.descendants().toList();
-    p.destroyForcibly();
-    children.forEach(ProcessHandle::destroyForcibly);
-    long deadline = System.nanoTime() + KILL_WAIT.toNanos();
-    boolean interrupted = false;
-    try {
-      if (!p.waitFor(KILL_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-        log.warn("{}: pid {} is still alive {} after SIGKILL", this, p.pid(), KILL_WAIT);
-      }
-      // Orphaned children hold the old shared memory until they die; a new postmaster refuses to
-      // start while they do. A zombie has released its memory, so it counts as gone.
-      for (ProcessHandle child : children) {
-        while (!isDead(child.pid())) {
-          if (System.nanoTime() - deadline > 0) {
-            log.warn("{}: child pid {} is still alive {} after SIGKILL", this, child.pid(), KILL_WAIT);
-            break;
-          }
-          Thread.sleep(5);
-        }
-      }
-    } catch (InterruptedException e) {
-      interrupted = true;
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  /** Gone, or a zombie (exited, waiting to be reaped by its new parent). */
-  private static boolean isDead(long pid) {
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-      int close = stat.lastIndexOf(')');
-      char state = close >= 0 && close + 2 < stat.length() ? stat.charAt(close + 2) : '?';
-      return state == 'Z' || state == 'X';
-    } catch (IOException e) {
-      return ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true);
-    }
-  }
-
-  private boolean signal(String signal, long pid) {
-    for (String kill : List.of("/bin/kill", "/usr/bin/kill")) {
-      if (Files.isExecutable(Path.of(kill))) {
-        try {
-          Process p = new ProcessBuilder(kill, "-" + signal, Long.toString(pid)).redirectErrorStream(true).start();
-          p.getOutputStream().close();
-          String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-          if (p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0) {
-            return true;
-          }
-          log.warn("{}: {} -{} {} failed: {}", this, kill, signal, pid, out.strip());
-          return false;
-        } catch (IOException e) {
-          log.warn("{}: cannot run {}: {}", this, kill, e.toString());
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return false;
-        }
-      }
-    }
-    log.warn("{}: no kill command at /bin/kill or /usr/bin/kill; cannot send SIG{}", this, signal);
-    return false;
+    control.killTree(postmaster);
   }
 
   /** Whether the server this instance started is alive. */
@@ -924,84 +507,6 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
   // ---------------------------------------------------------------- settings
 
-  private static Map<String, String> defaultSettings() {
-    Map<String, String> m = new LinkedHashMap<>();
-    m.put("fsync", "on");
-    m.put("synchronous_commit", "on");
-    m.put("full_page_writes", "on");
-    m.put("wal_level", "replica");
-    m.put("listen_addresses", LOOPBACK);
-    m.put("unix_socket_directories", "");
-    m.put("max_connections", "200");
-    m.put("shared_buffers", "256MB");
-    m.put("max_wal_size", "2GB");
-    m.put("checkpoint_timeout", "15min");
-    m.put("log_destination", "stderr");
-    m.put("logging_collector", "off");
-    m.put("log_line_prefix", "%m [%p] ");
-    return Collections.unmodifiableMap(m);
-  }
-
-  /** Returns the normalized (lower-case) name, or throws explaining why the setting is refused. */
-  static String checkSetting(String name, String value) {
-    Objects.requireNonNull(name, "setting name");
-    Objects.requireNonNull(value, "value of setting " + name);
-    if (!SETTING_NAME.matcher(name).matches()) {
-      throw new EmbeddedPostgresException(
-          "setting name '" + name + "' is not a PostgreSQL parameter name (letters, digits, '_',"
-              + " optionally 'prefix.name')");
-    }
-    String key = name.toLowerCase(Locale.ROOT);
-    if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0) {
-      throw new EmbeddedPostgresException("value of setting " + key + " must be a single line without NUL characters");
-    }
-    String v = value.strip().toLowerCase(Locale.ROOT);
-    switch (key) {
-      case "fsync" -> {
-        if (!TRUE_BOOL.contains(v)) {
-          throw new EmbeddedPostgresException(
-              "fsync='" + value + "' is refused: without fsync PostgreSQL acknowledges commits it has"
-                  + " not forced to disk, so a crash or power loss loses acknowledged transactions and"
-                  + " can corrupt the database beyond repair. Bulwark only runs PostgreSQL durably;"
-                  + " remove the setting (fsync is always on)");
-        }
-      }
-      case "full_page_writes" -> {
-        if (!TRUE_BOOL.contains(v)) {
-          throw new EmbeddedPostgresException(
-              "full_page_writes='" + value + "' is refused: a crash in the middle of a page write"
-                  + " then leaves torn pages that crash recovery cannot repair, losing committed data."
-                  + " Bulwark only runs PostgreSQL durably; remove the setting (full_page_writes is"
-                  + " always on)");
-        }
-      }
-      case "synchronous_commit" -> {
-        if (!DURABLE_SYNCHRONOUS_COMMIT.contains(v)) {
-          throw new EmbeddedPostgresException(
-              "synchronous_commit='" + value + "' is refused: PostgreSQL would acknowledge commits"
-                  + " before their WAL is flushed to disk, so a crash loses the most recently"
-                  + " acknowledged transactions. Allowed values: on, local, remote_write,"
-                  + " remote_apply");
-        }
-      }
-      case "port" ->
-          throw new EmbeddedPostgresException("set the port with port(int), not setting(\"port\", ...)");
-      case "data_directory", "config_file", "hba_file", "ident_file" ->
-          throw new EmbeddedPostgresException(
-              "setting " + key + " is managed by the launcher (the data directory is dataDir)");
-      case "listen_addresses" -> {
-        List<String> addresses = List.of(v.split("\\s*,\\s*"));
-        if (addresses.stream().noneMatch(a -> Set.of("127.0.0.1", "localhost", "*", "0.0.0.0").contains(a))) {
-          throw new EmbeddedPostgresException(
-              "listen_addresses='" + value + "' must include 127.0.0.1 (or localhost, 0.0.0.0, *):"
-                  + " the launcher and local clients connect to 127.0.0.1");
-        }
-      }
-      default -> {}
-    }
-    return key;
-  }
-
   static int currentUid() {
     try {
       return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
@@ -1097,8 +602,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
      * @throws EmbeddedPostgresException if the setting is refused
      */
     public Builder setting(String name, String value) {
-      String key = checkSetting(name, value);
-      settings.put(key, PROTECTED.contains(key) ? value.strip().toLowerCase(Locale.ROOT) : value);
+      String key = ServerSettings.checkSetting(name, value);
+      settings.put(key, ServerSettings.PROTECTED.contains(key) ? value.strip().toLowerCase(Locale.ROOT) : value);
       return this;
     }
 

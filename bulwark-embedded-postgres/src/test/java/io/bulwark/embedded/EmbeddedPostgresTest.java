@@ -321,4 +321,22 @@ class EmbeddedPostgresTest {
     Files.writeString(path, "#!/bin/sh\n" + body + "\n");
     Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rwxr-xr-x"));
   }
+
+  @Test
+  void the_cluster_hosts_block_of_pg_hba_is_rewritten_on_every_start_and_the_rest_kept() throws Exception {
+    Path dataDir = initialized("hba").dataDir();
+    Path hba = dataDir.resolve("pg_hba.conf");
+    String initdbLines = Files.readString(hba);
+    EmbeddedPostgres.builder().dataDir(dataDir).password(PASSWORD).clientHosts(List.of("127.0.0.11", "db.example"))
+        .build().prepareStart();
+    assertThat(Files.readString(hba)).startsWith(initdbLines)
+        .contains("host    all             all             127.0.0.11/32    scram-sha-256")
+        .contains("host    replication     all             db.example    scram-sha-256");
+    EmbeddedPostgres.builder().dataDir(dataDir).password(PASSWORD).clientHosts(List.of("127.0.0.12")).build().prepareStart();
+    assertThat(Files.readString(hba)).doesNotContain("127.0.0.11").contains("127.0.0.12/32").containsOnlyOnce(ServerSettings.HBA_BEGIN);
+    EmbeddedPostgres.builder().dataDir(dataDir).password(PASSWORD).build().prepareStart();
+    assertThat(Files.readString(hba)).isEqualTo(initdbLines);
+    assertThatThrownBy(() -> EmbeddedPostgres.builder().dataDir(dataDir).password(PASSWORD).clientHosts(List.of("10.0.0.1 trust")))
+        .isInstanceOf(EmbeddedPostgresException.class).hasMessageContaining("not an address or host name");
+  }
 }
