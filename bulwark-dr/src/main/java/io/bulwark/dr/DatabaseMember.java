@@ -64,6 +64,8 @@ public final class DatabaseMember implements AutoCloseable {
   private static final Duration WATCHDOG_EVERY = Duration.ofMillis(50);
   /** A standby that fails to start this many times in a row is rebuilt from the archive. */
   private static final int STANDBY_FAILURES_BEFORE_SEED = 3;
+  /** A standby that runs but does not stream from a live leader for this long is rebuilt from the archive. */
+  static final Duration NOT_STREAMING_BEFORE_SEED = Duration.ofSeconds(60);
 
   /** A database node of the cluster: how the others reach it. */
   public record Peer(String name, String address, int port) {}
@@ -110,6 +112,9 @@ public final class DatabaseMember implements AutoCloseable {
   private Instant leadingSince;
   private CompletableFuture<BackupManifest> seedBackup;
   private boolean slotsMade;
+  private String publishedSeed;
+  private Connection admin;
+  private long notStreamingSince; // while following: since when the standby has not been streaming (0: it is)
   private String lastAction = "";
 
   public DatabaseMember(Config config, EmbeddedPostgres pg, LeaseStore leases, ClusterKeys keys, BlobStore archive,
@@ -365,6 +370,13 @@ public final class DatabaseMember implements AutoCloseable {
       });
     } else if (seedBackup.isCompletedExceptionally()) {
       seedBackup = null; // retried next tick
+    } else if (seedBackup.isDone()) {
+      // each newer base backup becomes the seed: retention prunes old ones, and a seed from a recent
+      // backup replays less WAL
+      Optional<String> newest = backups.status().newestBackup();
+      if (newest.isPresent() && !newest.get().equals(publishedSeed)) {
+        BackupCatalog.backups(archive).stream().filter(b -> b.label().equals(newest.get())).findFirst().ifPresent(this::publishSeed);
+      }
     }
     replication();
   }
@@ -373,6 +385,7 @@ public final class DatabaseMember implements AutoCloseable {
     if (!writable) return;
     try {
       keys.put(SEED_KEY, JSON.createObjectNode().put("leader", config.self().name()).put("backup", m.label()).toString());
+      publishedSeed = m.label();
       log.info("standbys seed from backup {}", m.label());
     } catch (LeaseStoreUnavailableException e) {
       seedBackup = null; // published again next tick
@@ -383,7 +396,7 @@ public final class DatabaseMember implements AutoCloseable {
   private void replication() {
     String standby = null;
     FailoverPolicy.Sample sample;
-    try (Connection c = connect("postgres"); Statement st = c.createStatement();
+    try (Statement st = admin().createStatement();
         ResultSet rs = st.executeQuery("SELECT application_name, state, sync_state, flush_lsn, pg_current_wal_lsn()"
             + " FROM pg_stat_replication RIGHT JOIN (SELECT 1) one ON true ORDER BY (state = 'streaming') DESC NULLS LAST LIMIT 1")) {
       rs.next();
@@ -391,6 +404,7 @@ public final class DatabaseMember implements AutoCloseable {
       sample = new FailoverPolicy.Sample(rs.getString(2), rs.getString(3), rs.getString(4) == null ? null : Lsn.parse(rs.getString(4)),
           Lsn.parse(rs.getString(5)));
     } catch (SQLException e) {
+      closeAdmin();
       note("cannot read replication state: " + e.getMessage());
       return;
     }
@@ -419,6 +433,7 @@ public final class DatabaseMember implements AutoCloseable {
   }
 
   private void stepDown(String why) {
+    closeAdmin();
     boolean was = writable || role == Role.PRIMARY;
     writable = false;
     if (pg.isRunning() || was) pg.killOwner();
@@ -451,6 +466,7 @@ public final class DatabaseMember implements AutoCloseable {
         + " application_name=" + config.self().name() + " connect_timeout=2";
     try {
       if (!conninfo.equals(followed) || !pg.isRunning()) {
+        notStreamingSince = 0; // a new leader, or a fresh start: give it time to connect
         Fs.touchSynced(pg.dataDir().resolve("standby.signal"));
         pg.writeRuntimeSettings(Map.of("primary_conninfo", conninfo, "synchronous_standby_names", ""));
       }
@@ -464,7 +480,20 @@ public final class DatabaseMember implements AutoCloseable {
       followed = conninfo;
       standbyFailures = 0;
       role = Role.STANDBY;
-      note("standby of " + leader);
+      if (streaming()) {
+        notStreamingSince = 0;
+        note("standby of " + leader);
+      } else if (notStreamingSince == 0) {
+        notStreamingSince = System.nanoTime();
+      } else if (System.nanoTime() - notStreamingSince > NOT_STREAMING_BEFORE_SEED.toNanos()) {
+        // running but unable to follow this leader (e.g. its history forked before what this node replayed)
+        notStreamingSince = 0;
+        writeLocal("role", "rebuild");
+        events.record(Kinds.DB_REBUILD, config.self().name() + " has not streamed from " + leader + " for "
+            + NOT_STREAMING_BEFORE_SEED.toSeconds() + " s while it leads; rebuilding it from the archive");
+      } else {
+        note("standby of " + leader + ", not streaming yet");
+      }
     } catch (IOException | RuntimeException e) {
       standbyFailures++;
       pg.killOwner();
@@ -486,6 +515,7 @@ public final class DatabaseMember implements AutoCloseable {
     }
     role = Role.SEEDING;
     writable = false;
+    closeAdmin();
     pg.killOwner();
     String label = s.path("backup").asText();
     StandbySeed.Result r = StandbySeed.seed(archive, label, pg.dataDir());
@@ -506,6 +536,36 @@ public final class DatabaseMember implements AutoCloseable {
     if (name.equals(config.self().name())) return config.self();
     return config.peers().stream().filter(p -> p.name().equals(name)).findFirst()
         .orElseThrow(() -> new DrException("the leader key names '" + name + "', which is not a database node of this cluster"));
+  }
+
+  /** Whether this standby's WAL receiver streams from its primary now. */
+  private boolean streaming() {
+    try (Statement st = admin().createStatement(); ResultSet rs = st.executeQuery("SELECT status FROM pg_stat_wal_receiver")) {
+      return rs.next() && "streaming".equals(rs.getString(1));
+    } catch (SQLException e) {
+      closeAdmin();
+      return false;
+    }
+  }
+
+  /**
+   * The loop's own connection for its checks (every tick, so kept open rather than opened each time);
+   * closed on any error and opened again at the next use. Only the loop thread uses it.
+   */
+  private Connection admin() throws SQLException {
+    if (admin == null || admin.isClosed()) admin = connect("postgres");
+    return admin;
+  }
+
+  private void closeAdmin() {
+    if (admin != null) {
+      try {
+        admin.close();
+      } catch (SQLException ignored) {
+        // it is going away either way
+      }
+      admin = null;
+    }
   }
 
   private boolean inRecovery() {
@@ -610,6 +670,7 @@ public final class DatabaseMember implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     watchdog.shutdownNow();
+    closeAdmin(); // the loop has ended: this thread may use the loop's connection now
     closeBackups();
     writable = false;
     pg.stop();
