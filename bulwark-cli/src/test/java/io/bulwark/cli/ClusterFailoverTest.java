@@ -462,6 +462,35 @@ class ClusterFailoverTest {
     }
   }
 
+  @Test
+  @Order(7)
+  void restarting_the_primary_hosts_agent_hands_over_to_the_standby_and_the_old_primary_rejoins_without_a_rebuild() throws Exception {
+    String old = awaitSynchronousPair(Duration.ofSeconds(120));
+    String next = old.equals("host-a") ? "host-b" : "host-a";
+    long restartedAt;
+    try (Submitter load = new Submitter()) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.acknowledged.size() >= 20);
+      long failedBefore = load.failed.get();
+      Process agent = agents.get(old);
+      long stoppedAt = System.nanoTime();
+      restartedAt = stoppedAt;
+      agent.destroy(); // SIGTERM, as systemctl restart does
+      assertThat(agent.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      agents.put(old, agent(old, old.equals("host-a") ? etcdArgsOfA() : List.of()));
+      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+          .until(() -> load.firstAckSentAfter(stoppedAt + 1_000_000_000L) != Long.MAX_VALUE && next.equals(primary()));
+      await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() -> old.equals(synchronousStandbyOf(next)));
+      load.close();
+      System.out.printf("primary agent restart drill: %s's agent restarted, %s took over; %d submits acknowledged, %d failed meanwhile%n",
+          old, next, load.acknowledged.size(), load.failed.get() - failedBefore);
+      assertAllAcknowledgedTasksExist(next, load.acknowledged);
+    }
+    String since = (Duration.ofNanos(System.nanoTime() - restartedAt).toSeconds() + 1) + "s";
+    String recent = run("events", "--cluster", clusterFile.toString(), "--since", since);
+    assertThat(recent).as("the cleanly stopped primary hands over and rejoins as a standby without a rebuild")
+        .contains(old + " stopped cleanly and hands over to " + next).doesNotContain(old + " seeded from");
+  }
+
   static List<String> etcdArgsOfA() {
     List<String> out = new ArrayList<>();
     for (TcpProxy p : etcdLinksOfA) out.addAll(List.of("--etcd-endpoint", "http://127.0.0.1:" + p.port()));

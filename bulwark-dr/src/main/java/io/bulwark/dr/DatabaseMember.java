@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * decisions are {@link MemberPolicy}'s; this class observes and carries them out.
  *
  * <p>Threads and their state: the <b>loop</b> thread (every {@link #TICK}) owns everything: the
- * lease, the server's role, replication, seeding. The <b>watchdog</b> thread (every 50 ms) only
+ * lease, the server's role, replication, seeding; it also starts and stops the server, which dies
+ * with the thread that started it. The <b>watchdog</b> thread (every 50 ms) only
  * reads the deadline up to which the lease is known to be ours ({@link #leadUntilNanos}) and kills
  * the primary the moment it passes, even while the loop is blocked on an etcd call that will not
  * answer: that is how a primary cut off from etcd stops accepting writes before anyone else can
@@ -101,6 +102,7 @@ public final class DatabaseMember implements AutoCloseable {
   private volatile Role role = Role.STARTING;
   private volatile String lastWhy = "";
   private volatile String syncStandby; // what db/sync says, as this leader last wrote it
+  private volatile boolean closing;
 
   // the loop's own
   private LeaseStore.Lease lease;
@@ -180,6 +182,7 @@ public final class DatabaseMember implements AutoCloseable {
   // ---------------------------------------------------------------- the loop
 
   private void tick() {
+    if (closing) return;
     try {
       if (!writable) closeBackups(); // the watchdog fenced the primary: only a primary archives and backs up
       renewLease();
@@ -660,26 +663,71 @@ public final class DatabaseMember implements AutoCloseable {
     seedBackup = null;
   }
 
-  /** Stops deciding; a leader releases its lease (so a standby takes over at once) after stopping its server. */
+  /**
+   * Stops deciding; a leader stops its server and then releases its lease, so that its synchronous
+   * standby takes over at once (a planned switchover), and marks itself to rejoin as that standby's
+   * standby when it stopped cleanly.
+   */
   @Override
   public void close() {
+    closing = true; // no tick decides anything from now on
+    CompletableFuture<Void> stopped = new CompletableFuture<>();
+    try {
+      // on the loop's thread: PostgreSQL was started from it and dies with it (pdeathsig), so it must
+      // still live while the server is stopped cleanly
+      loop.execute(() -> {
+        try {
+          stopServer();
+          stopped.complete(null);
+        } catch (Throwable t) {
+          stopped.completeExceptionally(t);
+        }
+      });
+      stopped.get(2, TimeUnit.MINUTES);
+    } catch (java.util.concurrent.RejectedExecutionException | java.util.concurrent.ExecutionException
+        | java.util.concurrent.TimeoutException e) {
+      log.warn("{}: stopping the database node did not finish cleanly: {}", config.self().name(), e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     loop.shutdown();
     try {
       loop.awaitTermination(30, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  private void stopServer() {
     watchdog.shutdownNow();
-    closeAdmin(); // the loop has ended: this thread may use the loop's connection now
+    closeAdmin();
     closeBackups();
+    boolean led = writable;
+    String standby = syncStandby;
     writable = false;
     pg.stop();
+    if (led && standby != null && !Files.exists(pg.dataDir().resolve("postmaster.pid"))) {
+      // A clean shutdown while a synchronous standby streamed: PostgreSQL's WAL senders send everything
+      // up to the shutdown checkpoint before they exit, so the standby, promoted next, forks its
+      // timeline after this node's last record, and this node can follow it without a rebuild (had it
+      // not received it all, this node would not stream, and is rebuilt after a minute).
+      try {
+        Fs.touchSynced(pg.dataDir().resolve("standby.signal"));
+        writeLocal("role", "standby");
+        events.record(Kinds.DB_PRIMARY, config.self().name() + " stopped cleanly and hands over to " + standby
+            + ", its synchronous standby; it will rejoin as its standby");
+      } catch (IOException | RuntimeException e) {
+        log.warn("{}: cannot mark the data directory for rejoining as a standby ({}); it will be rebuilt", config.self().name(),
+            e.toString());
+      }
+    }
     if (lease != null) {
       try {
         leases.release(lease);
       } catch (LeaseStoreUnavailableException e) {
         // expires by itself
       }
+      lease = null;
     }
   }
 }
