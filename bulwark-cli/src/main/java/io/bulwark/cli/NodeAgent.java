@@ -62,6 +62,7 @@ final class NodeAgent implements AutoCloseable {
   private EtcdClusterState state;
   private EtcdClusterState.Registration registration;
   private EventRecorder events = EventRecorder.NONE;
+  private io.bulwark.cluster.events.EventJournal journal;
   private Supervisor supervisor;
   private String clusterId;
   private volatile String lastRegistrationError;
@@ -103,7 +104,8 @@ final class NodeAgent implements AutoCloseable {
     state = new EtcdClusterState(etcdEndpoints, spec.etcdPrefix(), ETCD_TIMEOUT);
     clusterId = state.join(readClusterId());
     writeClusterId(clusterId);
-    events = new EventRecorder(state.journal(), node.name(), "agent");
+    journal = state.journal();
+    events = new EventRecorder(journal, node.name(), "agent");
     supervisor = new Supervisor(dir, events.as("supervisor"));
     String password = readPassword();
     if (node.runs(Role.POSTGRES)) startDatabase(password);
@@ -340,6 +342,7 @@ final class NodeAgent implements AutoCloseable {
     if (database != null) database.close();
     events.record(Kinds.COMPONENT_EXIT, "agent of " + node.name() + " stopped");
     if (registration != null) registration.close();
+    if (journal != null) journal.close(); // writes what is still queued (the last events) before the client goes
     if (state != null) state.close();
   }
 }

@@ -299,6 +299,7 @@ public final class DatabaseMember implements AutoCloseable {
     LeaseStore.Lease earlier = new LeaseStore.Lease(LEADER_KEY, config.self().name(), Long.parseLong(id.get()), config.lease().ttl());
     if (leases.renew(earlier)) {
       lease = earlier;
+      lastRenewSent = sent;
       leaderLease.acquired(sent);
       publishDeadline();
       becomeLeader("continued its lease, which etcd still holds for it");
@@ -326,6 +327,13 @@ public final class DatabaseMember implements AutoCloseable {
       running = true;
     }
     writeLocal("role", "primary");
+    if (leaderLease.verdict(System.nanoTime()) != LeaderLease.Verdict.LEAD) {
+      note("the lease ran out while the server started; not promoting it"); // the next tick decides again
+      return;
+    }
+    // From here the watchdog guards the server: should the lease run out during or after the
+    // promotion, it kills the server; it never becomes writable unguarded.
+    writable = true;
     if (running && inRecovery()) {
       promote();
     } else if (!running) {
@@ -338,7 +346,6 @@ public final class DatabaseMember implements AutoCloseable {
     } else {
       reload();
     }
-    writable = true;
     role = Role.PRIMARY;
     leadingSince = Instant.now();
     slotsMade = false;
