@@ -485,7 +485,8 @@ class ClusterFailoverTest {
           old, next, load.acknowledged.size(), load.failed.get() - failedBefore);
       assertAllAcknowledgedTasksExist(next, load.acknowledged);
     }
-    String since = (Duration.ofNanos(System.nanoTime() - restartedAt).toSeconds() + 1) + "s";
+    // the window starts a little before the restart: `events` computes it when its own JVM has started
+    String since = (Duration.ofNanos(System.nanoTime() - restartedAt).toSeconds() + 5) + "s";
     String recent = run("events", "--cluster", clusterFile.toString(), "--since", since);
     assertThat(recent).as("the cleanly stopped primary hands over and rejoins as a standby without a rebuild")
         .contains(old + " stopped cleanly and hands over to " + next).doesNotContain(old + " seeded from");

@@ -166,6 +166,12 @@ public final class BackupService implements AutoCloseable {
     return r;
   }
 
+  /** The newest complete base backup as of the schedule's last look at the repository: no I/O. */
+  public Optional<BackupManifest> newestBackup() {
+    List<BackupManifest> c = catalog;
+    return c.isEmpty() ? Optional.empty() : Optional.of(c.get(c.size() - 1));
+  }
+
   public Status status() {
     List<BackupManifest> c = catalog;
     WalArchiver.Status archiving = archiver.status();

@@ -383,10 +383,8 @@ public final class DatabaseMember implements AutoCloseable {
     } else if (seedBackup.isDone()) {
       // each newer base backup becomes the seed: retention prunes old ones, and a seed from a recent
       // backup replays less WAL
-      Optional<String> newest = backups.status().newestBackup();
-      if (newest.isPresent() && !newest.get().equals(publishedSeed)) {
-        BackupCatalog.backups(archive).stream().filter(b -> b.label().equals(newest.get())).findFirst().ifPresent(this::publishSeed);
-      }
+      // (from the schedule's catalog in memory: this runs every tick)
+      backups.newestBackup().filter(b -> !b.label().equals(publishedSeed)).ifPresent(this::publishSeed);
     }
     replication();
   }
