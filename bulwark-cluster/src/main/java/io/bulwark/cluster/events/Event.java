@@ -37,6 +37,14 @@ public record Event(Instant at, String node, String source, String kind, String 
     public static final String COMPONENT_START = "component.start";
     public static final String ARCHIVE_FAILURE = "archive.failure";
     public static final String BACKEND_STATE = "gateway.backend";
+    /** The DNS name was pointed at another gateway (automatic or planned). */
+    public static final String DNS_SWITCH = "dns.switch";
+    /** A gateway, probed from outside through its public port, changed health. */
+    public static final String DNS_GATEWAY = "dns.gateway";
+    /** The DNS provider failed a request (unreachable, 5xx, 429, refused), or works again. */
+    public static final String DNS_PROVIDER = "dns.provider";
+    /** A DNS controller became, or stopped being, the one that acts. */
+    public static final String DNS_LEADER = "dns.leader";
 
     private Kinds() {}
   }
