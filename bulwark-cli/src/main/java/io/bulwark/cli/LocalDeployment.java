@@ -8,6 +8,7 @@ import io.bulwark.dr.BackupService;
 import io.bulwark.dr.FailoverController;
 import io.bulwark.dr.PrimaryAccess;
 import io.bulwark.dr.WalArchiver;
+import io.bulwark.dns.BindServer;
 import io.bulwark.storage.FileSystemBlobStore;
 import io.bulwark.embedded.EmbeddedPostgres;
 import io.bulwark.postgres.ApiKeyRepository;
@@ -50,33 +51,50 @@ final class LocalDeployment implements AutoCloseable {
    * controller; without it, one PostgreSQL node (pg-a) restarted by the supervisor.
    */
   record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb,
-      boolean standby, BackupService.Config backups) {
+      boolean standby, BackupService.Config backups, java.util.Optional<FrontDoor> frontDoor) {
     static Options defaults() {
-      return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true, BackupService.Config.DEFAULTS);
+      return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true, BackupService.Config.DEFAULTS, java.util.Optional.empty());
+    }
+
+    Options withFrontDoor(FrontDoor f) {
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, java.util.Optional.of(f));
     }
 
     Options withPort(int p) {
-      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups);
+      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor);
     }
 
     Options withWorkers(int n) {
-      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups);
+      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor);
     }
 
     Options withWorkerArgs(String... args) {
-      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups);
+      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups, frontDoor);
     }
 
     Options withLb(Lb l) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups, frontDoor);
     }
 
     Options withBackups(BackupService.Config b) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b, frontDoor);
     }
 
     Options withStandby(boolean s) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups, frontDoor);
+    }
+  }
+
+  /**
+   * The DNS front door of {@code up --dns bind}: a second gateway on its own loopback address, a local
+   * BIND serving {@code zone}, and the DNS controller keeping {@code name} on a healthy gateway.
+   *
+   * @param secondAddress the second gateway's address (the first listens on 127.0.0.1): a DNS record
+   *     holds addresses, not ports, so the two gateways share the port and differ by address
+   */
+  record FrontDoor(String name, String zone, int dnsPort, String secondAddress, Duration ttl) {
+    static FrontDoor defaults(int dnsPort) {
+      return new FrontDoor("api.bulwark.test", "bulwark.test", dnsPort, "127.0.0.2", Duration.ofSeconds(5));
     }
   }
 
@@ -97,6 +115,8 @@ final class LocalDeployment implements AutoCloseable {
   private final List<Component> workers = new ArrayList<>();
   private final List<Component> apis = new ArrayList<>();
   private Component gateway;
+  /** The front door's parts (empty without --dns): the second gateway, BIND, the DNS controller. */
+  private final List<Component> frontDoor = new ArrayList<>();
   private String adminKey;
   private boolean adminKeyCreated;
   private int nextWorker = 1;
@@ -165,12 +185,50 @@ final class LocalDeployment implements AutoCloseable {
     apis.add(apiServer("api-main"));
     apis.add(apiServer("api-backup"));
     for (Component a : apis) supervisor.start(a);
-    gateway = options.lb() == Lb.HAPROXY ? haproxy() : builtinGateway();
+    gateway = options.lb() == Lb.HAPROXY ? haproxy() : builtinGateway("gateway", "127.0.0.1");
     supervisor.start(gateway);
     addWorkers(options.workers());
     for (Component a : apis) awaitHealthy(a, Duration.ofSeconds(60));
     awaitHealthy(gateway, Duration.ofSeconds(60));
     awaitInService(balancer(), "api-main", Duration.ofSeconds(30));
+    options.frontDoor().ifPresent(this::startFrontDoor);
+  }
+
+  /**
+   * The front door of {@code --dns bind}: a second built-in gateway (same API servers, same port, its
+   * own loopback address), a local BIND serving the zone with the name on the first gateway, and the
+   * DNS controller moving the name to whichever gateway is healthy.
+   */
+  private void startFrontDoor(FrontDoor f) {
+    if (options.lb() != Lb.BUILTIN) throw new BulwarkException("--dns bind runs a second built-in gateway; use it without --lb haproxy");
+    Component second = builtinGateway("gateway-b", f.secondAddress());
+    frontDoor.add(second);
+    supervisor.start(second);
+    String relative = f.name().substring(0, f.name().length() - f.zone().length() - 1);
+    BindServer bind = BindServer.prepare(new BindServer.Config(dir.root().resolve("dns"), "127.0.0.1", f.dnsPort(), f.zone(),
+        Map.of(relative, "127.0.0.1"), f.ttl()));
+    Component named = new Component("named", "dns-server", f.dnsPort(), null, dir.logs().resolve("named.log").toFile(), bind::command);
+    frontDoor.add(named);
+    supervisor.start(named);
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!bind.answers()) {
+      if (System.nanoTime() > deadline) {
+        throw new BulwarkException("BIND did not answer on 127.0.0.1:" + f.dnsPort() + " within 30 s; its log " + named.log + " ends:\n"
+            + tail(named.log.toPath(), 15));
+      }
+      pause(50);
+    }
+    int adminPort = Ports.free();
+    Component controller = new Component("dns", "dns", adminPort, "/health/ready", dir.logs().resolve("dns.log").toFile(),
+        () -> javaRole("dns", "64m", List.of("run", "--name", "dns", "--record", f.name(), "--zone", f.zone(),
+            "--ttl", f.ttl().toSeconds() + "s", "--gateway", "gateway=127.0.0.1:" + options.port(),
+            "--gateway", "gateway-b=" + f.secondAddress() + ":" + options.port(), "--provider", "rfc2136",
+            "--server", "127.0.0.1:" + f.dnsPort(), "--tsig-key-file", bind.keyFile().toString(),
+            "--admin-port", Integer.toString(adminPort), "--data-dir", dir.root().toString())));
+    frontDoor.add(controller);
+    supervisor.start(controller);
+    awaitHealthy(second, Duration.ofSeconds(60));
+    awaitHealthy(controller, Duration.ofSeconds(60));
   }
 
   /**
@@ -232,15 +290,16 @@ final class LocalDeployment implements AutoCloseable {
         () -> role("api", options.apiArgs(), "--name", name, "--port", Integer.toString(port)));
   }
 
-  /** The built-in gateway on the public port: api-main primary, api-backup backup. */
-  private Component builtinGateway() {
+  /** A built-in gateway on the public port of {@code host}: api-main primary, api-backup backup. */
+  private Component builtinGateway(String name, String host) {
     int adminPort = Ports.free();
-    Component g = new Component("gateway", "gateway", options.port(), "/health/ready", dir.logs().resolve("gateway.log").toFile(),
-        () -> javaRole("gateway", List.of("--name", "gateway", "--port", Integer.toString(options.port()),
+    Component g = new Component(name, "gateway", options.port(), "/health/ready", dir.logs().resolve(name + ".log").toFile(),
+        () -> javaRole("gateway", List.of("--name", name, "--host", host, "--port", Integer.toString(options.port()),
             "--admin-port", Integer.toString(adminPort),
             "--backend", "api-main=http://127.0.0.1:" + apis.get(0).port,
             "--backup", "api-backup=http://127.0.0.1:" + apis.get(1).port)));
     g.adminPort = adminPort;
+    g.healthHost = host;
     return g;
   }
 
@@ -376,6 +435,11 @@ final class LocalDeployment implements AutoCloseable {
     return gateway;
   }
 
+  /** The front door's components (the second gateway, named, the DNS controller); empty without --dns. */
+  List<Component> frontDoor() {
+    return List.copyOf(frontDoor);
+  }
+
   /** Where clients connect: the load balancer's port. */
   int entryPort() {
     return options.port();
@@ -401,6 +465,7 @@ final class LocalDeployment implements AutoCloseable {
     if (backups != null) backups.close();
     supervisor.stopRestarting();
     List<Component> roles = new ArrayList<>(workers);
+    roles.addAll(frontDoor);
     if (gateway != null) roles.add(gateway);
     roles.addAll(apis);
     Supervisor.terminate(roles, Duration.ofSeconds(20));
@@ -416,7 +481,7 @@ final class LocalDeployment implements AutoCloseable {
   static void awaitHealthy(Component c, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
-      if (StatusCommand.httpHealthy(c.port, c.healthPath)) return;
+      if (c.healthPath == null ? Ports.accepts(c.port, 500) : StatusCommand.httpHealthy(c.healthHost, c.port, c.healthPath)) return;
       pause(100);
     }
     throw new BulwarkException(c.name + " did not become ready within " + timeout.toSeconds() + " s; see " + c.log
@@ -475,7 +540,11 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   private ProcessBuilder javaRole(String role, List<String> args) {
-    return RoleProcess.command(dir, options.heap(), role, args);
+    return javaRole(role, options.heap(), args);
+  }
+
+  private ProcessBuilder javaRole(String role, String heap, List<String> args) {
+    return RoleProcess.command(dir, heap, role, args);
   }
 
   static String tail(java.nio.file.Path log, int lines) {

@@ -50,7 +50,7 @@ final class StatusCommand implements Callable<Integer> {
       boolean alive = pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
       int port = row.path("port").asInt();
       boolean healthy = alive && (row.path("healthPath").isTextual()
-          ? httpHealthy(port, row.path("healthPath").asText())
+          ? httpHealthy(row.path("healthHost").asText("127.0.0.1"), port, row.path("healthPath").asText())
           : Ports.accepts(port, 1000));
       row.put("alive", alive);
       row.put("healthy", healthy);

@@ -61,8 +61,22 @@ final class UpCommand implements Callable<Integer> {
       description = "How often the newest backup is restored into a scratch instance and checked (default: ${DEFAULT-VALUE})")
   String verifyInterval;
 
+  @Option(names = "--dns", defaultValue = "none", paramLabel = "none|bind",
+      description = {"The front door: `bind` adds a second gateway on 127.0.0.2 (same --port), a local BIND 9 serving zone",
+          "bulwark.test on 127.0.0.1:--dns-port, and the DNS controller keeping api.bulwark.test on a healthy gateway",
+          "(needs BIND installed: apt-get install bind9). Default: none, nothing installed needed."})
+  String dns;
+
+  @Option(names = "--dns-port", defaultValue = "8053", description = "With --dns bind: BIND's port on 127.0.0.1, UDP and TCP (default: ${DEFAULT-VALUE})")
+  int dnsPort;
+
   @Override
   public Integer call() throws Exception {
+    if (!dns.equals("none") && !dns.equals("bind")) throw new BulwarkException("--dns must be none or bind, got '" + dns + "'");
+    if (dns.equals("bind") && !lb.equals("builtin")) throw new BulwarkException("--dns bind runs two built-in gateways; drop --lb " + lb);
+    if (dns.equals("bind") && !io.bulwark.dns.BindServer.installed()) {
+      throw new BulwarkException("--dns bind needs BIND 9's named: apt-get install bind9 (Debian/Ubuntu) or dnf install bind; or run without --dns");
+    }
     if (workers < 0 || workers > 64) throw new BulwarkException("--workers must be 0-64, got " + workers);
     if (port < 1 || port > 65535) throw new BulwarkException("--port must be 1-65535, got " + port);
     DataDir dir = new DataDir(dataDir);
@@ -79,6 +93,16 @@ final class UpCommand implements Callable<Integer> {
         System.err.println("bulwark: port " + port + " is already in use; stop the process using it or pass --port");
         return 1;
       }
+      LocalDeployment.FrontDoor frontDoor = LocalDeployment.FrontDoor.defaults(dnsPort);
+      if (dns.equals("bind") && !Ports.isFree(frontDoor.secondAddress(), port)) {
+        System.err.println("bulwark: port " + port + " on " + frontDoor.secondAddress() + " (the second gateway) is in use, or that address"
+            + " is not on the loopback interface; free it or pass --port");
+        return 1;
+      }
+      if (dns.equals("bind") && !Ports.isFree("127.0.0.1", dnsPort)) {
+        System.err.println("bulwark: port " + dnsPort + " (BIND) is already in use; pass --dns-port");
+        return 1;
+      }
       Files.writeString(dir.pidFile(), ProcessHandle.current().pid() + "\n");
       LocalDeployment.Lb balancer = switch (lb) {
         case "builtin" -> LocalDeployment.Lb.BUILTIN;
@@ -86,7 +110,8 @@ final class UpCommand implements Callable<Integer> {
         default -> throw new BulwarkException("--lb must be builtin or haproxy, got '" + lb + "'");
       };
       LocalDeployment deployment = new LocalDeployment(dir, new LocalDeployment.Options(port, workers, pgPort, heap,
-          java.util.List.of(), java.util.List.of(), balancer, standby, backupConfig()));
+          java.util.List.of(), java.util.List.of(), balancer, standby, backupConfig(),
+          dns.equals("bind") ? java.util.Optional.of(frontDoor) : java.util.Optional.empty()));
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("up-shutdown").unstarted(() -> {
         System.out.println("bulwark: stopping...");
@@ -130,6 +155,10 @@ final class UpCommand implements Callable<Integer> {
     System.out.println("  Bulwark is up.  API: http://127.0.0.1:" + port + "   data: " + dir.root());
     System.out.println("  Try:  KEY=$(cat " + dir.adminKeyFile() + ")");
     System.out.println("        curl -H \"Authorization: Bearer $KEY\" -d '{\"type\":\"sha256\",\"input\":\"hello\"}' localhost:" + port + "/v1/tasks");
+    if (!d.frontDoor().isEmpty()) {
+      System.out.println("  DNS:  api.bulwark.test -> a healthy gateway (127.0.0.1 or 127.0.0.2), ttl 5 s:");
+      System.out.println("        dig @127.0.0.1 -p " + dnsPort + " api.bulwark.test    ./bulwark dns status");
+    }
     System.out.println("  Components: ./bulwark status   logs: " + dir.logs() + "   stop: Ctrl-C or ./bulwark down");
     System.out.println();
     System.out.flush();

@@ -23,12 +23,14 @@ import org.slf4j.LoggerFactory;
  * serves the last switch), the TSIG key in BIND's format (0600), the pid file.
  *
  * <p>named runs in the foreground ({@code -g}, its log on stderr), never outliving its parent
- * ({@code setpriv --pdeathsig SIGKILL}), and unprivileged: as root, under uid/gid 65534 (nobody),
- * which is given the directory; it listens on a loopback port, so it needs no privilege at all.
+ * ({@code setpriv --pdeathsig SIGKILL}), and unprivileged: it listens on a port above 1024 and needs
+ * no capability. As root it runs as PostgreSQL does (see bulwark-embedded-postgres): under
+ * {@code unshare -U}, a new user namespace without a uid mapping, where it is uid 65534 with no
+ * capability on the host yet still owns its root-owned, 0700 directory, so the data directory's
+ * modes need not be opened to another user.
  */
 public final class BindServer {
   private static final Logger log = LoggerFactory.getLogger(BindServer.class);
-  static final int NOBODY = 65534;
 
   /**
    * @param dir where named's files live
@@ -72,10 +74,6 @@ public final class BindServer {
       Path zoneFile = dir.resolve(config.zone() + ".zone");
       if (!Files.exists(zoneFile)) Files.writeString(zoneFile, zoneText(config));
       writeSecret(dir.resolve("named.conf"), namedConf(config, key));
-      if (isRoot()) {
-        requireReachableByOthers(dir.toAbsolutePath());
-        chownTree(dir, NOBODY);
-      }
       return new BindServer(config, key);
     } catch (IOException e) {
       throw new BulwarkException("cannot write BIND's configuration in " + dir + ": " + e.getMessage(), e);
@@ -119,9 +117,10 @@ public final class BindServer {
    * what to install when BIND is missing.
    */
   public ProcessBuilder command() {
-    List<String> cmd = new ArrayList<>(List.of(setpriv()));
-    if (isRoot()) cmd.addAll(List.of("--reuid", Integer.toString(NOBODY), "--regid", Integer.toString(NOBODY), "--clear-groups"));
-    cmd.addAll(List.of("--pdeathsig", "SIGKILL", named(), "-g", "-c", config.dir().toAbsolutePath().resolve("named.conf").toString()));
+    List<String> cmd = new ArrayList<>();
+    if (isRoot()) cmd.addAll(List.of(tool("unshare"), "-U"));
+    cmd.addAll(List.of(tool("setpriv"), "--pdeathsig", "SIGKILL", named(), "-g", "-c",
+        config.dir().toAbsolutePath().resolve("named.conf").toString()));
     return new ProcessBuilder(cmd).redirectErrorStream(true);
   }
 
@@ -206,10 +205,10 @@ public final class BindServer {
         .findFirst().orElse(null);
   }
 
-  private static String setpriv() {
-    return Stream.of("/usr/bin/setpriv", "/bin/setpriv").filter(p -> Files.isExecutable(Path.of(p))).findFirst()
-        .orElseThrow(() -> new BulwarkException("found no setpriv (util-linux), which keeps named from outliving Bulwark;"
-            + " apt-get install util-linux"));
+  /** setpriv (named never outlives Bulwark) or unshare (named is unprivileged under root), both from util-linux. */
+  private static String tool(String name) {
+    return Stream.of("/usr/bin/" + name, "/bin/" + name).filter(p -> Files.isExecutable(Path.of(p))).findFirst()
+        .orElseThrow(() -> new BulwarkException("found no " + name + " at /usr/bin or /bin, which runs named; apt-get install util-linux"));
   }
 
   static boolean isRoot() {
@@ -217,25 +216,6 @@ public final class BindServer {
       return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
     } catch (IOException | UnsupportedOperationException e) {
       return false;
-    }
-  }
-
-  /** named runs as nobody: every directory above its own must let others through. */
-  private static void requireReachableByOthers(Path dir) throws IOException {
-    for (Path p = dir.getParent(); p != null; p = p.getParent()) {
-      if (!Files.getPosixFilePermissions(p).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
-        throw new BulwarkException("BIND runs unprivileged (uid " + NOBODY + "), which cannot reach " + dir + ": " + p
-            + " does not let others through; chmod o+x " + p + ", or use a data directory below world-traversable directories");
-      }
-    }
-  }
-
-  private static void chownTree(Path dir, int uid) throws IOException {
-    try (Stream<Path> all = Files.walk(dir)) {
-      for (Path p : all.toList()) {
-        Files.setAttribute(p, "unix:uid", uid);
-        Files.setAttribute(p, "unix:gid", uid);
-      }
     }
   }
 
