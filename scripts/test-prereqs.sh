@@ -20,6 +20,9 @@ bulwark_test_prereqs() {
   bulwark_need haproxy haproxy "LoadBalancerDrillsTest, the --lb haproxy drills"
   # the cluster's coordination runs on a real etcd (EtcdLeaseStoreTest: a three-member cluster, quorum loss)
   bulwark_need etcd etcd-server "EtcdLeaseStoreTest and the cluster drills"
+  # the DNS front door runs the real BIND 9 (named, started unprivileged by the tests), resolved with dig
+  bulwark_need named bind9 "Rfc2136ProviderTest, DnsControllerTest, DnsFrontDoorDrillTest"
+  bulwark_need dig bind9-dnsutils "the DNS drills resolve the name through BIND as a client does"
   # as root, PostgreSQL runs under an unprivileged user namespace (util-linux's unshare)
   [ "$(id -u)" -eq 0 ] && bulwark_need unshare util-linux "PostgreSQL refuses to run as root; it runs under unshare -U"
   [ ${#bulwark_missing_packages[@]} -eq 0 ] && return 0

@@ -221,7 +221,7 @@ final class DnsCommand implements Runnable {
       try {
         r = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
       } catch (java.io.IOException e) {
-        throw new BulwarkException("the DNS controller at " + request.uri().getAuthority() + " does not answer: " + e.getMessage());
+        throw new BulwarkException("the DNS controller at " + request.uri().getAuthority() + " does not answer (" + e + "); is `bulwark up --dns bind` running?");
       }
       JsonNode body = JSON.readTree(r.body());
       if (r.statusCode() >= 300) throw new BulwarkException(body.path("detail").asText(r.body()));
