@@ -39,9 +39,9 @@ import org.slf4j.LoggerFactory;
  * lease. Crashes and restarts go to the cluster's event journal in etcd.
  *
  * <p>Runs database nodes ({@link DatabaseMember}: PostgreSQL, with failover decided through the
- * cluster's leader lease in etcd), API servers, gateways (in front of every API server in the file)
- * and workers. The monitor and the DNS controller are not run by the agent yet: a node that runs
- * them is refused at start.
+ * cluster's leader lease in etcd), API servers, gateways (in front of every API server in the file),
+ * workers, and the DNS controller (of the nodes that run it, the holder of the cluster's DNS lease
+ * acts). The monitor is not run by the agent yet: a node that runs it is refused at start.
  */
 final class NodeAgent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
@@ -87,10 +87,10 @@ final class NodeAgent implements AutoCloseable {
     this.heap = heap;
     this.etcdEndpoints = etcdEndpoints.isEmpty() ? spec.etcd().endpoints() : etcdEndpoints;
     List<String> unsupported = node.runs().stream()
-        .filter(r -> r != Role.API && r != Role.GATEWAY && r != Role.WORKER && r != Role.POSTGRES).map(Role::label).toList();
+        .filter(r -> r == Role.MONITOR).map(Role::label).toList();
     if (!unsupported.isEmpty()) {
       throw new BulwarkException("node '" + node.name() + "' runs " + String.join(", ", unsupported) + ", which the agent cannot run"
-          + " yet; keep postgres, api, gateway and worker on the agents, and run the rest with `bulwark up`");
+          + " yet; keep postgres, api, gateway, worker and dns on the agents");
     }
     if (node.runs(Role.POSTGRES) && (spec.archive() == null || spec.archive().uri() == null || !spec.archive().uri().startsWith("file:"))) {
       throw new BulwarkException("node '" + node.name() + "' runs postgres but the cluster file has no [archive] uri = \"file:/path\";"
@@ -112,6 +112,7 @@ final class NodeAgent implements AutoCloseable {
     if (node.runs(Role.API)) components.add(api(password));
     if (node.runs(Role.GATEWAY)) components.add(gateway = gateway());
     if (node.runs(Role.WORKER)) for (int i = 1; i <= node.workers(); i++) components.add(worker(i, password));
+    if (node.runs(Role.DNS)) components.add(dnsController());
     for (Component c : components) supervisor.start(c);
     registration = state.register(node.name(), REGISTRATION_TTL);
     registrar.scheduleWithFixedDelay(this::register, 0, 1, TimeUnit.SECONDS);
@@ -188,6 +189,33 @@ final class NodeAgent implements AutoCloseable {
     return new Component(name, "worker", port, "/health/ready", dir.logs().resolve(name + ".log").toFile(),
         () -> withDatabase(RoleProcess.command(dir, heap, "worker", appArgs("--name", name, "--health-port", Integer.toString(port))),
             password));
+  }
+
+  /**
+   * The DNS controller: every gateway of the cluster is a target, in the file's order; the leader
+   * lease and the journal are the cluster's in etcd, so of the nodes that run it exactly one acts.
+   */
+  private Component dnsController() {
+    String name = node.name() + "-dns";
+    ClusterSpec.Dns d = spec.dns();
+    int port = node.ports().dnsAdmin();
+    List<String> args = new ArrayList<>(List.of("run", "--name", name, "--node", node.name(), "--record", d.name(), "--zone", d.zone(),
+        "--type", d.type(), "--ttl", d.ttl() + "s", "--provider", d.provider(), "--admin-port", Integer.toString(port),
+        "--etcd-prefix", spec.etcdPrefix()));
+    for (String e : etcdEndpoints) args.addAll(List.of("--etcd-endpoint", e));
+    for (ClusterSpec.Node g : spec.running(Role.GATEWAY)) {
+      args.addAll(List.of("--gateway", g.name() + "-gateway=" + g.address() + ":" + g.ports().gateway()));
+    }
+    if (d.provider().equals("rfc2136")) {
+      args.addAll(List.of("--server", d.server(), "--tsig-key-file", d.tsigKeyFile()));
+    } else {
+      args.addAll(List.of("--cloudflare-api", d.cloudflareApi(), "--cloudflare-zone-id", d.cloudflareZoneId(),
+          "--cloudflare-token-file", d.cloudflareTokenFile()));
+      if (d.proxied()) args.add("--proxied");
+    }
+    if (d.failback()) args.add("--failback");
+    return new Component(name, "dns", port, "/health/ready", dir.logs().resolve(name + ".log").toFile(),
+        () -> RoleProcess.command(dir, "64m", "dns", args));
   }
 
   private List<String> appArgs(String... args) {

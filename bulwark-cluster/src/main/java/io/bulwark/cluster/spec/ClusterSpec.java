@@ -33,7 +33,7 @@ import java.util.stream.Collectors;
  *
  * @param name the cluster's name; its state in etcd lives under {@code /bulwark/<name>/}
  */
-public record ClusterSpec(String name, Etcd etcd, Archive archive, Database database, Storage storage, List<Node> nodes) {
+public record ClusterSpec(String name, Etcd etcd, Archive archive, Database database, Storage storage, Dns dns, List<Node> nodes) {
   static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   private static final TomlMapper TOML = TomlMapper.builder()
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -68,6 +68,37 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
   public record Storage(String blobs) {}
 
   /**
+   * The front door: the name clients use, kept on a healthy gateway by the node that runs {@code dns}
+   * (of several, the one holding the cluster's DNS lease).
+   *
+   * @param name the name, e.g. api.example.com
+   * @param zone the zone it is in
+   * @param type A (default), AAAA or CNAME
+   * @param ttl the record's ttl in seconds (default 5): how long resolvers keep the old gateway
+   * @param provider rfc2136 (default: a server taking TSIG-signed dynamic updates) or cloudflare
+   * @param server rfc2136: the zone's primary server, host:port
+   * @param tsigKeyFile rfc2136: the TSIG key in BIND's format (tsig-keygen), mode 0600
+   * @param cloudflareZoneId cloudflare: the zone's id
+   * @param cloudflareTokenFile cloudflare: a file holding an API token with Zone.DNS:Edit
+   * @param cloudflareApi cloudflare: the API's base URL (default https://api.cloudflare.com/client/v4)
+   * @param proxied cloudflare: proxy the record (default false)
+   * @param failback return to the first gateway once it is healthy again (default false)
+   */
+  public record Dns(String name, String zone, String type, Integer ttl, String provider, String server,
+      @JsonProperty("tsig-key-file") String tsigKeyFile, @JsonProperty("cloudflare-zone-id") String cloudflareZoneId,
+      @JsonProperty("cloudflare-token-file") String cloudflareTokenFile, @JsonProperty("cloudflare-api") String cloudflareApi,
+      Boolean proxied, Boolean failback) {
+    public Dns {
+      type = type == null ? "A" : type;
+      ttl = ttl == null ? 5 : ttl;
+      provider = provider == null ? "rfc2136" : provider;
+      cloudflareApi = cloudflareApi == null ? "https://api.cloudflare.com/client/v4" : cloudflareApi;
+      proxied = proxied != null && proxied;
+      failback = failback != null && failback;
+    }
+  }
+
+  /**
    * One host.
    *
    * @param name unique in the cluster; the agent is started with {@code --node NAME}
@@ -90,12 +121,12 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
 
   /** Ports of one node's components; each unset one takes its default. */
   public record Ports(Integer postgres, Integer api, Integer gateway, @JsonProperty("gateway-admin") Integer gatewayAdmin,
-      Integer worker, Integer agent) {
-    public static final Ports DEFAULTS = new Ports(5432, 8081, 8080, 8079, 8091, 8070);
+      Integer worker, Integer agent, @JsonProperty("dns-admin") Integer dnsAdmin) {
+    public static final Ports DEFAULTS = new Ports(5432, 8081, 8080, 8079, 8091, 8070, 8069);
 
     Ports orDefaults() {
       return new Ports(or(postgres, DEFAULTS.postgres), or(api, DEFAULTS.api), or(gateway, DEFAULTS.gateway),
-          or(gatewayAdmin, DEFAULTS.gatewayAdmin), or(worker, DEFAULTS.worker), or(agent, DEFAULTS.agent));
+          or(gatewayAdmin, DEFAULTS.gatewayAdmin), or(worker, DEFAULTS.worker), or(agent, DEFAULTS.agent), or(dnsAdmin, DEFAULTS.dnsAdmin));
     }
 
     private static Integer or(Integer value, Integer fallback) {
@@ -223,6 +254,47 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
     if (nodes.stream().anyMatch(n -> n.runs(Role.GATEWAY)) && nodes.stream().noneMatch(n -> n.runs(Role.API))) {
       throw new ClusterSpecException(origin + ": a gateway but no node runs api; add \"api\" to a node's runs");
     }
+    validateDns(origin);
+  }
+
+  private void validateDns(String origin) {
+    boolean runsDns = nodes.stream().anyMatch(n -> n.runs(Role.DNS));
+    if (!runsDns) return;
+    if (dns == null) {
+      throw new ClusterSpecException(origin + ": a node runs dns but there is no [dns] table; set at least [dns] name = \"api.example.com\","
+          + " zone = \"example.com\", server = \"10.0.0.53:53\", tsig-key-file = \"/etc/bulwark/dns.key\"");
+    }
+    if (dns.name() == null || dns.zone() == null) {
+      throw new ClusterSpecException(origin + ": [dns] needs name (e.g. \"api.example.com\") and zone (e.g. \"example.com\")");
+    }
+    if (!List.of("A", "AAAA", "CNAME").contains(dns.type().toUpperCase(java.util.Locale.ROOT))) {
+      throw new ClusterSpecException(origin + ": [dns] type '" + dns.type() + "' cannot point a name at a gateway; use A, AAAA or CNAME");
+    }
+    if (dns.ttl() < 1 || dns.ttl() > 86_400) throw new ClusterSpecException(origin + ": [dns] ttl must be 1-86400 seconds, got " + dns.ttl());
+    switch (dns.provider()) {
+      case "rfc2136" -> {
+        if (dns.server() == null || dns.tsigKeyFile() == null) {
+          throw new ClusterSpecException(origin + ": [dns] provider rfc2136 needs server = \"host:port\" and tsig-key-file = \"/etc/bulwark/dns.key\"");
+        }
+      }
+      case "cloudflare" -> {
+        if (dns.cloudflareZoneId() == null || dns.cloudflareTokenFile() == null) {
+          throw new ClusterSpecException(origin + ": [dns] provider cloudflare needs cloudflare-zone-id and cloudflare-token-file");
+        }
+      }
+      default -> throw new ClusterSpecException(origin + ": [dns] provider must be rfc2136 or cloudflare, got '" + dns.provider() + "'");
+    }
+    List<Node> gateways = running(Role.GATEWAY);
+    if (gateways.size() < 2 || gateways.stream().map(Node::address).distinct().count() < gateways.size()) {
+      throw new ClusterSpecException(origin + ": a node runs dns, which switches the name between gateways, but "
+          + (gateways.size() < 2 ? gateways.size() + " node(s) run gateway; run gateway on at least two nodes"
+              : "two gateway nodes share an address; a DNS record tells gateways apart by address"));
+    }
+    if (gateways.stream().map(n -> n.ports().gateway()).distinct().count() > 1) {
+      throw new ClusterSpecException(origin + ": the gateways behind [dns] name listen on different ports ("
+          + gateways.stream().map(n -> n.name() + ":" + n.ports().gateway()).collect(Collectors.joining(", "))
+          + "); a DNS record holds addresses, not ports, so clients use one port for all: give them the same gateway port");
+    }
   }
 
   /** The ports a node's components listen on, by component (agent, postgres, api, ..., worker-1, worker-2). */
@@ -237,6 +309,7 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
       used.put("gateway-admin", p.gatewayAdmin());
     }
     if (n.runs(Role.WORKER)) for (int i = 0; i < n.workers(); i++) used.put("worker-" + (i + 1), p.worker() + i);
+    if (n.runs(Role.DNS)) used.put("dns-admin", p.dnsAdmin());
     return used;
   }
 

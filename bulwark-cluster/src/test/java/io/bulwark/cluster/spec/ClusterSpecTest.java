@@ -144,4 +144,55 @@ class ClusterSpecTest {
     assertThatThrownBy(() -> ClusterSpec.read(dir.resolve("missing.toml"))).hasMessageContaining("does not exist; write one with `bulwark cluster init");
     assertThat(spec.running(Role.GATEWAY)).extracting(ClusterSpec.Node::name).isEqualTo(List.of("host-a"));
   }
+
+  static final String TWO_GATEWAYS_WITH_DNS = """
+      name = "front"
+      [etcd]
+      endpoints = ["http://127.0.0.11:2379"]
+      [database]
+      url = "jdbc:postgresql://127.0.0.9:5432/bulwark"
+      password-file = "/tmp/pw"
+      [storage]
+      blobs = "file:/tmp/blobs"
+      [dns]
+      name = "api.example.test"
+      zone = "example.test"
+      server = "127.0.0.53:53"
+      tsig-key-file = "/etc/bulwark/dns.key"
+      [[nodes]]
+      name = "host-a"
+      address = "127.0.0.11"
+      runs = ["api", "gateway", "dns"]
+      [[nodes]]
+      name = "host-b"
+      address = "127.0.0.12"
+      runs = ["api", "gateway", "dns"]
+      """;
+
+  @Test
+  void the_dns_table_has_defaults_and_a_dns_node_gets_its_admin_port() {
+    ClusterSpec spec = ClusterSpec.parse(TWO_GATEWAYS_WITH_DNS, "cluster.toml");
+    assertThat(spec.dns().type()).isEqualTo("A");
+    assertThat(spec.dns().ttl()).isEqualTo(5);
+    assertThat(spec.dns().provider()).isEqualTo("rfc2136");
+    assertThat(spec.dns().failback()).isFalse();
+    assertThat(ClusterSpec.portsInUse(spec.node("host-a"))).containsEntry("dns-admin", 8069);
+  }
+
+  @Test
+  void a_dns_node_without_what_it_needs_is_refused_with_what_to_write() {
+    refused(TWO_GATEWAYS_WITH_DNS.replaceAll("(?s)\\[dns\\].*?tsig-key-file = \"/etc/bulwark/dns.key\"\n", ""), "a node runs dns but there is no [dns] table");
+    refused(TWO_GATEWAYS_WITH_DNS.replace("server = \"127.0.0.53:53\"\n", ""), "provider rfc2136 needs server");
+    refused(TWO_GATEWAYS_WITH_DNS.replace("zone = \"example.test\"\n", "zone = \"example.test\"\ntype = \"MX\"\n"),
+        "type 'MX' cannot point a name at a gateway");
+    refused(TWO_GATEWAYS_WITH_DNS.replace("zone = \"example.test\"\n", "zone = \"example.test\"\nprovider = \"route53\"\n"),
+        "provider must be rfc2136 or cloudflare");
+    refused(TWO_GATEWAYS_WITH_DNS.replace("runs = [\"api\", \"gateway\", \"dns\"]\n[[nodes]]", "runs = [\"api\", \"dns\"]\n[[nodes]]"),
+        "1 node(s) run gateway; run gateway on at least two nodes");
+    refused(TWO_GATEWAYS_WITH_DNS + """
+        [nodes.ports]
+        gateway = 9090
+        """, "listen on different ports");
+    refused(TWO_GATEWAYS_WITH_DNS.replace("zone = \"example.test\"\n", "zone = \"example.test\"\nttl = 0\n"), "ttl must be 1-86400");
+  }
 }
