@@ -138,6 +138,11 @@ final class DnsCommand implements Runnable {
       DnsController.Config config = new DnsController.Config(gs, new DnsPolicy.Config(rise, fall, failback, failbackAfter), every,
           DurationConverter.parse("--check-timeout", checkTimeout), node, LeaderLease.Config.DEFAULT);
       DnsProvider dns = provider(rec);
+      long seconds = rec.ttl().toSeconds();
+      if (provider.equals("cloudflare") && !proxied && seconds > 1 && seconds < 60) {
+        org.slf4j.LoggerFactory.getLogger(DnsCommand.class).warn("Cloudflare accepts a ttl of 1 (automatic) or 60 s and more outside"
+            + " Enterprise plans (30 s there); --ttl {}s may be refused at the first switch", seconds);
+      }
       EtcdClusterState etcd = null;
       LeaseStore leases;
       EventJournal journal;

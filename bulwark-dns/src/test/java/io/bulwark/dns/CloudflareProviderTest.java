@@ -1,5 +1,7 @@
 package io.bulwark.dns;
 
+import io.bulwark.testkit.FakeCloudflare;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 

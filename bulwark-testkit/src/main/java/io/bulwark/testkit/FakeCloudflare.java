@@ -1,4 +1,4 @@
-package io.bulwark.dns;
+package io.bulwark.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -31,7 +31,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 
 /**
- * Cloudflare's DNS records API v4 for one zone, on 127.0.0.1, as far as {@link CloudflareProvider} uses it:
+ * Cloudflare's DNS records API v4 for one zone, on 127.0.0.1, as far as Bulwark's CloudflareProvider (bulwark-dns) uses it:
  * {@code GET /zones/{id}}, {@code GET|POST /zones/{id}/dns_records} (list filtered by {@code type} and {@code name},
  * create) and {@code GET|PATCH|PUT|DELETE /zones/{id}/dns_records/{record}}, under {@code /client/v4}, every answer in
  * the envelope {@code {success, errors, messages, result}}.
@@ -46,7 +46,7 @@ import java.util.regex.Pattern;
  * <p>Faults: {@link #failNext} (500 with an envelope, 429 with {@code Retry-After: 1} and code 971), {@link #garbleNext}
  * (200 with an HTML page), {@link #stallNext} (no answer until closed).
  */
-final class FakeCloudflare implements AutoCloseable {
+public final class FakeCloudflare implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String PREFIX = "/client/v4";
   private static final String OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
@@ -55,7 +55,7 @@ final class FakeCloudflare implements AutoCloseable {
   private static final Pattern HOST = Pattern.compile("(?i)(" + LABEL + "\\.)*" + LABEL + "\\.?");
 
   /** One stored record. */
-  record Rec(String id, String type, String name, String content, int ttl, boolean proxied) {}
+  public record Rec(String id, String type, String name, String content, int ttl, boolean proxied) {}
 
   private final String zoneId;
   private final String zoneName;
@@ -77,7 +77,7 @@ final class FakeCloudflare implements AutoCloseable {
   private int garbleRemaining;
   private int stallRemaining;
 
-  FakeCloudflare(String zoneId, String zoneName) throws IOException {
+  public FakeCloudflare(String zoneId, String zoneName) throws IOException {
     this.zoneId = zoneId;
     this.zoneName = zoneName.toLowerCase(Locale.ROOT);
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -87,59 +87,59 @@ final class FakeCloudflare implements AutoCloseable {
   }
 
   /** Accepts {@code token}, for reading only unless {@code canEdit}. */
-  FakeCloudflare token(String token, boolean canEdit) {
+  public FakeCloudflare token(String token, boolean canEdit) {
     tokens.put(token, canEdit);
     return this;
   }
 
   /** {@code http://127.0.0.1:port/client/v4}. */
-  URI apiBase() {
+  public URI apiBase() {
     return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + PREFIX);
   }
 
   /** Adds a record directly (not proxied); returns its id. */
-  synchronized String add(String type, String name, String content, int ttl) {
+  public synchronized String add(String type, String name, String content, int ttl) {
     Rec r = new Rec(newId(), type, name.toLowerCase(Locale.ROOT), content, ttl, false);
     records.put(r.id(), r);
     return r.id();
   }
 
   /** The content of the first record of {@code type} at {@code name}, read directly. */
-  synchronized Optional<String> content(String type, String name) {
+  public synchronized Optional<String> content(String type, String name) {
     return records.values().stream().filter(r -> r.type().equals(type) && r.name().equals(name)).map(Rec::content).findFirst();
   }
 
-  synchronized Rec record(String id) {
+  public synchronized Rec record(String id) {
     return records.get(id);
   }
 
-  synchronized List<Rec> records() {
+  public synchronized List<Rec> records() {
     return List.copyOf(records.values());
   }
 
   /** The next {@code n} requests get {@code status} (429 with {@code Retry-After: 1}), whatever they ask. */
-  synchronized void failNext(int n, int status) {
+  public synchronized void failNext(int n, int status) {
     failRemaining = n;
     failStatus = status;
   }
 
   /** The next {@code n} requests get 200 with an HTML page instead of an API answer. */
-  synchronized void garbleNext(int n) {
+  public synchronized void garbleNext(int n) {
     garbleRemaining = n;
   }
 
   /** The next {@code n} requests get no answer at all until this fake is closed. */
-  synchronized void stallNext(int n) {
+  public synchronized void stallNext(int n) {
     stallRemaining = n;
   }
 
   /** Requests received, answered or not. */
-  int requests() {
+  public int requests() {
     return requests.get();
   }
 
   /** "METHOD /zones/..." (without {@code /client/v4} and the query) for every request received. */
-  List<String> requestLog() {
+  public List<String> requestLog() {
     return List.copyOf(requestLog);
   }
 
