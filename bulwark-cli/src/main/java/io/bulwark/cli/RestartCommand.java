@@ -32,30 +32,33 @@ final class RestartCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (!role.equals("api")) throw new BulwarkException("only `bulwark restart api` is supported, got '" + role + "'");
     DataDir dir = new DataDir(dataDir);
-    JsonNode lb = null;
+    List<Balancer> balancers = new ArrayList<>(); // every gateway (two with --dns): each must drain the server
     List<String> apis = new ArrayList<>();
     for (JsonNode c : RunningComponents.read(dir).rows()) {
-      if (c.path("role").asText().equals("gateway")) lb = c;
+      if (c.path("role").asText().equals("gateway")) {
+        balancers.add(c.path("name").asText().equals("haproxy") ? new Balancer.Haproxy(new HaproxyRuntime(dir.run().resolve("haproxy.sock")))
+            : new Balancer.Gateway("http://127.0.0.1:" + c.path("adminPort").asInt()));
+      }
       if (c.path("role").asText().equals("api")) apis.add(c.path("name").asText());
     }
-    if (lb == null || apis.size() < 2) {
+    if (balancers.isEmpty() || apis.size() < 2) {
       throw new BulwarkException("a zero-downtime restart needs a load balancer and two API servers; found " + apis);
     }
-    Balancer balancer = lb.path("name").asText().equals("haproxy")
-        ? new Balancer.Haproxy(new HaproxyRuntime(dir.run().resolve("haproxy.sock")))
-        : new Balancer.Gateway("http://127.0.0.1:" + lb.path("adminPort").asInt());
-    for (String api : apis) restartOne(dir, balancer, api);
+    for (String api : apis) restartOne(dir, balancers, api);
     System.out.println("bulwark: restarted " + String.join(", ", apis) + " without taking the API out of service");
     return 0;
   }
 
-  private void restartOne(DataDir dir, Balancer balancer, String name) throws Exception {
+  private void restartOne(DataDir dir, List<Balancer> balancers, String name) throws Exception {
     JsonNode before = component(dir, name);
     long oldPid = before.path("pid").asLong();
     int port = before.path("port").asInt();
     System.out.println("bulwark: " + name + ": draining");
-    balancer.setState(name, "drain");
-    await(name + " to finish its in-flight requests", () -> balancer.inFlight(name) == 0);
+    for (Balancer balancer : balancers) balancer.setState(name, "drain");
+    await(name + " to finish its in-flight requests", () -> {
+      for (Balancer balancer : balancers) if (balancer.inFlight(name) != 0) return false;
+      return true;
+    });
     System.out.println("bulwark: " + name + ": stopping pid " + oldPid);
     ProcessHandle.of(oldPid).ifPresent(ProcessHandle::destroy);
     await(name + " to be started again by the supervisor", () -> {
@@ -63,8 +66,11 @@ final class RestartCommand implements Callable<Integer> {
       return pid > 0 && pid != oldPid;
     });
     await(name + " to be ready", () -> StatusCommand.httpHealthy(port, "/health/ready"));
-    await("the load balancer to see " + name + " up", () -> balancer.isUp(name));
-    balancer.setState(name, "ready");
+    await("the load balancers to see " + name + " up", () -> {
+      for (Balancer balancer : balancers) if (!balancer.isUp(name)) return false;
+      return true;
+    });
+    for (Balancer balancer : balancers) balancer.setState(name, "ready");
     System.out.println("bulwark: " + name + ": back in service (pid " + component(dir, name).path("pid").asLong() + ")");
   }
 

@@ -103,6 +103,24 @@ class DnsFrontDoorDrillTest {
 
   @Test
   @Order(3)
+  void a_rolling_restart_of_the_api_servers_drains_them_on_both_gateways_and_fails_nothing() throws Exception {
+    try (SteadyLoad viaA = new SteadyLoad("http://127.0.0.1:" + deployment.entryPort(), deployment.adminKey(), 50, 2);
+        SteadyLoad viaB = new SteadyLoad("http://127.0.0.2:" + deployment.entryPort(), deployment.adminKey(), 50, 2)) {
+      await().atMost(Duration.ofSeconds(20)).until(() -> viaA.ok.get() > 50 && viaB.ok.get() > 50);
+      String out = DatabaseFailoverDrillTest.cli("restart", "api", "--data-dir", root.toString());
+      assertThat(out).startsWith("0\n").contains("without taking the API out of service");
+      long a = viaA.ok.get();
+      long b = viaB.ok.get();
+      await().atMost(Duration.ofSeconds(10)).until(() -> viaA.ok.get() > a + 20 && viaB.ok.get() > b + 20);
+      viaA.close();
+      viaB.close();
+      assertThat(viaA.failures).as("through gateway").isEmpty();
+      assertThat(viaB.failures).as("through gateway-b").isEmpty();
+    }
+  }
+
+  @Test
+  @Order(4)
   void the_active_gateway_lost_under_load_the_name_moves_and_the_other_gateway_fails_nothing() throws Exception {
     Component gateway = named("gateway");
     try (SteadyLoad load = new SteadyLoad("http://127.0.0.2:" + deployment.entryPort(), deployment.adminKey(), 100, 4)) {
@@ -129,7 +147,7 @@ class DnsFrontDoorDrillTest {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void bind_killed_the_controller_retries_and_the_record_is_still_served_after_it_is_restarted() throws Exception {
     Component bind = named("named");
     long pid = bind.pid();
