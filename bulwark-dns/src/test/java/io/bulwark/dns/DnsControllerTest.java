@@ -71,6 +71,10 @@ class DnsControllerTest {
   }
 
   DnsController controller(LeaseStore leases, String holder) {
+    return controller(leases, holder, bind.provider());
+  }
+
+  DnsController controller(LeaseStore leases, String holder, DnsProvider provider) {
     EventJournal journal = new EventJournal() {
       @Override
       public void append(Event e) {
@@ -83,7 +87,7 @@ class DnsControllerTest {
       }
     };
     DnsController c = new DnsController(new DnsController.Config(List.of(a.gateway(), b.gateway()), DnsPolicy.Config.DEFAULTS, INTERVAL,
-        INTERVAL, holder, LeaderLease.Config.DEFAULT), bind.provider(), leases, new EventRecorder(journal, holder, "dns"), metrics);
+        INTERVAL, holder, LeaderLease.Config.DEFAULT), provider, leases, new EventRecorder(journal, holder, "dns"), metrics);
     closing.add(c);
     c.start();
     return c;
@@ -144,6 +148,37 @@ class DnsControllerTest {
     await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> resolved().equals(List.of("127.0.0.2")));
     await().atMost(Duration.ofSeconds(5)).until(() -> recorded(Event.Kinds.DNS_PROVIDER, "answers again"));
     assertThat(c.status().providerProblem()).isNull();
+  }
+
+  @Test
+  void a_gateway_that_accepts_but_never_answers_is_switched_away_from_after_its_check_timeouts() {
+    DnsController c = controller(new InMemoryLeaseStore(), "local");
+    await().atMost(Duration.ofSeconds(5)).until(() -> "gateway-a".equals(c.status().currentGateway()));
+    a.hang();
+    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> resolved().equals(List.of("127.0.0.2")));
+    assertThat(recorded(Event.Kinds.DNS_SWITCH, "no answer within 200 ms")).isTrue();
+  }
+
+  @Test
+  void cloudflare_answering_500_and_429_is_retried_and_the_switch_completes() throws Exception {
+    try (io.bulwark.testkit.FakeCloudflare cloudflare = new io.bulwark.testkit.FakeCloudflare("0123456789abcdef0123456789abcdef",
+        LocalBind.ZONE)) {
+      cloudflare.token("edit-token", true);
+      cloudflare.add("A", LocalBind.NAME, "127.0.0.1", 60);
+      CloudflareProvider provider = new CloudflareProvider(cloudflare.apiBase(), "0123456789abcdef0123456789abcdef", "edit-token",
+          new DnsRecord(LocalBind.NAME, LocalBind.ZONE, DnsRecord.Type.A, Duration.ofSeconds(60)), false, Duration.ofSeconds(2));
+      DnsController c = controller(new InMemoryLeaseStore(), "local", provider);
+      await().atMost(Duration.ofSeconds(5)).until(() -> "gateway-a".equals(c.status().currentGateway()));
+      cloudflare.failNext(8, 500);
+      a.kill();
+      await().atMost(Duration.ofSeconds(10)).until(() -> recorded(Event.Kinds.DNS_PROVIDER, "failed"));
+      assertThat(cloudflare.content("A", LocalBind.NAME)).as("never half-changed").contains("127.0.0.1");
+      cloudflare.failNext(2, 429);
+      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50))
+          .until(() -> cloudflare.content("A", LocalBind.NAME).equals(java.util.Optional.of("127.0.0.2")));
+      await().atMost(Duration.ofSeconds(5)).until(() -> recorded(Event.Kinds.DNS_PROVIDER, "answers again"));
+      assertThat(c.status().lastChange().toGateway()).isEqualTo("gateway-b");
+    }
   }
 
   @Test

@@ -14,6 +14,8 @@ final class FakeGateway implements AutoCloseable {
   final String address;
   final int port;
   private volatile int status = 200;
+  private volatile boolean hung;
+  private final java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
   private HttpServer server;
 
   FakeGateway(String name, String address, int port) throws IOException {
@@ -25,7 +27,15 @@ final class FakeGateway implements AutoCloseable {
 
   void start() throws IOException {
     server = HttpServer.create(new InetSocketAddress(address, port), 16);
+    server.setExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
     server.createContext("/health/ready", ex -> {
+      if (hung) {
+        try {
+          released.await(); // a host cut off: the connection is accepted and nothing comes back
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       ex.sendResponseHeaders(status, -1);
       ex.close();
     });
@@ -35,6 +45,11 @@ final class FakeGateway implements AutoCloseable {
   /** Alive but cannot reach an API server. */
   void noApiServer() {
     status = 503;
+  }
+
+  /** Accepts checks and never answers them, as a gateway whose host is cut off or hung. */
+  void hang() {
+    hung = true;
   }
 
   void healthy() {
@@ -51,6 +66,7 @@ final class FakeGateway implements AutoCloseable {
 
   @Override
   public void close() {
+    released.countDown();
     server.stop(0);
   }
 }
