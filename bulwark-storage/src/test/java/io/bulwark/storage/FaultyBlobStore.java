@@ -1,0 +1,62 @@
+package io.bulwark.storage;
+
+import io.bulwark.core.blob.BlobException;
+import io.bulwark.core.blob.BlobRef;
+import io.bulwark.core.blob.BlobStore;
+import java.io.InputStream;
+import java.util.List;
+
+/** A real store whose region can be taken down: every call then fails as an unreachable endpoint does. */
+final class FaultyBlobStore implements BlobStore {
+  final BlobStore inner;
+  volatile boolean down;
+
+  FaultyBlobStore(BlobStore inner) {
+    this.inner = inner;
+  }
+
+  private void check() {
+    if (down) throw new BlobException("region down: connection refused (" + inner.describe() + ")");
+  }
+
+  @Override
+  public BlobRef put(String key, InputStream data) {
+    check();
+    return inner.put(key, data);
+  }
+
+  @Override
+  public byte[] get(BlobRef ref) {
+    check();
+    return inner.get(ref);
+  }
+
+  @Override
+  public InputStream open(BlobRef ref) {
+    check();
+    return inner.open(ref);
+  }
+
+  @Override
+  public boolean exists(String key) {
+    check();
+    return inner.exists(key);
+  }
+
+  @Override
+  public boolean delete(String key) {
+    check();
+    return inner.delete(key);
+  }
+
+  @Override
+  public List<String> list(String prefix) {
+    check();
+    return inner.list(prefix);
+  }
+
+  @Override
+  public String describe() {
+    return inner.describe();
+  }
+}
