@@ -6,7 +6,6 @@ import io.bulwark.core.blob.BlobStore;
 import io.bulwark.core.handler.HandlerRegistry;
 import io.bulwark.core.metrics.Metrics;
 import io.bulwark.postgres.Database;
-import io.bulwark.storage.FileSystemBlobStore;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -33,8 +32,7 @@ final class ApiCommand implements Callable<Integer> {
   @Option(names = "--port", defaultValue = "8080", description = "Port to listen on (default: ${DEFAULT-VALUE})")
   int port;
 
-  @Option(names = "--blob-dir", required = true, paramLabel = "DIR", description = "Blob storage directory (shared by all API servers and workers)")
-  Path blobDir;
+  @picocli.CommandLine.Mixin StorageOptions storage;
 
   @Option(names = "--handlers-dir", paramLabel = "DIR", description = "Extra handler jars (to know their task types)")
   Path handlersDir;
@@ -48,7 +46,7 @@ final class ApiCommand implements Callable<Integer> {
     Metrics metrics = new Metrics().withJvmGauges();
     Database database = Database.open(db.config(name).withPoolSize(Math.max(db.poolSize, 4)));
     database.migrateWhenReachable(Duration.ofMinutes(2));
-    BlobStore blobs = new FileSystemBlobStore(blobDir);
+    BlobStore blobs = storage.open(name, metrics);
     ApiServer server = new ApiServer(config, database, blobs, HandlerRegistry.load(handlersDir), metrics);
     server.start();
     return Roles.runUntilSignalled(name, () -> {

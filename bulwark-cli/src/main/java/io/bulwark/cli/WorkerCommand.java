@@ -5,7 +5,6 @@ import io.bulwark.core.handler.HandlerRegistry;
 import io.bulwark.core.metrics.Metrics;
 import io.bulwark.core.task.RetryPolicy;
 import io.bulwark.postgres.Database;
-import io.bulwark.storage.FileSystemBlobStore;
 import io.bulwark.worker.Worker;
 import io.bulwark.worker.WorkerConfig;
 import io.bulwark.worker.WorkerHealthServer;
@@ -56,8 +55,7 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--health-port", defaultValue = "0", description = "Port of /health and /metrics on 127.0.0.1 (default: any free port)")
   int healthPort;
 
-  @Option(names = "--blob-dir", required = true, paramLabel = "DIR", description = "Blob storage directory")
-  Path blobDir;
+  @picocli.CommandLine.Mixin StorageOptions storage;
 
   @Option(names = "--handlers-dir", paramLabel = "DIR", description = "Extra handler jars")
   Path handlersDir;
@@ -72,7 +70,7 @@ final class WorkerCommand implements Callable<Integer> {
     Metrics metrics = new Metrics().withJvmGauges();
     Database database = Database.open(db.config(name));
     database.migrateWhenReachable(Duration.ofMinutes(2));
-    BlobStore blobs = new FileSystemBlobStore(blobDir);
+    BlobStore blobs = storage.open(name, metrics);
     Worker worker = new Worker(config, database, blobs, HandlerRegistry.load(handlersDir), metrics);
     WorkerHealthServer health = new WorkerHealthServer("127.0.0.1", healthPort, worker, database, metrics);
     health.start();

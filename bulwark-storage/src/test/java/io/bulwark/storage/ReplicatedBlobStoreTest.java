@@ -146,6 +146,44 @@ class ReplicatedBlobStoreTest {
     assertThat(store.list("wal/")).containsExactly("wal/000000010000000000000001");
   }
 
+  RegionSwitcher switcher(boolean failback, java.util.List<String> switches) {
+    RegionSwitcher s = new RegionSwitcher(store.regions(), choice, new RegionSwitcher.Config(Duration.ofMillis(100), 5, failback, 10), "test",
+        (region, why) -> switches.add(region + ": " + why));
+    s.start();
+    return s;
+  }
+
+  @Test
+  void the_deployment_switches_regions_after_a_window_of_failed_probes_not_after_a_blip() throws Exception {
+    java.util.List<String> switches = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (RegionSwitcher s = switcher(false, switches)) {
+      await().atMost(Duration.ofSeconds(5)).until(() -> s.probes().get(0).passedInARow() >= 3);
+      a.down = true;
+      await().atMost(Duration.ofSeconds(5)).until(() -> s.probes().get(0).failedInARow() >= 2);
+      a.down = false; // a blip: fewer failures than the window
+      await().atMost(Duration.ofSeconds(5)).until(() -> s.probes().get(0).passedInARow() >= 2);
+      assertThat(switches).isEmpty();
+      long down = System.nanoTime();
+      a.down = true;
+      await().atMost(Duration.ofSeconds(5)).until(() -> choice.active().equals("b"));
+      assertThat((System.nanoTime() - down) / 1_000_000).as("5 probes 100 ms apart").isLessThan(2_000);
+      assertThat(switches).singleElement().asString().startsWith("b: region a failed 5 probes in a row").contains("region down");
+      a.down = false;
+      await().atMost(Duration.ofSeconds(5)).until(() -> s.probes().get(0).passedInARow() >= 15);
+      assertThat(choice.active()).as("no failback by default").isEqualTo("b");
+    }
+  }
+
+  @Test
+  void failback_when_asked_for_after_the_first_region_passes_long_enough() {
+    java.util.List<String> switches = new java.util.concurrent.CopyOnWriteArrayList<>();
+    choice.switchTo("b", "test");
+    try (RegionSwitcher s = switcher(true, switches)) {
+      await().atMost(Duration.ofSeconds(5)).until(() -> choice.active().equals("a"));
+      assertThat(switches).singleElement().asString().contains("failback: region a passed 10 probes in a row");
+    }
+  }
+
   /** The replicated store is a BlobStore like any other. */
   @Nested
   class Contract extends BlobStoreContractTest {
