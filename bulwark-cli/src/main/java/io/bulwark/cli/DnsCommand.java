@@ -266,6 +266,9 @@ final class DnsCommand implements Runnable {
       System.out.println(c.isObject() ? String.format("last change %s: %s -> %s (%s)%s: %s", c.path("at").asText(), c.path("from").asText(),
           c.path("to").asText(), c.path("toGateway").asText(), c.path("planned").asBoolean() ? ", planned" : "", c.path("why").asText())
           : "last change none since the controller started");
+      if (s.path("pinnedTo").isTextual()) {
+        System.out.println("pinned     on " + s.path("pinnedTo").asText() + " by a forced switch: automatic switching resumes once it passes its checks");
+      }
       System.out.println("provider   " + (s.path("providerProblem").isTextual() ? "FAILING: " + s.path("providerProblem").asText() : "ok"));
       return ok && !s.path("providerProblem").isTextual() && s.path("currentGateway").isTextual() ? 0 : 1;
     }
@@ -273,7 +276,8 @@ final class DnsCommand implements Runnable {
 
   @Command(name = "switch", mixinStandardHelpOptions = true,
       description = {"Point the name at another gateway now (a planned switch), e.g. before maintenance of the current one.",
-          "Refused when the target is not healthy, unless --force."})
+          "Refused when the target is not healthy, unless --force; a forced switch holds (no automatic switch away)",
+          "until the target passes its checks."})
   static final class Switch extends AdminClient {
     @Parameters(index = "0", paramLabel = "GATEWAY", description = "The gateway's name, as `bulwark dns status` lists it")
     String gateway;

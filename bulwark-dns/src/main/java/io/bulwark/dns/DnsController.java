@@ -92,6 +92,8 @@ public final class DnsController implements AutoCloseable {
   private int providerFailuresInARow;
   private long providerRetryAtNanos;
   private DnsStatus.Change lastChange;
+  /** A forced switch's target: the record stays on it until it passes its checks (or another planned switch). */
+  private Gateway pinned;
 
   private volatile DnsStatus status;
 
@@ -161,6 +163,7 @@ public final class DnsController implements AutoCloseable {
       return status;
     }
     point(target.gateway(), "planned switch" + (force ? " (forced)" : ""), true);
+    pinned = force && !target.isHealthy() ? target.gateway() : null;
     status = snapshot();
     return status;
   }
@@ -243,6 +246,14 @@ public final class DnsController implements AutoCloseable {
     try {
       current = provider.current();
       providerRecovered();
+      if (pinned != null) {
+        Gateway p = pinned;
+        boolean healthy = health.stream().anyMatch(h -> h.gateway().equals(p) && h.isHealthy());
+        if (!healthy) return; // an operator forced the name onto it: automatic switching waits until it passes
+        pinned = null;
+        events.record(Kinds.DNS_SWITCH, p.name() + ", where a forced switch pinned " + provider.record().name()
+            + ", passes its checks: automatic switching resumes");
+      }
       DnsPolicy.Decision d = DnsPolicy.decide(config.policy(), health, current);
       if (d instanceof DnsPolicy.SwitchTo s) point(s.to(), d.why(), false);
     } catch (DnsUnavailableException e) {
@@ -304,7 +315,7 @@ public final class DnsController implements AutoCloseable {
         h.failedInARow(), h.lastProblem())).toList();
     return new DnsStatus(provider.record().name(), provider.record().type().name(), provider.record().ttl().toSeconds(),
         provider.describe(), current.orElse(null), current.map(this::gatewayOf).orElse(null), leading, config.holder(), gateways,
-        lastChange, providerProblem, clock.instant());
+        lastChange, providerProblem, pinned == null ? null : pinned.name(), clock.instant());
   }
 
   /** Stops the loop and gives the lease up at once, so another controller can act without waiting for the ttl. */

@@ -10,9 +10,10 @@ import java.util.List;
  * @param currentGateway the gateway that value points at (null when none of ours)
  * @param leader whether this controller holds the lease and acts
  * @param providerProblem the provider's last failure while it lasts, else null
+ * @param pinnedTo the gateway a forced switch pinned the name to until it passes its checks, else null
  */
 public record DnsStatus(String name, String type, long ttlSeconds, String provider, String current, String currentGateway, boolean leader,
-    String holder, List<GatewayView> gateways, Change lastChange, String providerProblem, Instant at) {
+    String holder, List<GatewayView> gateways, Change lastChange, String providerProblem, String pinnedTo, Instant at) {
 
   /** One gateway: its health through its public port ({@code healthy}, {@code down}, {@code unknown}). */
   public record GatewayView(String name, String target, String check, String health, int passedInARow, int failedInARow,

@@ -199,9 +199,13 @@ class DnsControllerTest {
     assertThat(post(admin, "not json").statusCode()).isEqualTo(400);
     HttpResponse<String> forced = post(admin, "{\"gateway\":\"gateway-b\",\"force\":true}");
     assertThat(forced.statusCode()).isEqualTo(200);
-    assertThat(forced.body()).contains("\"currentGateway\":\"gateway-b\"", "planned switch (forced)");
+    assertThat(forced.body()).contains("\"currentGateway\":\"gateway-b\"", "planned switch (forced)", "\"pinnedTo\":\"gateway-b\"");
     assertThat(resolved()).containsExactly("127.0.0.2");
+    int failed = c.status().gateways().get(1).failedInARow();
+    await().atMost(Duration.ofSeconds(5)).until(() -> c.status().gateways().get(1).failedInARow() >= failed + 3);
+    assertThat(resolved()).as("a forced switch holds until its target passes its checks").containsExactly("127.0.0.2");
     b.healthy();
+    await().atMost(Duration.ofSeconds(5)).until(() -> c.status().pinnedTo() == null);
     await().atMost(Duration.ofSeconds(5)).until(() -> c.status().gateways().get(1).health().equals("healthy"));
     assertThat(post(admin, "{\"gateway\":\"gateway-a\"}").statusCode()).isEqualTo(200);
     assertThat(resolved()).containsExactly("127.0.0.1");
