@@ -46,6 +46,8 @@ public record DataDir(Path root) {
   public Path archive() { return root.resolve("archive"); }
   public Path pgPasswordFile() { return root.resolve("pg-password"); }
   public Path blobs() { return root.resolve("blobs"); }
+  /** The storage regions' shared state: the region choice, each process's replication queue. Kept across restarts. */
+  public Path storageState() { return root.resolve("storage"); }
   public Path handlers() { return root.resolve("handlers"); }
   public Path logs() { return root.resolve("logs"); }
   public Path run() { return root.resolve("run"); }

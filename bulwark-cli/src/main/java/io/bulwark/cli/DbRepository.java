@@ -22,7 +22,9 @@ import java.util.Optional;
 final class DbRepository {
   private DbRepository() {}
 
-  static FileSystemBlobStore open(DataDir dir) {
+  static io.bulwark.core.blob.BlobStore open(DataDir dir) {
+    StorageLayout layout = StorageLayout.read(dir);
+    if (layout.replicated()) return layout.openArchive("db-command", new io.bulwark.core.metrics.Metrics());
     if (!Files.isDirectory(dir.archive())) {
       throw new BulwarkException("no backup repository at " + dir.archive() + "; is " + dir.root()
           + " a Bulwark data directory? Pass --data-dir, or start `bulwark up` once to create it");

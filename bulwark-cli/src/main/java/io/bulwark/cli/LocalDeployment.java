@@ -45,43 +45,51 @@ final class LocalDeployment implements AutoCloseable {
   /** Which load balancer fronts the API servers. */
   enum Lb { BUILTIN, HAPROXY }
 
+  /** Where blobs and backups live: the data directory, or two Azurite regions replicated (see {@link StorageLayout}). */
+  enum Storage { FILES, AZURITE }
+
   /**
    * What to start. {@code workerArgs} are extra flags for every worker (e.g. a shorter lease in
    * tests). {@code standby}: run pg-a and pg-b as primary and hot standby under the failover
    * controller; without it, one PostgreSQL node (pg-a) restarted by the supervisor.
    */
   record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb,
-      boolean standby, BackupService.Config backups, java.util.Optional<FrontDoor> frontDoor) {
+      boolean standby, BackupService.Config backups, java.util.Optional<FrontDoor> frontDoor, Storage storage) {
     static Options defaults() {
-      return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true, BackupService.Config.DEFAULTS, java.util.Optional.empty());
+      return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true, BackupService.Config.DEFAULTS, java.util.Optional.empty(),
+          Storage.FILES);
+    }
+
+    Options withStorage(Storage st) {
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, st);
     }
 
     Options withFrontDoor(FrontDoor f) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, java.util.Optional.of(f));
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, java.util.Optional.of(f), storage);
     }
 
     Options withPort(int p) {
-      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor);
+      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage);
     }
 
     Options withWorkers(int n) {
-      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor);
+      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage);
     }
 
     Options withWorkerArgs(String... args) {
-      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups, frontDoor);
+      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups, frontDoor, storage);
     }
 
     Options withLb(Lb l) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups, frontDoor);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups, frontDoor, storage);
     }
 
     Options withBackups(BackupService.Config b) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b, frontDoor);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b, frontDoor, storage);
     }
 
     Options withStandby(boolean s) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups, frontDoor);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups, frontDoor, storage);
     }
   }
 
@@ -117,6 +125,11 @@ final class LocalDeployment implements AutoCloseable {
   private Component gateway;
   /** The front door's parts (empty without --dns): the second gateway, BIND, the DNS controller. */
   private final List<Component> frontDoor = new ArrayList<>();
+  /** Where blobs and backups live; with --storage azurite, the two Azurite regions run as components. */
+  private final StorageLayout storage;
+  private final List<Component> storageRegions = new ArrayList<>();
+  private io.bulwark.storage.RegionSwitcher regionSwitcher;
+  private io.bulwark.core.blob.BlobStore switcherBlobs;
   private String adminKey;
   private boolean adminKeyCreated;
   private int nextWorker = 1;
@@ -128,6 +141,7 @@ final class LocalDeployment implements AutoCloseable {
     this.journal = new FileEventJournal(dir.events());
     this.supervisor = new Supervisor(dir, new EventRecorder(journal, EventRecorder.LOCAL_NODE, "supervisor"));
     this.password = dir.pgPassword();
+    this.storage = options.storage() == Storage.AZURITE ? StorageLayout.azurite(dir, Ports.free(), Ports.free()) : StorageLayout.files(dir);
     migrateSingleNodeDir(dir);
     int portA = options.pgPort() > 0 ? options.pgPort() : Ports.free();
     int portB = options.pgPort() > 0 ? options.pgPort() + 1 : Ports.free();
@@ -173,6 +187,7 @@ final class LocalDeployment implements AutoCloseable {
 
   /** Starts PostgreSQL, migrates, ensures the admin key, then the API and workers; returns when the API is ready. */
   void start() {
+    startStorageRegions();
     database.start();
     statusWriter.scheduleWithFixedDelay(this::publishDbStatus, 0, 1, TimeUnit.SECONDS);
     awaitPostgres(Duration.ofSeconds(60));
@@ -232,11 +247,83 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   /**
-   * Continuous WAL archiving into DIR/archive (a BlobStore), base backups (first start, then
-   * daily), retention and verification; always from whichever node is the primary now.
+   * With --storage azurite: region a and region b, each an Azurite with its own account, as supervised
+   * components; then the region switcher, which moves every process's writes to the other region
+   * when the active one fails its probes, and publishes run/storage-status.json every second.
+   */
+  private void startStorageRegions() {
+    if (!storage.replicated()) return;
+    for (StorageLayout.Region r : storage.regions()) {
+      java.nio.file.Path location = dir.root().resolve("azurite-" + r.name());
+      try {
+        io.bulwark.core.io.Fs.createPrivateDir(location);
+      } catch (java.io.IOException e) {
+        throw new BulwarkException("cannot create " + location + ": " + e.getMessage(), e);
+      }
+      Component c = new Component("azurite-" + r.name(), "storage-region", r.port(), null, dir.logs().resolve("azurite-" + r.name() + ".log").toFile(),
+          () -> io.bulwark.azure.AzuriteServer.command(location, r.port(), r.account(), r.key()));
+      storageRegions.add(c);
+      supervisor.start(c);
+    }
+    for (Component c : storageRegions) awaitHealthy(c, Duration.ofSeconds(60));
+    switcherBlobs = storage.openBlobs("supervisor", new io.bulwark.core.metrics.Metrics());
+    io.bulwark.storage.ReplicatedBlobStore replicated = (io.bulwark.storage.ReplicatedBlobStore) switcherBlobs;
+    EventRecorder storageEvents = new EventRecorder(journal, EventRecorder.LOCAL_NODE, "storage");
+    regionSwitcher = new io.bulwark.storage.RegionSwitcher(replicated.regions(), storage.choice(), io.bulwark.storage.RegionSwitcher.Config.DEFAULTS,
+        "supervisor", (region, why) -> storageEvents.record(io.bulwark.cluster.events.Event.Kinds.STORAGE_SWITCH, "writes now go to region " + region + ": " + why));
+    regionSwitcher.start();
+    statusWriter.scheduleWithFixedDelay(this::publishStorageStatus, 1, 1, TimeUnit.SECONDS);
+  }
+
+  /** run/storage-status.json for `bulwark storage status`: the choice, each region's probes, the copies owed. */
+  private void publishStorageStatus() {
+    try {
+      var json = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+      io.bulwark.storage.RegionChoice.Choice c = storage.choice().current();
+      json.put("active", c.region()).put("since", c.since().toString()).put("why", c.why());
+      var regions = json.putArray("regions");
+      for (io.bulwark.storage.RegionSwitcher.Probe p : regionSwitcher.probes()) {
+        StorageLayout.Region r = storage.regions().stream().filter(x -> x.name().equals(p.region())).findFirst().orElseThrow();
+        regions.addObject().put("name", p.region()).put("store", "azure://" + r.account() + " (Azurite :" + r.port() + ")")
+            .put("active", p.region().equals(c.region())).put("lastPassed", p.lastPassed()).put("passedInARow", p.passedInARow())
+            .put("failedInARow", p.failedInARow()).put("lastProblem", p.lastProblem());
+      }
+      int pending = 0;
+      java.time.Instant oldest = null;
+      java.nio.file.Path queues = dir.storageState().resolve("replication");
+      if (Files.isDirectory(queues)) {
+        try (var dirs = Files.list(queues)) {
+          for (java.nio.file.Path q : dirs.toList()) {
+            io.bulwark.storage.ReplicationQueue queue = new io.bulwark.storage.ReplicationQueue(q);
+            pending += Math.max(0, queue.size());
+            java.time.Instant o = queue.oldest().orElse(null);
+            if (o != null && (oldest == null || o.isBefore(oldest))) oldest = o;
+          }
+        }
+      }
+      json.put("pending", pending).put("lagSeconds", oldest == null ? 0 : java.time.Duration.between(oldest, java.time.Instant.now()).toMillis() / 1000.0);
+      java.nio.file.Path f = dir.run().resolve(StorageCommand.STATUS_FILE);
+      io.bulwark.core.io.Fs.writeAtomically(f, json.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (java.io.IOException | RuntimeException e) {
+      log.warn("cannot publish the storage status: {}", e.toString());
+    }
+  }
+
+  StorageLayout storage() {
+    return storage;
+  }
+
+  List<Component> storageRegions() {
+    return List.copyOf(storageRegions);
+  }
+
+  /**
+   * Continuous WAL archiving into the backup repository (DIR/archive, or both storage regions), base
+   * backups (first start, then daily), retention and verification; always from whichever node is the
+   * primary now.
    */
   private void startBackups() {
-    backups = new BackupService(options.backups(), new FileSystemBlobStore(dir.archive()), dir.walSpool(),
+    backups = new BackupService(options.backups(), storage.openArchive("supervisor", new io.bulwark.core.metrics.Metrics()), dir.walSpool(),
         dir.root().resolve("verify-scratch"), password, null, primaryAccess(), dir.root().resolve("last-verification.json"));
     backups.start();
   }
@@ -461,6 +548,8 @@ final class LocalDeployment implements AutoCloseable {
   @Override
   public void close() {
     statusWriter.shutdownNow();
+    if (regionSwitcher != null) regionSwitcher.close();
+    if (switcherBlobs != null) switcherBlobs.close();
     database.stopDeciding(); // no failover while everything stops
     if (backups != null) backups.close();
     supervisor.stopRestarting();
@@ -470,6 +559,7 @@ final class LocalDeployment implements AutoCloseable {
     roles.addAll(apis);
     Supervisor.terminate(roles, Duration.ofSeconds(20));
     database.stop();
+    Supervisor.terminate(storageRegions, Duration.ofSeconds(10)); // after the archiver's last upload
     try {
       java.nio.file.Files.deleteIfExists(dir.run().resolve(DbStatus.FILE));
     } catch (java.io.IOException ignored) {
@@ -530,12 +620,13 @@ final class LocalDeployment implements AutoCloseable {
 
   /** The command line of a role's child JVM that talks to the database: adds connection and storage flags. */
   private ProcessBuilder role(String role, List<String> extra, String... args) {
-    List<String> all = new ArrayList<>(List.of("--jdbc-url", jdbcUrl(), "--db-user", pg.user(),
-        "--blob-dir", dir.blobs().toString(), "--handlers-dir", dir.handlers().toString()));
+    List<String> all = new ArrayList<>(List.of("--jdbc-url", jdbcUrl(), "--db-user", pg.user(), "--handlers-dir", dir.handlers().toString()));
+    all.addAll(storage.childFlags());
     all.addAll(List.of(args));
     all.addAll(extra);
     ProcessBuilder pb = javaRole(role, all);
     pb.environment().put("BULWARK_DB_PASSWORD", password);
+    pb.environment().putAll(storage.environment()); // the regions' connection strings: never on a command line
     return pb;
   }
 

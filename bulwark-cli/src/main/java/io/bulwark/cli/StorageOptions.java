@@ -56,7 +56,7 @@ final class StorageOptions {
     BlobStore first = BlobStores.open(r.get(0)[1]);
     BlobStore second = BlobStores.open(r.get(1)[1]);
     return new ReplicatedBlobStore(new ReplicatedBlobStore.Region(r.get(0)[0], first), new ReplicatedBlobStore.Region(r.get(1)[0], second),
-        new RegionChoice(stateDir.resolve("storage-region"), r.get(0)[0]), new ReplicationQueue(stateDir.resolve("replication").resolve(process)),
+        new RegionChoice(stateDir.resolve("storage-region"), r.get(0)[0]), new ReplicationQueue(stateDir.resolve("replication").resolve("blobs-" + process)),
         ReplicatedBlobStore.DEFAULT_SYNCHRONOUS, metrics);
   }
 

@@ -67,6 +67,12 @@ final class UpCommand implements Callable<Integer> {
           "(needs BIND installed: apt-get install bind9). Default: none, nothing installed needed."})
   String dns;
 
+  @Option(names = "--storage", defaultValue = "files", paramLabel = "files|azurite",
+      description = {"Where task blobs and backups live: the data directory (default), or `azurite`: two storage regions, each an",
+          "Azurite (npm install -g azurite@3.37) with its own account, replicated; writes move to the other region when one",
+          "fails (see `bulwark storage --help`)."})
+  String storageMode;
+
   @Option(names = "--dns-port", defaultValue = "8053", description = "With --dns bind: BIND's port on 127.0.0.1, UDP and TCP (default: ${DEFAULT-VALUE})")
   int dnsPort;
 
@@ -76,6 +82,12 @@ final class UpCommand implements Callable<Integer> {
     if (dns.equals("bind") && !lb.equals("builtin")) throw new BulwarkException("--dns bind runs two built-in gateways; drop --lb " + lb);
     if (dns.equals("bind") && !io.bulwark.dns.BindServer.installed()) {
       throw new BulwarkException("--dns bind needs BIND 9's named: apt-get install bind9 (Debian/Ubuntu) or dnf install bind; or run without --dns");
+    }
+    if (!storageMode.equals("files") && !storageMode.equals("azurite")) {
+      throw new BulwarkException("--storage must be files or azurite, got '" + storageMode + "'");
+    }
+    if (storageMode.equals("azurite") && !io.bulwark.azure.AzuriteServer.installed()) {
+      throw new BulwarkException("--storage azurite needs Azurite: npm install -g azurite@3.37 (Node.js 18+); or run without --storage");
     }
     if (workers < 0 || workers > 64) throw new BulwarkException("--workers must be 0-64, got " + workers);
     if (port < 1 || port > 65535) throw new BulwarkException("--port must be 1-65535, got " + port);
@@ -111,7 +123,8 @@ final class UpCommand implements Callable<Integer> {
       };
       LocalDeployment deployment = new LocalDeployment(dir, new LocalDeployment.Options(port, workers, pgPort, heap,
           java.util.List.of(), java.util.List.of(), balancer, standby, backupConfig(),
-          dns.equals("bind") ? java.util.Optional.of(frontDoor) : java.util.Optional.empty()));
+          dns.equals("bind") ? java.util.Optional.of(frontDoor) : java.util.Optional.empty(),
+          storageMode.equals("azurite") ? LocalDeployment.Storage.AZURITE : LocalDeployment.Storage.FILES));
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("up-shutdown").unstarted(() -> {
         System.out.println("bulwark: stopping...");

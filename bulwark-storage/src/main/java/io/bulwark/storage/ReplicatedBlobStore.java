@@ -55,6 +55,8 @@ public final class ReplicatedBlobStore implements BlobStore {
   static final long REPLICATE_EVERY_MS = 200;
   static final int FAILURES_TO_SKIP = 3;
   static final long RETRY_DOWN_MS = 2_000;
+  /** How long a synchronous write waits for the second region once the first holds the blob. */
+  static final long SECOND_REGION_WAIT_MS = 2_000;
 
   /** A region: its name (in flags, status, the choice file) and its store. */
   public record Region(String name, BlobStore store) {}
@@ -84,7 +86,7 @@ public final class ReplicatedBlobStore implements BlobStore {
     for (Region r : List.of(first, second)) {
       health.put(r.name(), new Health());
       metrics.gauge("blob_region_usable", "1 while this process sends to the region (0 after 3 failures in a row, retried every 2 s)",
-          () -> health.get(r.name()).usable(System.nanoTime()) ? 1 : 0, "region", r.name());
+          () -> health.get(r.name()).isFailing() ? 0 : 1, "region", r.name());
       metrics.gauge("blob_region_active", "1 for the region writes go to first", () -> choice.active().equals(r.name()) ? 1 : 0,
           "region", r.name());
     }
@@ -112,9 +114,17 @@ public final class ReplicatedBlobStore implements BlobStore {
     return List.of(first, second);
   }
 
-  /** Whether this process sends to the region now. */
-  public boolean usable(String region) {
+  /**
+   * Whether to send to the region now: yes unless it failed 3 times in a row; then no, except for one
+   * caller every 2 s, whose request is the trial (this call claims it).
+   */
+  private boolean usable(String region) {
     return health.get(region).usable(System.nanoTime());
+  }
+
+  /** Whether this process has stopped sending to the region (3 failures in a row, not yet recovered). */
+  public boolean failing(String region) {
+    return health.get(region).isFailing();
   }
 
   /** The age of the oldest copy still owed. */
@@ -179,35 +189,64 @@ public final class ReplicatedBlobStore implements BlobStore {
     throw new BlobException("cannot write " + key + " to either storage region (" + a.name() + ", " + b.name() + "): " + last.getMessage(), last);
   }
 
-  /** Writes to both regions at once; one failing leaves a copy owed, both failing fails the put. */
+  /**
+   * Writes to both regions at once. Returns when both hold the blob; or, once one does, when the other
+   * has not answered within {@value #SECOND_REGION_WAIT_MS} ms more (a region that hangs must not
+   * hold every submit for its timeout) or has failed: then a copy is owed. Both failing fails the put.
+   */
   private BlobRef putBoth(String key, byte[] bytes, Region a, Region b) {
     List<Region> targets = new ArrayList<>();
     for (Region r : List.of(a, b)) if (usable(r.name())) targets.add(r);
     if (targets.isEmpty()) targets = List.of(a, b); // both believed down: try them anyway
-    List<Future<BlobRef>> results = new ArrayList<>();
-    for (Region r : targets) results.add(io.submit(() -> r.store().put(key, bytes)));
+    java.util.concurrent.ExecutorCompletionService<Object[]> done = new java.util.concurrent.ExecutorCompletionService<>(io);
+    for (Region r : targets) {
+      done.submit(() -> {
+        try {
+          return new Object[] {r, r.store().put(key, bytes)};
+        } catch (RuntimeException e) {
+          return new Object[] {r, e};
+        }
+      });
+    }
     BlobRef ref = null;
     List<Region> missing = new ArrayList<>(List.of(a, b));
     RuntimeException last = null;
-    for (int i = 0; i < targets.size(); i++) {
-      Region r = targets.get(i);
+    long deadline = Long.MAX_VALUE;
+    for (int answered = 0; answered < targets.size(); answered++) {
+      java.util.concurrent.Future<Object[]> next;
       try {
-        ref = results.get(i).get();
-        ok(r);
-        missing.remove(r);
-      } catch (ExecutionException e) {
-        last = e.getCause() instanceof RuntimeException re ? re : new BlobException(String.valueOf(e.getCause()), e.getCause());
-        failed(r, last);
+        long wait = deadline - System.nanoTime();
+        next = deadline == Long.MAX_VALUE ? done.take() : done.poll(Math.max(0, wait), TimeUnit.NANOSECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new BlobException("interrupted while writing " + key, e);
+      }
+      if (next == null) break; // the other region did not answer in time: it owes a copy
+      Object[] result;
+      try {
+        result = next.get();
+      } catch (InterruptedException | ExecutionException e) {
+        throw new BlobException("writing " + key + " failed: " + e, e);
+      }
+      Region r = (Region) result[0];
+      if (result[1] instanceof BlobRef written) {
+        ref = written;
+        ok(r);
+        missing.remove(r);
+        if (deadline == Long.MAX_VALUE) deadline = System.nanoTime() + SECOND_REGION_WAIT_MS * 1_000_000;
+      } else {
+        last = (RuntimeException) result[1];
+        failed(r, last);
       }
     }
     if (ref == null) {
       throw new BlobException("cannot write " + key + " to either storage region (" + a.name() + ", " + b.name() + "): " + last.getMessage(), last);
     }
     Region holder = missing.contains(a) ? b : a;
-    for (Region r : missing) queue.copy(ref, holder.name(), r.name());
+    for (Region r : missing) {
+      if (targets.contains(r) && !health.get(r.name()).isFailing()) failed(r, new BlobException("no answer within " + SECOND_REGION_WAIT_MS + " ms"));
+      queue.copy(ref, holder.name(), r.name());
+    }
     return ref;
   }
 
@@ -389,8 +428,16 @@ public final class ReplicatedBlobStore implements BlobStore {
     private int failuresInARow;
     private long lastTriedNanos;
 
+    /** Usable while it fails less than it takes to skip it; when skipped, one caller every 2 s gets to try it. */
     synchronized boolean usable(long now) {
-      return failuresInARow < FAILURES_TO_SKIP || now - lastTriedNanos > RETRY_DOWN_MS * 1_000_000;
+      if (failuresInARow < FAILURES_TO_SKIP) return true;
+      if (now - lastTriedNanos <= RETRY_DOWN_MS * 1_000_000) return false;
+      lastTriedNanos = now; // this caller's request is the trial; the others keep skipping the region
+      return true;
+    }
+
+    synchronized boolean isFailing() {
+      return failuresInARow >= FAILURES_TO_SKIP;
     }
 
     synchronized void ok() {

@@ -10,12 +10,23 @@ import java.util.List;
 final class FaultyBlobStore implements BlobStore {
   final BlobStore inner;
   volatile boolean down;
+  /** Calls block until released, as a region whose network is blackholed. */
+  volatile java.util.concurrent.CountDownLatch hung;
 
   FaultyBlobStore(BlobStore inner) {
     this.inner = inner;
   }
 
   private void check() {
+    java.util.concurrent.CountDownLatch h = hung;
+    if (h != null) {
+      try {
+        h.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      throw new BlobException("region hung: timed out (" + inner.describe() + ")");
+    }
     if (down) throw new BlobException("region down: connection refused (" + inner.describe() + ")");
   }
 

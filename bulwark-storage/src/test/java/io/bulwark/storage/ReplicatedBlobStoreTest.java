@@ -94,6 +94,30 @@ class ReplicatedBlobStoreTest {
   }
 
   @Test
+  void a_region_that_hangs_costs_a_write_at_most_the_second_region_wait_and_then_nothing() {
+    a.hung = new java.util.concurrent.CountDownLatch(1);
+    try {
+      long slowest = 0;
+      for (int i = 0; i < 10; i++) {
+        long t = System.nanoTime();
+        BlobRef ref = store.put("tasks/h" + i + "/input", DATA);
+        slowest = Math.max(slowest, System.nanoTime() - t);
+        assertThat(b.inner.get(ref)).isEqualTo(DATA);
+      }
+      assertThat(slowest / 1_000_000).as("a submit waits for the hung region at most 2 s").isLessThan(3_000);
+      assertThat(store.failing("a")).isTrue();
+      long t = System.nanoTime();
+      store.put("tasks/h10/input", DATA);
+      assertThat((System.nanoTime() - t) / 1_000_000).as("once skipped, the hung region costs nothing").isLessThan(500);
+      assertThat(store.queue().size()).isEqualTo(11);
+    } finally {
+      a.hung.countDown();
+      a.hung = null;
+    }
+    await().atMost(Duration.ofSeconds(15)).until(() -> store.queue().size() == 0);
+  }
+
+  @Test
   void copies_owed_survive_a_restart() {
     b.down = true;
     BlobRef ref = store.put("tasks/5/input", DATA);

@@ -45,6 +45,8 @@ public record Event(Instant at, String node, String source, String kind, String 
     public static final String DNS_PROVIDER = "dns.provider";
     /** A DNS controller became, or stopped being, the one that acts. */
     public static final String DNS_LEADER = "dns.leader";
+    /** Blob writes now go to another storage region (automatic or planned). */
+    public static final String STORAGE_SWITCH = "storage.switch";
 
     private Kinds() {}
   }
