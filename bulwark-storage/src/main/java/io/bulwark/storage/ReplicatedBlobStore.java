@@ -388,7 +388,7 @@ public final class ReplicatedBlobStore implements BlobStore {
         } catch (IOException | RuntimeException x) {
           failing.add(e.to());
           if (x instanceof RuntimeException re) failed(to, re);
-          log.info("copy of {} to region {} failed: {}", e.key(), e.to(), x.toString());
+          log.debug("copy of {} to region {} failed: {}", e.key(), e.to(), x.toString());
         }
       }
     } catch (RuntimeException e) {
