@@ -156,7 +156,9 @@ public final class AzureBlobStore implements BlobStore {
     } catch (BulwarkException e) {
       throw e;
     } catch (RuntimeException e) {
-      throw new BulwarkException(reason(e), e);
+      String why = reason(e);
+      if (why.startsWith("cannot reach")) throw new io.bulwark.core.blob.BlobException.Unavailable(why, e);
+      throw new BulwarkException(why, e);
     }
   }
 

@@ -44,9 +44,9 @@ final class ApiCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ApiConfig config = ApiConfig.defaults(name, port).withHost(host).withMaxBodyBytes(maxBodyBytes);
     Metrics metrics = new Metrics().withJvmGauges();
+    BlobStore blobs = storage.open(name, metrics); // a wrong storage set-up stops the process before anything starts
     Database database = Database.open(db.config(name).withPoolSize(Math.max(db.poolSize, 4)));
     database.migrateWhenReachable(Duration.ofMinutes(2));
-    BlobStore blobs = storage.open(name, metrics);
     ApiServer server = new ApiServer(config, database, blobs, HandlerRegistry.load(handlersDir), metrics);
     server.start();
     return Roles.runUntilSignalled(name, () -> {

@@ -146,8 +146,12 @@ final class StorageLayout {
   private BlobStore open(String container, String process, Metrics metrics) {
     Region a = regions.get(0);
     Region b = regions.get(1);
-    return new ReplicatedBlobStore(new ReplicatedBlobStore.Region(a.name(), BlobStores.open(a.uri(container), env())),
-        new ReplicatedBlobStore.Region(b.name(), BlobStores.open(b.uri(container), env())), choice(),
+    io.bulwark.storage.DeferredBlobStore sa = new io.bulwark.storage.DeferredBlobStore(a.uri(container), () -> BlobStores.open(a.uri(container), env()));
+    io.bulwark.storage.DeferredBlobStore sb = new io.bulwark.storage.DeferredBlobStore(b.uri(container), () -> BlobStores.open(b.uri(container), env()));
+    if (!sa.connected() && !sb.connected()) {
+      throw new BulwarkException("neither storage region answers: " + sa.lastFailure().getMessage() + "; " + sb.lastFailure().getMessage());
+    }
+    return new ReplicatedBlobStore(new ReplicatedBlobStore.Region(a.name(), sa), new ReplicatedBlobStore.Region(b.name(), sb), choice(),
         new ReplicationQueue(dir.storageState().resolve("replication").resolve(container + "-" + process)),
         ReplicatedBlobStore.DEFAULT_SYNCHRONOUS, metrics);
   }

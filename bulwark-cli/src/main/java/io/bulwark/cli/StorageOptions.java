@@ -53,8 +53,11 @@ final class StorageOptions {
       throw new BulwarkException("two --blobs need region names: --blobs a=URI --blobs b=URI");
     }
     if (stateDir == null) throw new BulwarkException("two storage regions need --storage-state DIR (the region choice and the replication queue)");
-    BlobStore first = BlobStores.open(r.get(0)[1]);
-    BlobStore second = BlobStores.open(r.get(1)[1]);
+    io.bulwark.storage.DeferredBlobStore first = new io.bulwark.storage.DeferredBlobStore(r.get(0)[1], () -> BlobStores.open(r.get(0)[1]));
+    io.bulwark.storage.DeferredBlobStore second = new io.bulwark.storage.DeferredBlobStore(r.get(1)[1], () -> BlobStores.open(r.get(1)[1]));
+    if (!first.connected() && !second.connected()) {
+      throw new BulwarkException("neither storage region answers: " + first.lastFailure().getMessage() + "; " + second.lastFailure().getMessage());
+    }
     return new ReplicatedBlobStore(new ReplicatedBlobStore.Region(r.get(0)[0], first), new ReplicatedBlobStore.Region(r.get(1)[0], second),
         new RegionChoice(stateDir.resolve("storage-region"), r.get(0)[0]), new ReplicationQueue(stateDir.resolve("replication").resolve("blobs-" + process)),
         ReplicatedBlobStore.DEFAULT_SYNCHRONOUS, metrics);

@@ -68,9 +68,9 @@ final class WorkerCommand implements Callable<Integer> {
         .withRetry(new RetryPolicy.ExponentialBackoff(Duration.ofMillis(retryBaseMs), Duration.ofMillis(retryCapMs)))
         .withShutdownGrace(Duration.ofMillis(graceMs));
     Metrics metrics = new Metrics().withJvmGauges();
+    BlobStore blobs = storage.open(name, metrics); // a wrong storage set-up stops the process before anything starts
     Database database = Database.open(db.config(name));
     database.migrateWhenReachable(Duration.ofMinutes(2));
-    BlobStore blobs = storage.open(name, metrics);
     Worker worker = new Worker(config, database, blobs, HandlerRegistry.load(handlersDir), metrics);
     WorkerHealthServer health = new WorkerHealthServer("127.0.0.1", healthPort, worker, database, metrics);
     health.start();

@@ -27,4 +27,11 @@ public class BlobException extends BulwarkException {
               + actual + "; restore it from a replica or backup");
     }
   }
+
+  /** The store cannot be reached now (connection refused, no answer, unknown host): the same call may work later. */
+  public static final class Unavailable extends BlobException {
+    public Unavailable(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
 }
