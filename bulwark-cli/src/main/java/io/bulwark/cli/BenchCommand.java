@@ -40,7 +40,8 @@ import picocli.CommandLine.Option;
         "Starts a private local deployment (durable PostgreSQL, API and worker processes with -Xmx256m, exactly",
         "as `up` does) in a scratch data directory, runs the scenarios, prints each figure with its method,",
         "and stops everything.",
-        "Scenarios: burndown, http, batch, e2e, latency, gateway (default: all)."})
+        "Scenarios: burndown, http, batch, e2e, latency, gateway (default: all); blobs (only when named: the blob stores",
+        "side by side, file system, one Azurite region, two replicated, and the replication lag; needs Azurite)."})
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--only", split = ",", description = "Scenarios to run (default: all)")
   Set<String> only = Set.of("footprint", "burndown", "http", "batch", "e2e", "latency", "gateway");
@@ -87,7 +88,8 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Path root = dataDir != null ? dataDir : Files.createTempDirectory("bulwark-bench");
     if (only.contains("footprint")) footprint(root);
-    if (only.equals(Set.of("footprint"))) {
+    if (only.contains("blobs")) new io.bulwark.cli.bench.BlobBench(root, Duration.ofSeconds(seconds)).run();
+    if (only.equals(Set.of("footprint")) || only.equals(Set.of("blobs")) || only.equals(Set.of("footprint", "blobs"))) {
       if (dataDir == null) deleteTree(root);
       printResults();
       return 0;
