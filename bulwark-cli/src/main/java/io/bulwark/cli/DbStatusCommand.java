@@ -74,6 +74,12 @@ final class DbStatusCommand implements Callable<Integer> {
           ? ", newest " + backups.path("newestBackup").asText() + " (" + ago(backups.path("newestBackupAt")) + ")" : "")
           + (backups.path("backupRunning").asBoolean() ? "; one is being taken" : "")
           + (backups.path("lastBackupError").isTextual() ? "; last error: " + backups.path("lastBackupError").asText() : ""));
+      Path regions = dir.run().resolve(StorageCommand.STATUS_FILE);
+      if (Files.exists(regions)) {
+        JsonNode st = DbStatus.JSON.readTree(regions.toFile());
+        System.out.printf("regions:      the repository is in both storage regions, writes to %s; %d copies owed, lag %.1f s%n",
+            st.path("active").asText(), st.path("pending").asInt(), st.path("lagSeconds").asDouble());
+      }
       JsonNode w = backups.path("window");
       System.out.println("restorable:   " + (w.isObject() ? w.path("from").asText() + " .. " + w.path("to").asText()
           : "nothing yet (the first base backup is being taken)"));

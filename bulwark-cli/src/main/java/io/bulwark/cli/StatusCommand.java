@@ -66,6 +66,16 @@ final class StatusCommand implements Callable<Integer> {
             r.path("healthy").asBoolean() ? "yes" : "NO", r.path("restarts").asText());
       }
     }
+    java.nio.file.Path storage = dir.run().resolve(StorageCommand.STATUS_FILE);
+    if (!json && Files.exists(storage)) {
+      JsonNode st = JSON.readTree(storage.toFile());
+      boolean degraded = false;
+      for (JsonNode r : st.path("regions")) degraded |= !r.path("lastPassed").asBoolean();
+      System.out.printf("%nstorage: writes go to region %s; %d copies owed to the other region, lag %.1f s%s (bulwark storage status)%n",
+          st.path("active").asText(), st.path("pending").asInt(), st.path("lagSeconds").asDouble(),
+          degraded ? "; DEGRADED: a region fails its probes" : "");
+      allHealthy &= !degraded;
+    }
     return allHealthy ? 0 : 1;
   }
 
