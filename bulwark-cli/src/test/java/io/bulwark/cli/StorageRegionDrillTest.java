@@ -38,7 +38,7 @@ class StorageRegionDrillTest {
   @TempDir static Path root;
   static LocalDeployment deployment;
   static HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-  /** Tasks acknowledged while region a was gone: their inputs are in region b alone, a copy owed to a. */
+  /** Tasks submitted after region a was killed: their inputs are in region b alone, a copy owed to a. */
   static final List<String> ackedWhileDown = new CopyOnWriteArrayList<>();
 
   @BeforeAll
@@ -76,6 +76,7 @@ class StorageRegionDrillTest {
           String body = "{\"type\":\"sha256\",\"input\":\"" + input(seed) + "\"}";
           while (running.get()) {
             n++;
+            boolean sentAfterKill = killedAt > 0; // its input cannot have reached region a
             try {
               HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + deployment.entryPort() + "/v1/tasks"))
                   .header("Authorization", "Bearer " + deployment.adminKey()).header("Content-Type", "application/json")
@@ -84,7 +85,7 @@ class StorageRegionDrillTest {
               if (r.statusCode() == 202) {
                 acked.add(JSON.readTree(r.body()).path("id").asText());
                 okAt.add(System.nanoTime());
-                if (killedAt > 0) ackedWhileDown.add(acked.get(acked.size() - 1));
+                if (sentAfterKill) ackedWhileDown.add(JSON.readTree(r.body()).path("id").asText());
               } else {
                 failedAt.add(new long[] {System.nanoTime(), r.statusCode()});
               }
