@@ -14,6 +14,19 @@ bulwark_need() {
   bulwark_missing_lines+=("bulwark: the tests need $cmd ($why): install it with \`sudo apt-get install $package\`")
 }
 
+# Azurite (Microsoft's Azure Storage emulator) from npm: installed globally as root, else named
+bulwark_need_azurite() {
+  command -v azurite-blob >/dev/null 2>&1 || [ -x /usr/bin/azurite-blob ] || [ -x /usr/local/bin/azurite-blob ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v npm >/dev/null 2>&1; then
+    echo "bulwark: installing Azurite for the storage tests: npm install -g azurite@3.37" >&2
+    npm install -g --no-fund --no-audit azurite@3.37 >&2 && return 0
+    echo "bulwark: npm could not install azurite@3.37; install it and run ./test again" >&2
+    return 1
+  fi
+  echo "bulwark: the tests need Azurite (StorageRegionDrillTest, AzureBlobStoreTest): install it with \`npm install -g azurite@3.37\`" >&2
+  return 1
+}
+
 bulwark_test_prereqs() {
   bulwark_need mvn maven "builds and runs the tests"
   # the load-balancer drills run the same failover through the system's HAProxy (2.6+)
@@ -23,16 +36,22 @@ bulwark_test_prereqs() {
   # the DNS front door runs the real BIND 9 (named, started unprivileged by the tests), resolved with dig
   bulwark_need named bind9 "Rfc2136ProviderTest, DnsControllerTest, DnsFrontDoorDrillTest"
   bulwark_need dig bind9-dnsutils "the DNS drills resolve the name through BIND as a client does"
+  # the storage regions run the real Azurite (npm); Node.js itself must be there
+  bulwark_need node nodejs "the storage drills run Azurite on Node.js"
+  bulwark_need npm npm "installs Azurite"
   # as root, PostgreSQL runs under an unprivileged user namespace (util-linux's unshare)
   [ "$(id -u)" -eq 0 ] && bulwark_need unshare util-linux "PostgreSQL refuses to run as root; it runs under unshare -U"
-  [ ${#bulwark_missing_packages[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "bulwark: installing what the tests need: ${bulwark_missing_packages[*]}" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${bulwark_missing_packages[@]}" >&2 \
-      && return 0
-    echo "bulwark: apt-get could not install ${bulwark_missing_packages[*]}; install them and run ./test again" >&2
-    return 1
+  if [ ${#bulwark_missing_packages[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "bulwark: installing what the tests need: ${bulwark_missing_packages[*]}" >&2
+      if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${bulwark_missing_packages[@]}" >&2; }; then
+        echo "bulwark: apt-get could not install ${bulwark_missing_packages[*]}; install them and run ./test again" >&2
+        return 1
+      fi
+    else
+      printf '%s\n' "${bulwark_missing_lines[@]}" >&2
+      return 1
+    fi
   fi
-  printf '%s\n' "${bulwark_missing_lines[@]}" >&2
-  return 1
+  bulwark_need_azurite  # after apt-get: it needs npm
 }
