@@ -20,6 +20,7 @@ import io.bulwark.core.BulwarkException;
 import io.bulwark.core.blob.BlobException;
 import io.bulwark.core.blob.BlobRef;
 import io.bulwark.core.blob.BlobStore;
+import io.bulwark.core.blob.VerifyingInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -225,7 +226,7 @@ public final class AzureBlobStore implements BlobStore {
   @Override
   public InputStream open(BlobRef ref) {
     try {
-      return new VerifyingInputStream(blob(ref.key()).openInputStream(new BlobInputStreamOptions().setBlockSize(BLOCK)), ref);
+      return new VerifyingInputStream(blob(ref.key()).openInputStream(new BlobInputStreamOptions().setBlockSize(BLOCK)), ref, describe());
     } catch (BlobStorageException e) {
       if (e.getStatusCode() == 404 && !BlobErrorCode.CONTAINER_NOT_FOUND.equals(e.getErrorCode())) {
         throw new BlobException.NotFound(describe(), ref.key());
@@ -369,54 +370,6 @@ public final class AzureBlobStore implements BlobStore {
       return MessageDigest.getInstance(algorithm);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every Java runtime provides " + algorithm, e);
-    }
-  }
-
-  /** Hashes as it is read and throws {@link BlobException.Corrupt} at end of data on a mismatch. */
-  private final class VerifyingInputStream extends InputStream {
-    private final InputStream in;
-    private final BlobRef ref;
-    private final MessageDigest sha = digest("SHA-256");
-    private long count;
-    private boolean verified;
-    private BlobException.Corrupt failure;
-
-    VerifyingInputStream(InputStream in, BlobRef ref) {
-      this.in = in;
-      this.ref = ref;
-    }
-
-    @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      return read(one, 0, 1) == -1 ? -1 : one[0] & 0xff;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      if (failure != null) throw failure; // once the data is known bad, every read fails the same way
-      int n = in.read(b, off, len);
-      if (n > 0) {
-        sha.update(b, off, n);
-        count += n;
-        if (count > ref.size()) throw corrupt("more than " + ref.size() + " bytes");
-      } else if (n == -1 && !verified) {
-        String actual = HexFormat.of().formatHex(sha.digest());
-        if (count != ref.size()) throw corrupt(count + " bytes instead of " + ref.size() + " (sha256 " + actual + ")");
-        if (!actual.equals(ref.sha256())) throw corrupt(actual);
-        verified = true;
-      }
-      return n;
-    }
-
-    private BlobException.Corrupt corrupt(String actual) {
-      failure = new BlobException.Corrupt(describe(), ref.key(), ref.sha256(), actual);
-      return failure;
-    }
-
-    @Override
-    public void close() throws IOException {
-      in.close();
     }
   }
 }

@@ -3,6 +3,7 @@ package io.bulwark.storage;
 import io.bulwark.core.blob.BlobException;
 import io.bulwark.core.blob.BlobRef;
 import io.bulwark.core.blob.BlobStore;
+import io.bulwark.core.blob.VerifyingInputStream;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -128,7 +129,7 @@ public final class FileSystemBlobStore implements BlobStore {
     Path path = resolve(ref.key());
     try {
       if (!Files.isRegularFile(path)) throw new BlobException.NotFound(describe(), ref.key());
-      return new VerifyingInputStream(new BufferedInputStream(Files.newInputStream(path), BUFFER), ref);
+      return new VerifyingInputStream(new BufferedInputStream(Files.newInputStream(path), BUFFER), ref, describe());
     } catch (NoSuchFileException e) {
       throw new BlobException.NotFound(describe(), ref.key());
     } catch (IOException e) {
@@ -299,60 +300,5 @@ public final class FileSystemBlobStore implements BlobStore {
       remedy = "check that " + root + " is mounted, writable and has free space";
     }
     return new BlobException(action + " " + path + " failed: " + e + "; " + remedy, e);
-  }
-
-  /** Hashes as it is read and throws {@link BlobException.Corrupt} at end of data on a mismatch. */
-  private final class VerifyingInputStream extends InputStream {
-    private final InputStream in;
-    private final BlobRef ref;
-    private final MessageDigest sha = sha256();
-    private long count;
-    private boolean verified;
-    private BlobException.Corrupt failure;
-
-    VerifyingInputStream(InputStream in, BlobRef ref) {
-      this.in = in;
-      this.ref = ref;
-    }
-
-    @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      return read(one, 0, 1) == -1 ? -1 : one[0] & 0xff;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      if (failure != null) throw failure; // once the data is known bad, every read fails the same way
-      int n = in.read(b, off, len);
-      if (n > 0) {
-        sha.update(b, off, n);
-        count += n;
-        if (count > ref.size()) throw corrupt("more than " + ref.size() + " bytes");
-      } else if (n == -1 && !verified) {
-        String actual = HexFormat.of().formatHex(sha.digest());
-        if (count != ref.size()) {
-          throw corrupt(count + " bytes instead of " + ref.size() + " (sha256 " + actual + ")");
-        }
-        if (!actual.equals(ref.sha256())) throw corrupt(actual);
-        verified = true;
-      }
-      return n;
-    }
-
-    private BlobException.Corrupt corrupt(String actual) {
-      failure = new BlobException.Corrupt(describe(), ref.key(), ref.sha256(), actual);
-      return failure;
-    }
-
-    @Override
-    public int available() throws IOException {
-      return in.available();
-    }
-
-    @Override
-    public void close() throws IOException {
-      in.close();
-    }
   }
 }
