@@ -70,6 +70,7 @@ final class NodeAgent implements AutoCloseable {
   private EmbeddedPostgres pg;
   private DatabaseMember database;
   private Component gateway;
+  private io.bulwark.storage.RegionSwitcher regionSwitcher;
   /** API servers this agent added to its gateway because they registered in etcd, by name → URL; the gateway pid they were added to. */
   private final java.util.Map<String, String> discovered = new java.util.HashMap<>();
   private long discoveredFor;
@@ -113,6 +114,7 @@ final class NodeAgent implements AutoCloseable {
     if (node.runs(Role.GATEWAY)) components.add(gateway = gateway());
     if (node.runs(Role.WORKER)) for (int i = 1; i <= node.workers(); i++) components.add(worker(i, password));
     if (node.runs(Role.DNS)) components.add(dnsController());
+    if ((node.runs(Role.API) || node.runs(Role.WORKER)) && spec.storage().replicated()) startStorageRegions();
     for (Component c : components) supervisor.start(c);
     registration = state.register(node.name(), REGISTRATION_TTL);
     registrar.scheduleWithFixedDelay(this::register, 0, 1, TimeUnit.SECONDS);
@@ -191,6 +193,62 @@ final class NodeAgent implements AutoCloseable {
             password));
   }
 
+  static final String STORAGE_REGION_KEY = "storage/region";
+  static final String STORAGE_LEASE = "storage/leader";
+
+  /**
+   * Two storage regions: this host's processes read the region choice from a local file
+   * ({@code DIR/storage/storage-region}), which this agent keeps equal to the cluster's in etcd
+   * ({@value #STORAGE_REGION_KEY}) every second; and a region switcher probes both regions from here,
+   * switching for the whole cluster only while this agent holds the lease {@value #STORAGE_LEASE}, so
+   * exactly one agent decides.
+   */
+  private void startStorageRegions() {
+    List<String[]> regions = new ArrayList<>();
+    for (String r : spec.storage().regions()) regions.add(new String[] {r.substring(0, r.indexOf('=')), r.substring(r.indexOf('=') + 1)});
+    io.bulwark.storage.RegionChoice local = new io.bulwark.storage.RegionChoice(dir.storageState().resolve("storage-region"), regions.get(0)[0]);
+    List<io.bulwark.storage.ReplicatedBlobStore.Region> probed = new ArrayList<>();
+    for (String[] r : regions) {
+      probed.add(new io.bulwark.storage.ReplicatedBlobStore.Region(r[0],
+          new io.bulwark.storage.DeferredBlobStore(r[1], () -> io.bulwark.core.blob.BlobStores.open(r[1]))));
+    }
+    io.bulwark.cluster.lease.LeaseStore leases = state.leases(Duration.ofSeconds(1));
+    io.bulwark.cluster.lease.LeaderLease lease = new io.bulwark.cluster.lease.LeaderLease(io.bulwark.cluster.lease.LeaderLease.Config.DEFAULT);
+    java.util.concurrent.atomic.AtomicReference<io.bulwark.cluster.lease.LeaseStore.Lease> held = new java.util.concurrent.atomic.AtomicReference<>();
+    EventRecorder storageEvents = events.as("storage");
+    regionSwitcher = new io.bulwark.storage.RegionSwitcher(probed, local, io.bulwark.storage.RegionSwitcher.Config.DEFAULTS, node.name(),
+        (region, why) -> {
+          state.keys().put(STORAGE_REGION_KEY, region + "\n" + java.time.Instant.now() + "\n" + why);
+          storageEvents.record(io.bulwark.cluster.events.Event.Kinds.STORAGE_SWITCH, "writes now go to region " + region + ": " + why);
+        },
+        () -> lease.verdict(System.nanoTime()) == io.bulwark.cluster.lease.LeaderLease.Verdict.LEAD);
+    registrar.scheduleWithFixedDelay(() -> {
+      try {
+        long sent = System.nanoTime();
+        io.bulwark.cluster.lease.LeaseStore.Lease l = held.get();
+        if (l == null) {
+          io.bulwark.cluster.lease.LeaseStore.Acquisition a = leases.tryAcquire(STORAGE_LEASE, node.name(), lease.config().ttl());
+          if (a.succeeded()) {
+            held.set(a.lease().orElseThrow());
+            lease.acquired(sent);
+          }
+        } else if (leases.renew(l)) {
+          lease.renewed(sent);
+        } else {
+          held.set(null);
+          lease.lost();
+        }
+        state.keys().get(STORAGE_REGION_KEY).ifPresent(v -> {
+          String[] p = v.split("\n", 3);
+          if (!p[0].equals(local.active())) local.switchTo(p[0], p.length > 2 ? p[2] : "switched in etcd");
+        });
+      } catch (RuntimeException e) {
+        log.debug("storage region keeping: {}", e.toString()); // the last choice stays in force while etcd is away
+      }
+    }, 0, 1, TimeUnit.SECONDS);
+    regionSwitcher.start();
+  }
+
   /**
    * The DNS controller: every gateway of the cluster is a target, in the file's order; the leader
    * lease and the journal are the cluster's in etcd, so of the nodes that run it exactly one acts.
@@ -220,7 +278,9 @@ final class NodeAgent implements AutoCloseable {
 
   private List<String> appArgs(String... args) {
     List<String> all = new ArrayList<>(List.of("--jdbc-url", spec.database().url(), "--db-user", spec.database().user(),
-        "--blob-dir", Path.of(URI.create(spec.storage().blobs())).toString(), "--handlers-dir", dir.handlers().toString()));
+        "--handlers-dir", dir.handlers().toString()));
+    all.addAll(spec.storage().replicated() ? StorageOptions.flags(spec.storage().regions(), dir.storageState())
+        : List.of("--blobs", spec.storage().blobs()));
     all.addAll(List.of(args));
     return all;
   }
@@ -361,6 +421,7 @@ final class NodeAgent implements AutoCloseable {
   @Override
   public void close() {
     registrar.shutdownNow();
+    if (regionSwitcher != null) regionSwitcher.close();
     probes.shutdownNow();
     if (supervisor != null) {
       supervisor.stopRestarting();

@@ -76,8 +76,12 @@ final class StorageCommand implements Runnable {
     @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Data directory (default: ./${DEFAULT-VALUE})")
     Path dataDir;
 
+    @Option(names = "--cluster", paramLabel = "FILE", description = "Switch a cluster's regions (the choice in etcd every agent follows)")
+    Path clusterFile;
+
     @Override
     public Integer call() throws Exception {
+      if (clusterFile != null) return switchCluster();
       DataDir dir = new DataDir(dataDir);
       JsonNode s = readStatus(dir);
       List<String> names = new ArrayList<>();
@@ -94,6 +98,23 @@ final class StorageCommand implements Runnable {
             "writes now go to region " + region + ": planned (bulwark storage switch)");
       }
       System.out.println("bulwark: writes now go to region " + region + " (every process reads the choice within 250 ms)");
+      return 0;
+    }
+
+    private int switchCluster() {
+      io.bulwark.cluster.spec.ClusterSpec spec = io.bulwark.cluster.spec.ClusterSpec.read(clusterFile);
+      if (spec.storage() == null || !spec.storage().replicated()) {
+        throw new BulwarkException("cluster '" + spec.name() + "' has one storage region; [storage] regions names two to switch between");
+      }
+      List<String> names = spec.storage().regions().stream().map(r -> r.substring(0, r.indexOf('='))).toList();
+      if (!names.contains(region)) throw new BulwarkException("no region '" + region + "'; the regions are " + names);
+      try (io.bulwark.etcd.EtcdClusterState state = io.bulwark.etcd.EtcdClusterState.of(spec, java.time.Duration.ofSeconds(3))) {
+        state.keys().put(NodeAgent.STORAGE_REGION_KEY, region + "\n" + java.time.Instant.now() + "\nplanned: bulwark storage switch " + region);
+        new EventRecorder(state.journal(), "cli", "storage").record(io.bulwark.cluster.events.Event.Kinds.STORAGE_SWITCH,
+            "writes now go to region " + region + ": planned (bulwark storage switch)");
+        state.journal().close();
+      }
+      System.out.println("bulwark: writes now go to region " + region + " on every host (each agent applies it within a second)");
       return 0;
     }
   }

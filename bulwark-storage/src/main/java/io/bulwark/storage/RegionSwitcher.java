@@ -43,6 +43,7 @@ public final class RegionSwitcher implements AutoCloseable {
   private final Config config;
   private final String holder;
   private final BiConsumer<String, String> onSwitch;
+  private final java.util.function.BooleanSupplier mayAct;
   private final ScheduledExecutorService loop =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("region-switcher").factory());
   private final ExecutorService probes = Executors.newVirtualThreadPerTaskExecutor();
@@ -55,6 +56,16 @@ public final class RegionSwitcher implements AutoCloseable {
    */
   public RegionSwitcher(List<ReplicatedBlobStore.Region> regions, RegionChoice choice, Config config, String holder,
       BiConsumer<String, String> onSwitch) {
+    this(regions, choice, config, holder, onSwitch, () -> true);
+  }
+
+  /**
+   * @param mayAct whether this switcher may switch now (in a cluster: while its agent holds the storage
+   *     lease); it probes either way, so a new holder knows the regions' state at once
+   */
+  public RegionSwitcher(List<ReplicatedBlobStore.Region> regions, RegionChoice choice, Config config, String holder,
+      BiConsumer<String, String> onSwitch, java.util.function.BooleanSupplier mayAct) {
+    this.mayAct = mayAct;
     this.regions = List.copyOf(regions);
     this.choice = choice;
     this.config = config;
@@ -100,7 +111,7 @@ public final class RegionSwitcher implements AutoCloseable {
             : new Probe(p.region(), false, 0, p.failedInARow() + 1, problem);
       }
       state = next;
-      decide(next);
+      if (mayAct.getAsBoolean()) decide(next);
     } catch (RuntimeException e) {
       log.warn("storage region probe round failed: {}", e.toString());
     }

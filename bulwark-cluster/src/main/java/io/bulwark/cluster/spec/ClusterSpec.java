@@ -64,8 +64,23 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
     }
   }
 
-  /** @param blobs where large inputs and results are kept, shared by every API server and worker ({@code file:/path}) */
-  public record Storage(String blobs) {}
+  /**
+   * Where large inputs and results are kept, shared by every API server and worker.
+   *
+   * @param blobs one store: {@code file:/path} (a file system every such host mounts) or {@code azure://ACCOUNT/CONTAINER}
+   * @param regions or two regions replicated, {@code ["a=azure://ACCOUNT_A/blobs", "b=azure://ACCOUNT_B/blobs"]}: inputs
+   *     in both before the 202, the region choice in etcd (one agent, holding the storage lease, switches it)
+   */
+  public record Storage(String blobs, List<String> regions) {
+    public Storage {
+      regions = regions == null ? List.of() : List.copyOf(regions);
+    }
+
+    /** Whether the blobs are in two replicated regions. */
+    public boolean replicated() {
+      return !regions.isEmpty();
+    }
+  }
 
   /**
    * The front door: the name clients use, kept on a healthy gateway by the node that runs {@code dns}
@@ -247,7 +262,10 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
       throw new ClusterSpecException(origin + ": [database] needs password-file = \"/etc/bulwark/db-password\" (a 0600 file, the"
           + " same on every host)");
     }
-    if (appNodes && (storage == null || storage.blobs() == null || !storage.blobs().startsWith("file:"))) {
+    if (appNodes && storage != null && storage.replicated()) {
+      validateRegions(origin, storage.regions());
+    } else if (appNodes && (storage == null || storage.blobs() == null
+        || !(storage.blobs().startsWith("file:") || storage.blobs().startsWith("azure://")))) {
       throw new ClusterSpecException(origin + ": API servers and workers need [storage] blobs = \"file:/mnt/bulwark-blobs\" (shared"
           + " by every host that runs them)");
     }
@@ -255,6 +273,21 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
       throw new ClusterSpecException(origin + ": a gateway but no node runs api; add \"api\" to a node's runs");
     }
     validateDns(origin);
+  }
+
+  private static void validateRegions(String origin, List<String> regions) {
+    if (regions.size() != 2) {
+      throw new ClusterSpecException(origin + ": [storage] regions names two regions, e.g. [\"a=azure://bulwarka/blobs\", \"b=azure://bulwarkb/blobs\"];"
+          + " got " + regions.size());
+    }
+    Set<String> names = new HashSet<>();
+    for (String r : regions) {
+      int eq = r.indexOf('=');
+      if (eq < 1 || !NAME.matcher(r.substring(0, eq)).matches() || !r.substring(eq + 1).contains(":")) {
+        throw new ClusterSpecException(origin + ": [storage] regions entry '" + r + "' must be NAME=URI, e.g. a=azure://bulwarka/blobs");
+      }
+      if (!names.add(r.substring(0, eq))) throw new ClusterSpecException(origin + ": [storage] regions names region '" + r.substring(0, eq) + "' twice");
+    }
   }
 
   private void validateDns(String origin) {
