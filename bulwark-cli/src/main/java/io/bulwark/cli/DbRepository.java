@@ -3,7 +3,6 @@ package io.bulwark.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.bulwark.core.BulwarkException;
 import io.bulwark.dr.PrimaryAccess;
-import io.bulwark.storage.FileSystemBlobStore;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -24,12 +23,11 @@ final class DbRepository {
 
   static io.bulwark.core.blob.BlobStore open(DataDir dir) {
     StorageLayout layout = StorageLayout.read(dir);
-    if (layout.replicated()) return layout.openArchive("db-command", new io.bulwark.core.metrics.Metrics());
-    if (!Files.isDirectory(dir.archive())) {
+    if (!layout.replicated() && !Files.isDirectory(dir.archive())) {
       throw new BulwarkException("no backup repository at " + dir.archive() + "; is " + dir.root()
           + " a Bulwark data directory? Pass --data-dir, or start `bulwark up` once to create it");
     }
-    return new FileSystemBlobStore(dir.archive());
+    return layout.openArchive("db-command", new io.bulwark.core.metrics.Metrics());
   }
 
   /** Whether a `bulwark up` holds the data directory's lock. */

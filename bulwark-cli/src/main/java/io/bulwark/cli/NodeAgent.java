@@ -15,7 +15,6 @@ import io.bulwark.dr.PrimaryAccess;
 import io.bulwark.dr.WalArchiver;
 import io.bulwark.embedded.EmbeddedPostgres;
 import io.bulwark.etcd.EtcdClusterState;
-import io.bulwark.storage.FileSystemBlobStore;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -93,9 +92,9 @@ final class NodeAgent implements AutoCloseable {
       throw new BulwarkException("node '" + node.name() + "' runs " + String.join(", ", unsupported) + ", which the agent cannot run"
           + " yet; keep postgres, api, gateway, worker and dns on the agents");
     }
-    if (node.runs(Role.POSTGRES) && (spec.archive() == null || spec.archive().uri() == null || !spec.archive().uri().startsWith("file:"))) {
-      throw new BulwarkException("node '" + node.name() + "' runs postgres but the cluster file has no [archive] uri = \"file:/path\";"
-          + " the database nodes archive their WAL and base backups there and seed standbys from it");
+    if (node.runs(Role.POSTGRES) && (spec.archive() == null || spec.archive().uri() == null || spec.archive().uri().isBlank())) {
+      throw new BulwarkException("node '" + node.name() + "' runs postgres but the cluster file has no [archive] uri (file:/path or"
+          + " azure://ACCOUNT/CONTAINER); the database nodes archive their WAL and base backups there and seed standbys from it");
     }
   }
 
@@ -139,7 +138,7 @@ final class NodeAgent implements AutoCloseable {
         .dieWithParent(true).build();
     List<DatabaseMember.Peer> peers = spec.running(Role.POSTGRES).stream().filter(n -> n != node)
         .map(n -> new DatabaseMember.Peer(n.name(), n.address(), n.ports().postgres())).toList();
-    FileSystemBlobStore archive = new FileSystemBlobStore(Path.of(URI.create(spec.archive().uri())));
+    io.bulwark.core.blob.BlobStore archive = io.bulwark.core.blob.BlobStores.open(spec.archive().uri());
     DatabaseMember.Config config = new DatabaseMember.Config(new DatabaseMember.Peer(node.name(), node.address(), node.ports().postgres()),
         peers, "bulwark", password, dir.pgPassfile(), LeaderLease.Config.DEFAULT, dir.root().resolve("db-member"));
     EmbeddedPostgres server = pg;

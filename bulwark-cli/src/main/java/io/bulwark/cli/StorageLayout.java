@@ -6,7 +6,6 @@ import io.bulwark.core.BulwarkException;
 import io.bulwark.core.blob.BlobStore;
 import io.bulwark.core.blob.BlobStores;
 import io.bulwark.core.metrics.Metrics;
-import io.bulwark.storage.FileSystemBlobStore;
 import io.bulwark.storage.RegionChoice;
 import io.bulwark.storage.ReplicatedBlobStore;
 import io.bulwark.storage.ReplicationQueue;
@@ -128,12 +127,12 @@ final class StorageLayout {
 
   /** Task blobs, as this process (the supervisor, a command) sees them. */
   BlobStore openBlobs(String process, Metrics metrics) {
-    return replicated() ? open("blobs", process, metrics) : new FileSystemBlobStore(dir.blobs());
+    return replicated() ? open("blobs", process, metrics) : BlobStores.open(dir.blobs().toUri().toString());
   }
 
   /** The backup repository (WAL archive, base backups): in both regions when there are two. */
   BlobStore openArchive(String process, Metrics metrics) {
-    return replicated() ? open("archive", process, metrics) : new FileSystemBlobStore(dir.archive());
+    return replicated() ? open("archive", process, metrics) : BlobStores.open(dir.archive().toUri().toString());
   }
 
   /** One region's store of {@code container}, alone: what is left when the other region is gone. */
