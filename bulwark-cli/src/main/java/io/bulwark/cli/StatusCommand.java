@@ -59,9 +59,9 @@ final class StatusCommand implements Callable<Integer> {
     if (json) {
       System.out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(rows));
     } else {
-      System.out.printf("%-12s %-13s %-8s %-6s %-8s %s%n", "NAME", "ROLE", "PID", "PORT", "HEALTHY", "RESTARTS");
+      System.out.printf("%-12s %-15s %-8s %-6s %-8s %s%n", "NAME", "ROLE", "PID", "PORT", "HEALTHY", "RESTARTS");
       for (JsonNode r : rows) {
-        System.out.printf("%-12s %-13s %-8s %-6s %-8s %s%n", r.path("name").asText(), r.path("role").asText(),
+        System.out.printf("%-12s %-15s %-8s %-6s %-8s %s%n", r.path("name").asText(), r.path("role").asText(),
             r.path("pid").asLong() > 0 ? r.path("pid").asText() : "-", r.path("port").asText(),
             r.path("healthy").asBoolean() ? "yes" : "NO", r.path("restarts").asText());
       }
