@@ -36,6 +36,8 @@ bulwark_test_prereqs() {
   # the DNS front door runs the real BIND 9 (named, started unprivileged by the tests), resolved with dig
   bulwark_need named bind9 "Rfc2136ProviderTest, DnsControllerTest, DnsFrontDoorDrillTest"
   bulwark_need dig bind9-dnsutils "the DNS drills resolve the name through BIND as a client does"
+  # NagiosTest runs the real Nagios 4 on the configuration `bulwark nagios-config` writes
+  bulwark_need nagios4 nagios4-core "NagiosTest"
   # the storage regions run the real Azurite (npm); Node.js itself must be there
   bulwark_need node nodejs "the storage drills run Azurite on Node.js"
   bulwark_need npm npm "installs Azurite"

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bulwark", mixinStandardHelpOptions = true, version = "bulwark 0.1.0",
     description = {"Bulwark: a self-hosted, disaster-resilient task-processing platform.", ""},
     subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, KillCommand.class, EventsCommand.class, ClusterCommand.class, AgentCommand.class, RestartCommand.class, SubmitCommand.class,
-        ApiCommand.class, WorkerCommand.class, GatewayCommand.class, HaproxyConfigCommand.class, BenchCommand.class, DbCommand.class, DnsCommand.class, StorageCommand.class,
+        ApiCommand.class, WorkerCommand.class, GatewayCommand.class, HaproxyConfigCommand.class, BenchCommand.class, DbCommand.class, DnsCommand.class, StorageCommand.class, CheckCommand.class, NagiosConfigCommand.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Start with `bulwark up`; see `bulwark help <command>` for each command."})
 public final class Main implements Runnable {

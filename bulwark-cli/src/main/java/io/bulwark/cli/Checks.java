@@ -1,0 +1,249 @@
+package io.bulwark.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The checks of a one-machine deployment, each a function of what `up` publishes in its data
+ * directory (component table, database, storage and DNS status) and of probes it can make from here,
+ * with Nagios's result model: OK, WARNING, CRITICAL, UNKNOWN, one line, performance data. Run one with
+ * `bulwark check NAME` (the Nagios plugin API), or let Nagios run them all (`bulwark nagios-config`).
+ */
+final class Checks {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Nagios's states, in its exit codes. */
+  enum State {
+    OK, WARNING, CRITICAL, UNKNOWN;
+
+    int exitCode() {
+      return ordinal();
+    }
+  }
+
+  /** A check's outcome: its state, one line, and performance data ({@code label=value[UOM];warn;crit;min;max}). */
+  record Result(State state, String message, List<String> perfdata) {
+    static Result of(State s, String message, String... perf) {
+      return new Result(s, message, List.of(perf));
+    }
+
+    /** The plugin output line: {@code BULWARK NAME STATE - message | perfdata}. */
+    String line(String name) {
+      return "BULWARK " + name.toUpperCase(Locale.ROOT) + " " + state + " - " + message
+          + (perfdata.isEmpty() ? "" : " | " + String.join(" ", perfdata));
+    }
+  }
+
+  /** Thresholds as given on the command line (null when not given: the check's default applies). */
+  record Thresholds(Double warning, Double critical) {
+    double warning(double fallback) {
+      return warning == null ? fallback : warning;
+    }
+
+    double critical(double fallback) {
+      return critical == null ? fallback : critical;
+    }
+  }
+
+  /** One check: what it looks at and its default thresholds, for --help and the Nagios configuration. */
+  record Check(String name, String description, boolean perComponent, Probe probe) {}
+
+  @FunctionalInterface
+  interface Probe {
+    Result run(DataDir dir, String component, Thresholds t) throws Exception;
+  }
+
+  static final Map<String, Check> ALL = new LinkedHashMap<>();
+
+  static {
+    add(new Check("component", "one component (--component NAME) runs and answers its health check; CRITICAL when not", true,
+        Checks::component));
+    add(new Check("database", "the PostgreSQL primary accepts connections; CRITICAL when there is none", false, Checks::database));
+    add(new Check("failover", "a synchronous standby is caught up, so a failover loses nothing; WARNING when not (RPO no longer 0)", false,
+        Checks::failover));
+    add(new Check("archive", "WAL segments waiting to be archived (warning 10, critical 50) and the archiver's last error", false,
+        Checks::archive));
+    add(new Check("backup-age", "hours since the newest base backup finished (warning 26, critical 50)", false, Checks::backupAge));
+    add(new Check("workers", "worker processes alive of those configured; WARNING when some are down, CRITICAL when none", false,
+        Checks::workers));
+    add(new Check("crash-loop", "components restarted 3 times or more and up for less than 60 s; CRITICAL when any", false,
+        Checks::crashLoop));
+    add(new Check("disk", "free space of the data directory's file system, percent (warning 20, critical 10)", false, Checks::disk));
+    add(new Check("storage-lag", "age of the oldest blob copy owed to the other storage region, s (warning 30, critical 300)", false,
+        Checks::storageLag));
+  }
+
+  private static void add(Check c) {
+    ALL.put(c.name(), c);
+  }
+
+  private Checks() {}
+
+  static Result run(String name, DataDir dir, String component, Thresholds t) {
+    Check c = ALL.get(name);
+    if (c == null) return Result.of(State.UNKNOWN, "no check '" + name + "'; the checks are " + String.join(", ", ALL.keySet()));
+    if (c.perComponent() && (component == null || component.isBlank())) {
+      return Result.of(State.UNKNOWN, "the " + name + " check needs --component NAME");
+    }
+    try {
+      return c.probe().run(dir, component, t);
+    } catch (Exception e) {
+      return Result.of(State.UNKNOWN, "cannot tell: " + e.getMessage());
+    }
+  }
+
+  // ------------------------------------------------------------------ the checks
+
+  private static List<JsonNode> components(DataDir dir) throws IOException {
+    if (!Files.exists(dir.componentsFile())) throw new IOException("nothing runs on " + dir.root() + " (no " + dir.componentsFile() + ")");
+    List<JsonNode> rows = new ArrayList<>();
+    JSON.readTree(dir.componentsFile().toFile()).forEach(rows::add);
+    return rows;
+  }
+
+  private static boolean alive(JsonNode c) {
+    long pid = c.path("pid").asLong(-1);
+    return pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+  }
+
+  private static boolean healthy(JsonNode c) {
+    int port = c.path("port").asInt();
+    return c.path("healthPath").isTextual()
+        ? StatusCommand.httpHealthy(c.path("healthHost").asText("127.0.0.1"), port, c.path("healthPath").asText())
+        : Ports.accepts(port, 1000);
+  }
+
+  static Result component(DataDir dir, String name, Thresholds t) throws IOException {
+    for (JsonNode c : components(dir)) {
+      if (!c.path("name").asText().equals(name)) continue;
+      int restarts = c.path("restarts").asInt();
+      String perf = "restarts=" + restarts + ";;;0";
+      if (!alive(c)) return Result.of(State.CRITICAL, name + " is not running (restarts " + restarts + ")", perf);
+      if (!healthy(c)) return Result.of(State.CRITICAL, name + " runs (pid " + c.path("pid").asLong() + ") but fails its health check", perf);
+      return Result.of(State.OK, name + " healthy (pid " + c.path("pid").asLong() + ", restarts " + restarts + ")", perf);
+    }
+    return Result.of(State.UNKNOWN, "no component " + name + " on " + dir.root());
+  }
+
+  private static JsonNode dbStatus(DataDir dir) throws IOException {
+    Path f = dir.run().resolve(DbStatus.FILE);
+    if (!Files.exists(f)) throw new IOException("no database status on " + dir.root() + " (is `bulwark up` running?)");
+    return DbStatus.JSON.readTree(f.toFile());
+  }
+
+  static Result database(DataDir dir, String unused, Thresholds t) throws IOException {
+    JsonNode cluster = dbStatus(dir).path("cluster");
+    String primary = cluster.path("primary").asText("");
+    for (JsonNode n : cluster.path("nodes")) {
+      if (n.path("name").asText().equals(primary)) {
+        int port = n.path("port").asInt();
+        if (Ports.accepts(port, 1000)) return Result.of(State.OK, "primary " + primary + " accepts connections on port " + port);
+        return Result.of(State.CRITICAL, "primary " + primary + " does not accept connections on port " + port);
+      }
+    }
+    return Result.of(State.CRITICAL, "no primary" + (primary.isEmpty() ? "" : " (" + primary + " is not among the nodes)"));
+  }
+
+  static Result failover(DataDir dir, String unused, Thresholds t) throws IOException {
+    JsonNode cluster = dbStatus(dir).path("cluster");
+    if (cluster.path("nodes").size() < 2) return Result.of(State.OK, "one database node (--no-standby): nothing to fail over to");
+    String lag = "lag_bytes=" + cluster.path("lagBytes").asLong(0) + "B;;;0";
+    if (cluster.path("standbyEligible").asBoolean()) {
+      return Result.of(State.OK, "standby " + cluster.path("standby").asText() + " is synchronous and caught up", lag);
+    }
+    return Result.of(State.WARNING, "running without a synchronous standby (" + cluster.path("standbyState").asText("no standby")
+        + "): RPO is no longer 0 and a primary failure is not failed over", lag);
+  }
+
+  static Result archive(DataDir dir, String unused, Thresholds t) throws IOException {
+    JsonNode a = dbStatus(dir).path("backups").path("archiving");
+    if (a.isMissingNode()) return Result.of(State.UNKNOWN, "no archiving status yet");
+    int pending = a.path("pending").asInt();
+    double w = t.warning(10);
+    double c = t.critical(50);
+    String perf = "pending=" + pending + ";" + fmt(w) + ";" + fmt(c) + ";0";
+    String error = a.path("lastError").isTextual() ? "; last error: " + a.path("lastError").asText() : "";
+    if (pending >= c) return Result.of(State.CRITICAL, pending + " WAL segments wait to be archived" + error, perf);
+    if (pending >= w || !error.isEmpty()) return Result.of(State.WARNING, pending + " WAL segments wait to be archived" + error, perf);
+    return Result.of(State.OK, pending + " WAL segments wait to be archived; last " + a.path("lastArchived").asText("none yet"), perf);
+  }
+
+  static Result backupAge(DataDir dir, String unused, Thresholds t) throws IOException {
+    JsonNode b = dbStatus(dir).path("backups");
+    if (!b.path("newestBackupAt").isTextual()) {
+      return Result.of(State.WARNING, "no base backup yet (the first one is taken at the first start)");
+    }
+    double hours = Duration.between(Instant.parse(b.path("newestBackupAt").asText()), Instant.now()).toSeconds() / 3600.0;
+    double w = t.warning(26);
+    double c = t.critical(50);
+    String perf = "age=" + String.format(Locale.ROOT, "%.2f", hours) + "h;" + fmt(w) + ";" + fmt(c) + ";0";
+    String msg = String.format(Locale.ROOT, "newest base backup %s, %.1f h old", b.path("newestBackup").asText(), hours);
+    return Result.of(hours >= c ? State.CRITICAL : hours >= w ? State.WARNING : State.OK, msg, perf);
+  }
+
+  static Result workers(DataDir dir, String unused, Thresholds t) throws IOException {
+    int total = 0;
+    int alive = 0;
+    for (JsonNode c : components(dir)) {
+      if (!c.path("role").asText().equals("worker")) continue;
+      total++;
+      if (alive(c) && healthy(c)) alive++;
+    }
+    String perf = "workers=" + alive + ";;;0;" + total;
+    if (total == 0) return Result.of(State.OK, "no workers configured", perf);
+    if (alive == 0) return Result.of(State.CRITICAL, "no worker of " + total + " is alive: tasks are not run", perf);
+    if (alive < total) return Result.of(State.WARNING, alive + " of " + total + " workers alive", perf);
+    return Result.of(State.OK, "all " + total + " workers alive", perf);
+  }
+
+  static Result crashLoop(DataDir dir, String unused, Thresholds t) throws IOException {
+    List<String> looping = new ArrayList<>();
+    for (JsonNode c : components(dir)) {
+      int restarts = c.path("restarts").asInt();
+      Instant started = c.path("startedAt").isTextual() ? Instant.parse(c.path("startedAt").asText()) : null;
+      if (restarts >= 3 && (started == null || Duration.between(started, Instant.now()).toSeconds() < 60 || !alive(c))) {
+        looping.add(c.path("name").asText() + " (" + restarts + " restarts)");
+      }
+    }
+    if (looping.isEmpty()) return Result.of(State.OK, "no component restarting in a loop");
+    return Result.of(State.CRITICAL, "restarting in a loop: " + String.join(", ", looping) + "; read their logs in " + dir.logs());
+  }
+
+  static Result disk(DataDir dir, String unused, Thresholds t) throws IOException {
+    FileStore fs = Files.getFileStore(dir.root());
+    double free = 100.0 * fs.getUsableSpace() / fs.getTotalSpace();
+    double w = t.warning(20);
+    double c = t.critical(10);
+    String perf = "free=" + String.format(Locale.ROOT, "%.1f", free) + "%;" + fmt(w) + ";" + fmt(c) + ";0;100";
+    String msg = String.format(Locale.ROOT, "%.1f%% free on the file system of %s (%d MB)", free, dir.root(), fs.getUsableSpace() / 1_000_000);
+    return Result.of(free <= c ? State.CRITICAL : free <= w ? State.WARNING : State.OK, msg, perf);
+  }
+
+  static Result storageLag(DataDir dir, String unused, Thresholds t) throws IOException {
+    Path f = dir.run().resolve(StorageCommand.STATUS_FILE);
+    if (!Files.exists(f)) return Result.of(State.OK, "one storage region: nothing to replicate");
+    JsonNode s = JSON.readTree(f.toFile());
+    double lag = s.path("lagSeconds").asDouble();
+    double w = t.warning(30);
+    double c = t.critical(300);
+    String perf = "lag=" + lag + "s;" + fmt(w) + ";" + fmt(c) + ";0 pending=" + s.path("pending").asInt() + ";;;0";
+    String msg = String.format(Locale.ROOT, "writes go to region %s; %d copies owed, the oldest %.1f s old", s.path("active").asText(),
+        s.path("pending").asInt(), lag);
+    return Result.of(lag >= c ? State.CRITICAL : lag >= w ? State.WARNING : State.OK, msg, perf);
+  }
+
+  private static String fmt(double v) {
+    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+  }
+}
