@@ -158,7 +158,7 @@ public final class AzureBlobStore implements BlobStore {
       throw e;
     } catch (RuntimeException e) {
       String why = reason(e);
-      if (why.startsWith("cannot reach")) throw new io.bulwark.core.blob.BlobException.Unavailable(why, e);
+      if (why.startsWith("cannot reach") || transientStatus(e)) throw new io.bulwark.core.blob.BlobException.Unavailable(why, e);
       throw new BulwarkException(why, e);
     }
   }
@@ -302,6 +302,14 @@ public final class AzureBlobStore implements BlobStore {
     String name = container.getBlobContainerName();
     return "Azure container '" + name + "' does not exist in storage account " + account + ": create it (az storage"
         + " container create --account-name " + account + " --name " + name + ") or set createContainerIfMissing";
+  }
+
+  /** Azure answering that it cannot serve now (408, 429, 5xx: a regional outage, throttling): try again later. */
+  private static boolean transientStatus(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof BlobStorageException s) return s.getStatusCode() == 408 || s.getStatusCode() == 429 || s.getStatusCode() >= 500;
+    }
+    return false;
   }
 
   /** One line saying why a call failed, from the first cause that tells; never quotes the key or the request. */

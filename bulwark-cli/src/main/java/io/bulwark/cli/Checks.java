@@ -139,7 +139,16 @@ final class Checks {
   private static JsonNode dbStatus(DataDir dir) throws IOException {
     Path f = dir.run().resolve(DbStatus.FILE);
     if (!Files.exists(f)) throw new IOException("no database status on " + dir.root() + " (is `bulwark up` running?)");
-    return DbStatus.JSON.readTree(f.toFile());
+    return fresh(f, DbStatus.JSON.readTree(f.toFile()));
+  }
+
+  /** A status file `up` rewrites every second; one not rewritten for 10 s says nothing about now. */
+  private static JsonNode fresh(Path f, JsonNode status) throws IOException {
+    JsonNode at = status.path("updatedAt");
+    if (at.isTextual() && Duration.between(Instant.parse(at.asText()), Instant.now()).toSeconds() > 10) {
+      throw new IOException(f + " was last written at " + at.asText() + ": the supervisor that publishes it is stuck or gone");
+    }
+    return status;
   }
 
   static Result database(DataDir dir, String unused, Thresholds t) throws IOException {
@@ -233,7 +242,7 @@ final class Checks {
   static Result storageLag(DataDir dir, String unused, Thresholds t) throws IOException {
     Path f = dir.run().resolve(StorageCommand.STATUS_FILE);
     if (!Files.exists(f)) return Result.of(State.OK, "one storage region: nothing to replicate");
-    JsonNode s = JSON.readTree(f.toFile());
+    JsonNode s = fresh(f, JSON.readTree(f.toFile()));
     double lag = s.path("lagSeconds").asDouble();
     double w = t.warning(30);
     double c = t.critical(300);

@@ -280,6 +280,7 @@ final class LocalDeployment implements AutoCloseable {
     try {
       var json = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
       io.bulwark.storage.RegionChoice.Choice c = storage.choice().current();
+      json.put("updatedAt", java.time.Instant.now().toString());
       json.put("active", c.region()).put("since", c.since().toString()).put("why", c.why());
       var regions = json.putArray("regions");
       for (io.bulwark.storage.RegionSwitcher.Probe p : regionSwitcher.probes()) {
@@ -562,6 +563,7 @@ final class LocalDeployment implements AutoCloseable {
     Supervisor.terminate(storageRegions, Duration.ofSeconds(10)); // after the archiver's last upload
     try {
       java.nio.file.Files.deleteIfExists(dir.run().resolve(DbStatus.FILE));
+      java.nio.file.Files.deleteIfExists(dir.run().resolve(StorageCommand.STATUS_FILE));
     } catch (java.io.IOException ignored) {
       // best effort
     }

@@ -19,6 +19,13 @@ public final class Main implements Runnable {
     CommandLine cli = new CommandLine(new Main())
         .setDefaultValueProvider(new EnvDefaults())
         .setUsageHelpWidth(120) // descriptions are written as lines of up to ~110 characters
+        .setParameterExceptionHandler((e, args2) -> {
+          CommandLine cmd = e.getCommandLine();
+          cmd.getErr().println("bulwark: " + e.getMessage());
+          cmd.usage(cmd.getErr());
+          // a Nagios plugin's usage error is UNKNOWN (3), never CRITICAL (picocli's 2)
+          return cmd.getCommand() instanceof CheckCommand ? Checks.State.UNKNOWN.exitCode() : cmd.getCommandSpec().exitCodeOnInvalidInput();
+        })
         .setExecutionExceptionHandler((e, cmd, parsed) -> {
           if (e instanceof BulwarkException || e instanceof IllegalArgumentException) {
             cmd.getErr().println("bulwark: " + e.getMessage());

@@ -214,13 +214,15 @@ final class NodeAgent implements AutoCloseable {
     io.bulwark.cluster.lease.LeaseStore leases = state.leases(Duration.ofSeconds(1));
     io.bulwark.cluster.lease.LeaderLease lease = new io.bulwark.cluster.lease.LeaderLease(io.bulwark.cluster.lease.LeaderLease.Config.DEFAULT);
     java.util.concurrent.atomic.AtomicReference<io.bulwark.cluster.lease.LeaseStore.Lease> held = new java.util.concurrent.atomic.AtomicReference<>();
+    // the lease is renewed on the registrar thread and read by the switcher's: it publishes how long it may lead
+    java.util.concurrent.atomic.AtomicLong leadUntil = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
     EventRecorder storageEvents = events.as("storage");
     regionSwitcher = new io.bulwark.storage.RegionSwitcher(probed, local, io.bulwark.storage.RegionSwitcher.Config.DEFAULTS, node.name(),
         (region, why) -> {
           state.keys().put(STORAGE_REGION_KEY, region + "\n" + java.time.Instant.now() + "\n" + why);
           storageEvents.record(io.bulwark.cluster.events.Event.Kinds.STORAGE_SWITCH, "writes now go to region " + region + ": " + why);
         },
-        () -> lease.verdict(System.nanoTime()) == io.bulwark.cluster.lease.LeaderLease.Verdict.LEAD);
+        () -> System.nanoTime() - leadUntil.get() < 0);
     registrar.scheduleWithFixedDelay(() -> {
       try {
         long sent = System.nanoTime();
@@ -237,6 +239,8 @@ final class NodeAgent implements AutoCloseable {
           held.set(null);
           lease.lost();
         }
+        long now = System.nanoTime();
+        leadUntil.set(now + lease.remaining(now).toNanos());
         state.keys().get(STORAGE_REGION_KEY).ifPresent(v -> {
           String[] p = v.split("\n", 3);
           if (!p[0].equals(local.active())) local.switchTo(p[0], p.length > 2 ? p[2] : "switched in etcd");

@@ -100,10 +100,16 @@ class NagiosTest {
     deployment.supervisor().stopRestarting(); // it stays down (and stays in the component table Nagios checks)
     long killed = System.nanoTime();
     worker.process.destroyForcibly();
-    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250)).until(() -> {
+    try {
+      await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250)).until(() -> {
+        String[] w = services().get("component worker-1");
+        return w != null && "2".equals(w[0]) && "1".equals(w[1]);
+      });
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
       String[] w = services().get("component worker-1");
-      return w != null && "2".equals(w[0]) && "1".equals(w[1]);
-    });
+      throw new AssertionError("worker-1 in Nagios: " + (w == null ? "absent" : java.util.Arrays.toString(w)) + "; nagios.log ends: "
+          + LocalDeployment.tail(work.resolve("nagios/nagios.log"), 15), e);
+    }
     System.out.printf("DRILL nagios: component worker-1 HARD CRITICAL in Nagios 4 %d ms after SIGKILL (check every 2 s, retry every 1 s,"
         + " 3 attempts)%n", (System.nanoTime() - killed) / 1_000_000);
     assertThat(services().get("component worker-1")[2]).contains("worker-1 is not running");

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeoutException;
  *
  * <pre>
  * GET  /status          the controller's {@link DnsStatus} as JSON
- * POST /switch          {"gateway": "gateway-b", "force": false}: a planned switch; 200 with the new status,
+ * POST /switch          {"gateway": "gateway-b", "force": false} as application/json: a planned switch; 200 with the new status,
  *                       404 unknown gateway, 409 refused (target unhealthy, or this controller is not the leader),
  *                       503 the provider failed
  * GET  /metrics         Prometheus text
@@ -80,6 +80,12 @@ public final class DnsAdmin implements AutoCloseable {
   }
 
   private void planned(HttpExchange ex) throws IOException {
+    String type = ex.getRequestHeaders().getFirst("Content-Type");
+    if (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
+      // a browser's cross-origin "simple" POST cannot send this type without a preflight the API never answers
+      problem(ex, 415, "Unsupported media type", "send the switch as Content-Type: application/json");
+      return;
+    }
     JsonNode body;
     try (InputStream in = ex.getRequestBody()) {
       byte[] bytes = in.readNBytes(MAX_BODY + 1);

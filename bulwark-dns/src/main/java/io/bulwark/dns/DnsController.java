@@ -151,14 +151,14 @@ public final class DnsController implements AutoCloseable {
     DnsPolicy.GatewayHealth target = health.stream().filter(h -> h.gateway().name().equals(gatewayName)).findFirst()
         .orElseThrow(() -> new UnknownGatewayException("no gateway named '" + gatewayName + "'; the gateways are "
             + config.gateways().stream().map(Gateway::name).toList()));
-    if (!leading) {
+    if (!leadsNow()) {
       throw new NotLeaderException("this DNS controller does not hold the lease " + LEASE_KEY + " (held by "
           + safeHolder() + "); ask that one");
     }
     Optional<String> refusal = DnsPolicy.refusePlanned(target, force);
     if (refusal.isPresent()) throw new DnsConfigException("refused: " + refusal.get());
     current = provider.current();
-    if (current.isPresent() && current.get().equalsIgnoreCase(target.gateway().target())) {
+    if (current.isPresent() && DnsPolicy.sameTarget(current.get(), target.gateway().target())) {
       status = snapshot();
       return status;
     }
@@ -260,11 +260,19 @@ public final class DnsController implements AutoCloseable {
       providerFailed(e.getMessage(), e.retryAfter().orElse(null));
     } catch (DnsConfigException e) {
       providerFailed(e.getMessage(), MAX_BACKOFF);
+    } catch (NotLeaderException e) {
+      log.info("DNS controller: {}", e.getMessage()); // the next tick renews or gives the lease up
     }
+  }
+
+  /** The lease's verdict now, not as of the last renewal: a provider call may have blocked the loop since. */
+  private boolean leadsNow() {
+    return leading && leaderLease.verdict(System.nanoTime()) == LeaderLease.Verdict.LEAD;
   }
 
   private void point(Gateway to, String why, boolean planned) {
     String from = current.orElse("(none)");
+    if (!leadsNow()) throw new NotLeaderException("the lease " + LEASE_KEY + " may have expired; not switching");
     provider.point(to.target());
     providerRecovered();
     current = Optional.of(to.target());
@@ -276,7 +284,7 @@ public final class DnsController implements AutoCloseable {
   }
 
   private String gatewayOf(String target) {
-    return config.gateways().stream().filter(g -> g.target().equalsIgnoreCase(target)).map(Gateway::name).findFirst().orElse(null);
+    return config.gateways().stream().filter(g -> DnsPolicy.sameTarget(g.target(), target)).map(Gateway::name).findFirst().orElse(null);
   }
 
   private void providerFailed(String message, Duration hint) {

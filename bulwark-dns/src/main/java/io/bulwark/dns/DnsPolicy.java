@@ -89,7 +89,7 @@ public final class DnsPolicy {
    * @param current the record's value now (empty when it has none)
    */
   public static Decision decide(Config config, List<GatewayHealth> gateways, Optional<String> current) {
-    Optional<GatewayHealth> on = current.flatMap(v -> gateways.stream().filter(g -> g.gateway().target().equalsIgnoreCase(v)).findFirst());
+    Optional<GatewayHealth> on = current.flatMap(v -> gateways.stream().filter(g -> sameTarget(g.gateway().target(), v)).findFirst());
     Optional<GatewayHealth> firstHealthy = gateways.stream().filter(GatewayHealth::isHealthy).findFirst();
     if (on.isEmpty()) {
       String was = current.map(v -> "points at " + v + ", which is no gateway of this controller").orElse("does not exist");
@@ -110,6 +110,24 @@ public final class DnsPolicy {
     String failure = at.gateway().name() + " failed " + at.failedInARow() + " checks in a row (" + at.lastProblem() + ")";
     return other.<Decision>map(g -> new SwitchTo(g.gateway(), failure + "; " + g.gateway().name() + " is healthy"))
         .orElseGet(() -> new Stay(failure + ", but no other gateway is healthy: the record stays"));
+  }
+
+  /**
+   * Whether a record's value and a gateway's target are the same: addresses compared as addresses
+   * ({@code 2001:db8::1} is {@code 2001:db8:0:0:0:0:0:1}), host names without case.
+   */
+  public static boolean sameTarget(String a, String b) {
+    if (a.equalsIgnoreCase(b)) return true;
+    if (!looksLikeAddress(a) || !looksLikeAddress(b)) return false;
+    try {
+      return java.net.InetAddress.getByName(a).equals(java.net.InetAddress.getByName(b)); // literals: no lookup
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
+  }
+
+  private static boolean looksLikeAddress(String s) {
+    return s.contains(":") || s.matches("[0-9.]+");
   }
 
   /**

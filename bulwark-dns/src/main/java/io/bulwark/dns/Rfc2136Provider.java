@@ -137,7 +137,11 @@ public final class Rfc2136Provider implements DnsProvider {
     if (answer.getRcode() == Rcode.SERVFAIL) {
       throw new DnsUnavailableException(describe() + " answered SERVFAIL (" + what + "); it may be loading the zone");
     }
-    if (tsig != null && !answer.isVerified()) {
+    if (tsig == null) {
+      throw new DnsConfigException(describe() + " answered a signed request without a signature (" + Rcode.string(answer.getRcode())
+          + "); it is not the server that holds key '" + key.name() + "'");
+    }
+    if (!answer.isVerified()) {
       throw new DnsConfigException(describe() + " signed its answer with a key that does not match '" + key.name() + "'");
     }
     return answer;

@@ -197,6 +197,9 @@ class DnsControllerTest {
     assertThat(resolved()).containsExactly("127.0.0.1");
     assertThat(post(admin, "{\"gateway\":\"gateway-z\"}").statusCode()).isEqualTo(404);
     assertThat(post(admin, "not json").statusCode()).isEqualTo(400);
+    assertThat(HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.port() + "/switch"))
+        .header("Content-Type", "text/plain").POST(HttpRequest.BodyPublishers.ofString("{\"gateway\":\"gateway-b\",\"force\":true}")).build(),
+        HttpResponse.BodyHandlers.discarding()).statusCode()).as("a cross-origin simple POST").isEqualTo(415);
     HttpResponse<String> forced = post(admin, "{\"gateway\":\"gateway-b\",\"force\":true}");
     assertThat(forced.statusCode()).isEqualTo(200);
     assertThat(forced.body()).contains("\"currentGateway\":\"gateway-b\"", "planned switch (forced)", "\"pinnedTo\":\"gateway-b\"");
@@ -216,7 +219,7 @@ class DnsControllerTest {
 
   static HttpResponse<String> post(DnsAdmin admin, String body) throws Exception {
     return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.port() + "/switch"))
-        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Test

@@ -100,4 +100,14 @@ class DnsPolicyTest {
           .hasMessageContaining("gateway");
     }
   }
+
+  @Test
+  void an_ipv6_record_matches_its_gateway_however_the_address_is_written() {
+    Gateway v6 = Gateway.at("gateway-v6", "2001:db8::1", 8080);
+    assertThat(DnsPolicy.sameTarget("2001:db8::1", "2001:db8:0:0:0:0:0:1")).isTrue();
+    assertThat(DnsPolicy.sameTarget("2001:db8::1", "2001:db8::2")).isFalse();
+    assertThat(DnsPolicy.sameTarget("gw.example.test", "GW.example.test")).isTrue();
+    var d = DnsPolicy.decide(C, List.of(checked(A, true), checked(v6, true)), Optional.of("2001:db8:0:0:0:0:0:1"));
+    assertThat(d).as("a healthy AAAA gateway is not switched away from every tick").isInstanceOf(Stay.class);
+  }
 }

@@ -129,13 +129,13 @@ public final class RegionSwitcher implements AutoCloseable {
     if (at.failedInARow() >= config.fall() && other.lastPassed()) {
       String why = "region " + active + " failed " + at.failedInARow() + " probes in a row (" + at.lastProblem() + "); region "
           + other.region() + " passes";
+      onSwitch.accept(other.region(), why); // first: in a cluster it records the choice in etcd, and failing there stops the switch
       choice.switchTo(other.region(), why);
       log.warn("storage: writes now go to region {}: {}", other.region(), why);
-      onSwitch.accept(other.region(), why);
     } else if (config.failback() && !active.equals(now[0].region()) && now[0].passedInARow() >= config.failbackAfter()) {
       String why = "failback: region " + now[0].region() + " passed " + now[0].passedInARow() + " probes in a row";
-      choice.switchTo(now[0].region(), why);
       onSwitch.accept(now[0].region(), why);
+      choice.switchTo(now[0].region(), why);
     }
   }
 

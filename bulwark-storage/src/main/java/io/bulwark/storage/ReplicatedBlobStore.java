@@ -73,6 +73,7 @@ public final class ReplicatedBlobStore implements BlobStore {
   private final java.util.concurrent.locks.Lock[] keyLocks = new java.util.concurrent.locks.Lock[64];
   private final Metrics.Counter repairs;
   private final Metrics.Counter copies;
+  private final Metrics.Counter dropped;
 
   public ReplicatedBlobStore(Region first, Region second, RegionChoice choice, ReplicationQueue queue, Predicate<String> synchronous,
       Metrics metrics) {
@@ -94,6 +95,7 @@ public final class ReplicatedBlobStore implements BlobStore {
     metrics.gauge("blob_replication_lag_seconds", "Age of the oldest copy still owed (0 when none)", () -> lag().toMillis() / 1000.0);
     this.repairs = metrics.counter("blob_repairs_total", "Blobs missing or corrupt in one region, served from the other and repaired");
     this.copies = metrics.counter("blob_replicated_total", "Copies made from one region to the other");
+    this.dropped = metrics.counter("blob_replication_dropped_total", "Copies owed whose source no longer matched (rotted or rewritten)");
     replicator.scheduleWithFixedDelay(this::replicate, REPLICATE_EVERY_MS, REPLICATE_EVERY_MS, TimeUnit.MILLISECONDS);
   }
 
@@ -177,6 +179,7 @@ public final class ReplicatedBlobStore implements BlobStore {
       try {
         BlobRef ref = r.store().put(key, bytes);
         ok(r);
+        queue.forget(key, r.name());
         queue.copy(ref, r.name(), other(r).name());
         return ref;
       } catch (IllegalArgumentException e) {
@@ -233,6 +236,7 @@ public final class ReplicatedBlobStore implements BlobStore {
         ref = written;
         ok(r);
         missing.remove(r);
+        queue.forget(key, r.name()); // an older copy owed there would overwrite this write
         if (deadline == Long.MAX_VALUE) deadline = System.nanoTime() + SECOND_REGION_WAIT_MS * 1_000_000;
       } else {
         last = (RuntimeException) result[1];
@@ -358,35 +362,53 @@ public final class ReplicatedBlobStore implements BlobStore {
         + "; active " + choice.active() + ")";
   }
 
-  /** Makes the copies owed, oldest first; a region that fails is left alone until the next round. */
+  /**
+   * Makes the copies owed, oldest first. A failure counts against the region that failed: a source
+   * that cannot be read skips its entries for this round, a target that cannot be written too. An
+   * entry whose source bytes no longer match it (the blob rotted, or was rewritten since) is dropped:
+   * no copy can ever satisfy it, and it must not hold up the others.
+   */
   void replicate() {
     try {
       java.util.Set<String> failing = new java.util.HashSet<>();
       for (ReplicationQueue.Entry e : queue.pending(256)) {
-        if (failing.contains(e.to())) continue;
+        if (failing.contains(e.to()) || (e.from() != null && failing.contains(e.from()))) continue;
         Region to = region(e.to());
         if (!usable(to.name())) continue;
-        try {
-          if (e.delete()) {
+        if (e.delete()) {
+          try {
             to.store().delete(e.key());
-          } else {
-            Region from = region(e.from());
-            BlobRef copied;
-            try (InputStream in = from.store().open(e.ref())) {
-              copied = to.store().put(e.key(), in);
-            }
-            if (!copied.sha256().equals(e.ref().sha256())) {
-              // the source changed since (a newer write of the key): that write owes its own copy
-              log.debug("copy of {} to {} found newer content", e.key(), e.to());
-            }
-            copies.inc();
+            ok(to);
+            queue.done(e);
+          } catch (RuntimeException x) {
+            failing.add(to.name());
+            failed(to, x);
           }
-          ok(to);
-          queue.done(e);
+          continue;
+        }
+        Region from = region(e.from());
+        InputStream in;
+        try {
+          in = from.store().open(e.ref());
         } catch (BlobException.NotFound gone) {
           queue.done(e); // deleted since: nothing to copy
+          continue;
+        } catch (RuntimeException x) {
+          failing.add(from.name());
+          failed(from, x);
+          continue;
+        }
+        try (in) {
+          to.store().put(e.key(), in);
+          ok(to);
+          copies.inc();
+          queue.done(e);
+        } catch (BlobException.Corrupt stale) {
+          log.warn("owed copy of {} to region {} dropped: the source's bytes no longer match it ({})", e.key(), e.to(), stale.getMessage());
+          dropped.inc();
+          queue.done(e);
         } catch (IOException | RuntimeException x) {
-          failing.add(e.to());
+          failing.add(to.name());
           if (x instanceof RuntimeException re) failed(to, re);
           log.debug("copy of {} to region {} failed: {}", e.key(), e.to(), x.toString());
         }

@@ -11,16 +11,17 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 
 /**
  * The copies one region still owes the other, on disk so that a restart loses none: one small file
- * per pending copy ({@code <base64url(key)>.<target-region>}, written atomically and fsynced before
- * the write it follows is acknowledged), removed once the copy is verified in the target region. A
- * later write of the same key to the same region replaces its entry.
+ * per pending copy ({@code <sha256(key)>.<target-region>}, the key inside; written atomically and
+ * fsynced before the write it follows is acknowledged), removed once the copy is verified in the
+ * target region. A later write of the same key to the same region replaces its entry; a write that
+ * reached the region itself clears it ({@link #forget}). Files that are not entries (a temp file left
+ * by a crash, a torn file) are skipped and removed.
  */
 public final class ReplicationQueue {
   /** A copy owed: {@code ref} must be put into region {@code to} from region {@code from} (or deleted there). */
@@ -58,6 +59,15 @@ public final class ReplicationQueue {
     }
   }
 
+  /** {@code key} was just written to region {@code to} itself: any copy owed there is moot. */
+  public void forget(String key, String to) {
+    try {
+      Files.deleteIfExists(file(key, to));
+    } catch (IOException x) {
+      throw new BlobException("cannot remove a pending copy of " + key + " from " + dir + ": " + x.getMessage(), x);
+    }
+  }
+
   /** The copy is done (or no longer needed): forget it, unless a newer entry replaced it meanwhile. */
   public void done(Entry e) {
     Path f = file(e.key(), e.to());
@@ -72,8 +82,17 @@ public final class ReplicationQueue {
   /** Up to {@code limit} pending entries, oldest first. */
   public List<Entry> pending(int limit) {
     List<Entry> all = new ArrayList<>();
-    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, p -> !p.getFileName().toString().startsWith("."))) {
-      for (Path f : files) read(f).ifPresent(all::add);
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, ReplicationQueue::isEntry)) {
+      for (Path f : files) {
+        Optional<Entry> e;
+        try {
+          e = read(f);
+        } catch (RuntimeException torn) {
+          e = Optional.empty();
+        }
+        if (e.isPresent()) all.add(e.get());
+        else if (Files.exists(f)) Files.deleteIfExists(f); // not an entry we wrote (writeAtomically makes a torn one impossible)
+      }
     } catch (IOException x) {
       throw new BlobException("cannot read the replication queue " + dir + ": " + x.getMessage(), x);
     }
@@ -84,7 +103,7 @@ public final class ReplicationQueue {
   /** How many copies are owed. */
   public int size() {
     try (var files = Files.list(dir)) {
-      return (int) files.filter(p -> !p.getFileName().toString().startsWith(".")).count();
+      return (int) files.filter(ReplicationQueue::isEntry).count();
     } catch (IOException x) {
       return -1;
     }
@@ -96,8 +115,19 @@ public final class ReplicationQueue {
     return first.isEmpty() ? Optional.empty() : Optional.of(first.get(0).at());
   }
 
+  private static boolean isEntry(Path p) {
+    String n = p.getFileName().toString();
+    return !n.startsWith(".") && !n.endsWith(".tmp");
+  }
+
+  /** Named by the key's SHA-256: any key fits in a file name (keys may be 512 characters). */
   private Path file(String key, String to) {
-    return dir.resolve(Base64.getUrlEncoder().withoutPadding().encodeToString(key.getBytes(StandardCharsets.UTF_8)) + "." + to);
+    try {
+      byte[] h = java.security.MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+      return dir.resolve(java.util.HexFormat.of().formatHex(h) + "." + to);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime provides SHA-256", e);
+    }
   }
 
   private static Optional<Entry> read(Path f) throws IOException {

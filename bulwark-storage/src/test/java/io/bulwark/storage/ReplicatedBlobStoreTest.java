@@ -208,6 +208,47 @@ class ReplicatedBlobStoreTest {
     }
   }
 
+  @Test
+  void a_source_region_that_is_down_is_not_blamed_on_the_healthy_target() {
+    b.down = true;
+    BlobRef owed = store.put("tasks/s1/result-1", DATA); // in a, owed to b
+    b.down = false;
+    a.down = true; // now the source of that copy is gone
+    for (int i = 0; i < 10; i++) store.replicate();
+    assertThat(store.failing("b")).as("b only answered well").isFalse();
+    long t = System.nanoTime();
+    BlobRef written = store.put("tasks/s2/input", DATA);
+    assertThat(b.inner.get(written)).isEqualTo(DATA);
+    assertThat((System.nanoTime() - t) / 1_000_000).isLessThan(3_000);
+    a.down = false;
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.inner.exists(owed.key()));
+  }
+
+  @Test
+  void an_owed_copy_whose_source_no_longer_matches_is_dropped_not_retried_forever() throws Exception {
+    b.down = true;
+    BlobRef ref = store.put("tasks/r1/result-1", DATA);
+    Files.write(dir.resolve("region-a/tasks/r1/result-1"), "other bytes".getBytes(StandardCharsets.UTF_8));
+    BlobRef next = store.put("tasks/r2/result-1", DATA);
+    b.down = false;
+    await().atMost(Duration.ofSeconds(10)).until(() -> store.queue().size() == 0);
+    assertThat(b.inner.exists(ref.key())).isFalse();
+    assertThat(b.inner.get(next)).as("the stale entry did not hold up the next one").isEqualTo(DATA);
+  }
+
+  @Test
+  void the_queue_takes_any_key_and_skips_what_is_not_an_entry() throws Exception {
+    ReplicationQueue q = new ReplicationQueue(dir.resolve("q2"));
+    String longKey = "tasks/" + "k".repeat(250) + "/" + "x".repeat(250);
+    q.copy(new BlobRef(longKey, 1, "0".repeat(64)), "a", "b");
+    Files.writeString(dir.resolve("q2/leftover.b.tmp"), "copy\ntorn");
+    Files.writeString(dir.resolve("q2/garbage.b"), "copy\nnot a timestamp\n");
+    assertThat(q.pending(10)).singleElement().satisfies(e -> assertThat(e.key()).isEqualTo(longKey));
+    assertThat(q.size()).isEqualTo(1);
+    q.forget(longKey, "b");
+    assertThat(q.size()).isZero();
+  }
+
   /** The replicated store is a BlobStore like any other. */
   @Nested
   class Contract extends BlobStoreContractTest {
