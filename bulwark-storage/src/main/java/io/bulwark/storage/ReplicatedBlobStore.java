@@ -40,7 +40,9 @@ import org.slf4j.LoggerFactory;
  *       loses no copy; the replicator drains it every {@value #REPLICATE_EVERY_MS} ms, verifying each
  *       copy's SHA-256; the oldest entry's age is the replication lag (a metric, and in status).
  *   <li><b>Reads</b> try the active region first, then the other; a blob missing or corrupt in one
- *       region but good in the other is served from there and repaired (a copy is owed).
+ *       region but good in the other is served from there and repaired (a copy is owed). {@link #open}
+ *       does the same for blobs up to {@value #MAX_SYNC_BYTES} bytes (read whole, then streamed from
+ *       memory); a larger one (a base backup's archive) is streamed and only a missing one falls back.
  *   <li>Which region is active is the deployment's {@link RegionChoice}; each process also stops
  *       sending to a region after {@value #FAILURES_TO_SKIP} failures in a row and tries it again every
  *       {@value #RETRY_DOWN_MS} ms, so a dead region costs a request its timeout only until then.
@@ -285,6 +287,21 @@ public final class ReplicatedBlobStore implements BlobStore {
 
   @Override
   public InputStream open(BlobRef ref) {
+    // a blob that fits in memory (WAL segments, inputs) is read whole and verified first, so that a copy
+    // corrupt in one region is served from the other and repaired, as get() does; a corrupt stream
+    // can only fail at its end, when its bytes are already consumed
+    if (ref.size() <= MAX_SYNC_BYTES) {
+      try {
+        return new ByteArrayInputStream(get(ref));
+      } catch (BlobException.Corrupt everywhere) {
+        return new InputStream() { // as every store's stream: the mismatch surfaces when the stream is read
+          @Override
+          public int read() {
+            throw everywhere;
+          }
+        };
+      }
+    }
     Region a = active();
     List<Region> order = usable(a.name()) || !usable(other(a).name()) ? List.of(a, other(a)) : List.of(other(a), a);
     RuntimeException firstError = null;

@@ -142,6 +142,16 @@ class ReplicatedBlobStoreTest {
   }
 
   @Test
+  void a_stream_of_a_blob_corrupt_in_the_active_region_comes_from_the_other_and_repairs_it() throws Exception {
+    BlobRef ref = store.put("wal/000000010000000000000009", DATA);
+    Files.write(dir.resolve("region-a/wal/000000010000000000000009"), "A TASK'S INPUT".getBytes(StandardCharsets.UTF_8));
+    try (java.io.InputStream in = store.open(ref)) {
+      assertThat(in.readAllBytes()).isEqualTo(DATA);
+    }
+    await().ignoreExceptions().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(a.inner.get(ref)).isEqualTo(DATA));
+  }
+
+  @Test
   void the_deployments_region_choice_decides_where_writes_go_first() {
     choice.switchTo("b", "region a failed its checks");
     b.down = false;
