@@ -201,7 +201,7 @@ class FailureDrillsTest {
     Instant down = Instant.now();
     await().atMost(Duration.ofSeconds(20)).until(() -> statuses.containsKey(503));
     // readiness re-checks the database at most every 500 ms (and the 503 seen may have come from the other server): poll
-    await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100)).as("ready is 503 while the DB is down")
+    await("ready is 503 while the DB is down").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100))
         .until(() -> !StatusCommand.httpHealthy(deployment.api().port, "/health/ready"));
     await().atLeast(Duration.ZERO).atMost(Duration.ofSeconds(15)).until(() -> Duration.between(down, Instant.now()).toSeconds() >= 10);
     int beforeRestart = acknowledged.size();
