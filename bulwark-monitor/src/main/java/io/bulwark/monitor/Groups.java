@@ -1,0 +1,25 @@
+package io.bulwark.monitor;
+
+/** The root-cause groups checks and events belong to; one open incident per group. */
+public final class Groups {
+  /** The database: its primary, its standby, failover readiness, the nodes' processes. */
+  public static final String DATABASE = "database";
+  /** WAL archiving and base backups. */
+  public static final String ARCHIVE = "archive";
+  /** Blob storage regions and their replication. */
+  public static final String STORAGE = "storage";
+  /** The DNS front door. */
+  public static final String DNS = "dns";
+  /** The workers as a pool. */
+  public static final String WORKERS = "workers";
+  /** Disk space. */
+  public static final String DISK = "disk";
+  /** Prefix of one process's group: {@code component:api-main}. */
+  public static final String COMPONENT = "component:";
+
+  private Groups() {}
+
+  public static String component(String name) {
+    return COMPONENT + name;
+  }
+}
