@@ -30,8 +30,8 @@ final class CheckCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Checks.Result r = Checks.run(name, new DataDir(dataDir), component, new Checks.Thresholds(warning, critical));
+    io.bulwark.monitor.CheckResult r = Checks.run(name, new DataDir(dataDir), component, new Checks.Thresholds(warning, critical));
     System.out.println(r.line(name));
-    return r.state().exitCode();
+    return r.status().exitCode();
   }
 }

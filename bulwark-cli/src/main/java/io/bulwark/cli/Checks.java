@@ -13,6 +13,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import io.bulwark.monitor.CheckResult;
+import io.bulwark.monitor.CheckSource;
+import io.bulwark.monitor.Groups;
+import io.bulwark.monitor.MonitorPolicy;
+import io.bulwark.monitor.Observation;
+import io.bulwark.monitor.Status;
 
 /**
  * The checks of a one-machine deployment, each a function of what `up` publishes in its data
@@ -22,28 +28,6 @@ import java.util.Map;
  */
 final class Checks {
   private static final ObjectMapper JSON = new ObjectMapper();
-
-  /** Nagios's states, in its exit codes. */
-  enum State {
-    OK, WARNING, CRITICAL, UNKNOWN;
-
-    int exitCode() {
-      return ordinal();
-    }
-  }
-
-  /** A check's outcome: its state, one line, and performance data ({@code label=value[UOM];warn;crit;min;max}). */
-  record Result(State state, String message, List<String> perfdata) {
-    static Result of(State s, String message, String... perf) {
-      return new Result(s, message, List.of(perf));
-    }
-
-    /** The plugin output line: {@code BULWARK NAME STATE - message | perfdata}. */
-    String line(String name) {
-      return "BULWARK " + name.toUpperCase(Locale.ROOT) + " " + state + " - " + message
-          + (perfdata.isEmpty() ? "" : " | " + String.join(" ", perfdata));
-    }
-  }
 
   /** Thresholds as given on the command line (null when not given: the check's default applies). */
   record Thresholds(Double warning, Double critical) {
@@ -61,7 +45,7 @@ final class Checks {
 
   @FunctionalInterface
   interface Probe {
-    Result run(DataDir dir, String component, Thresholds t) throws Exception;
+    CheckResult run(DataDir dir, String component, Thresholds t) throws Exception;
   }
 
   static final Map<String, Check> ALL = new LinkedHashMap<>();
@@ -90,17 +74,95 @@ final class Checks {
 
   private Checks() {}
 
-  static Result run(String name, DataDir dir, String component, Thresholds t) {
+  static CheckResult run(String name, DataDir dir, String component, Thresholds t) {
     Check c = ALL.get(name);
-    if (c == null) return Result.of(State.UNKNOWN, "no check '" + name + "'; the checks are " + String.join(", ", ALL.keySet()));
+    if (c == null) return CheckResult.of(Status.UNKNOWN, "no check '" + name + "'; the checks are " + String.join(", ", ALL.keySet()));
     if (c.perComponent() && (component == null || component.isBlank())) {
-      return Result.of(State.UNKNOWN, "the " + name + " check needs --component NAME");
+      return CheckResult.of(Status.UNKNOWN, "the " + name + " check needs --component NAME");
     }
     try {
       return c.probe().run(dir, component, t);
     } catch (Exception e) {
-      return Result.of(State.UNKNOWN, "cannot tell: " + e.getMessage());
+      return CheckResult.of(Status.UNKNOWN, "cannot tell: " + e.getMessage());
     }
+  }
+
+  // ------------------------------------------------------------------ the built-in monitor's view
+
+  /**
+   * Every check of this deployment as the built-in monitor runs them, each with its root-cause group
+   * and the checks it depends on (Nagios's service dependencies): a database node's process is part
+   * of the database; API servers, gateways and workers depend on the database, so a dead primary is
+   * one incident; workers form one group (a dead worker and "2 of 3 workers alive" are the same
+   * thing). Not run by the monitor: {@code crash-loop} (its flap detection sees a component that
+   * keeps dying) and {@code workers} (the worker components are checked one by one). The probes run
+   * in parallel, each bounded in time, so one hung component delays nothing.
+   */
+  static CheckSource source(DataDir dir, MonitorPolicy policy) {
+    return () -> observations(dir, policy);
+  }
+
+  static List<Observation> observations(DataDir dir, MonitorPolicy policy) {
+    record Probe(String check, String group, List<String> parents, java.util.concurrent.Callable<CheckResult> run) {}
+    List<Probe> probes = new ArrayList<>();
+    List<String> db = List.of("database");
+    try {
+      for (JsonNode c : components(dir)) {
+        String name = c.path("name").asText();
+        String role = c.path("role").asText();
+        if (role.equals("monitor")) continue;
+        String group = role.startsWith("pg-") ? Groups.DATABASE
+            : role.equals("worker") ? Groups.WORKERS
+            : role.equals("storage-region") ? Groups.STORAGE
+            : role.startsWith("dns") ? Groups.DNS
+            : Groups.component(name);
+        probes.add(new Probe("component:" + name, group, role.startsWith("pg-") ? List.of() : db,
+            () -> run("component", dir, name, thresholds(policy, "component"))));
+      }
+    } catch (IOException e) {
+      probes.add(new Probe("components", "components", List.of(), () -> CheckResult.of(Status.UNKNOWN, e.getMessage())));
+    }
+    probes.add(new Probe("database", Groups.DATABASE, List.of(), () -> run("database", dir, null, thresholds(policy, "database"))));
+    probes.add(new Probe("failover", Groups.DATABASE, db, () -> run("failover", dir, null, thresholds(policy, "failover"))));
+    probes.add(new Probe("archive", Groups.ARCHIVE, db, () -> run("archive", dir, null, thresholds(policy, "archive"))));
+    probes.add(new Probe("backup-age", Groups.ARCHIVE, db, () -> run("backup-age", dir, null, thresholds(policy, "backup-age"))));
+    probes.add(new Probe("disk", Groups.DISK, List.of(), () -> run("disk", dir, null, thresholds(policy, "disk"))));
+    probes.add(new Probe("storage-lag", Groups.STORAGE, List.of(), () -> run("storage-lag", dir, null, thresholds(policy, "storage-lag"))));
+    List<Observation> out = new ArrayList<>();
+    // not closed (close() would wait for a hung probe): shut down, and a hung probe's virtual thread is abandoned
+    var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+    try {
+      List<java.util.concurrent.Future<CheckResult>> running = new ArrayList<>();
+      for (Probe p : probes) running.add(pool.submit(p.run()));
+      long deadline = System.nanoTime() + PROBE_TIMEOUT.toNanos();
+      for (int i = 0; i < probes.size(); i++) {
+        Probe p = probes.get(i);
+        CheckResult r;
+        try {
+          r = running.get(i).get(Math.max(1, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          running.get(i).cancel(true);
+          r = CheckResult.of(Status.UNKNOWN, "the check did not answer within " + PROBE_TIMEOUT.toSeconds() + " s");
+        } catch (java.util.concurrent.ExecutionException e) {
+          r = CheckResult.of(Status.UNKNOWN, "cannot tell: " + e.getCause());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+        out.add(new Observation(p.check(), p.group(), p.parents(), r));
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    return out;
+  }
+
+  /** How long one round of the monitor's probes may take. */
+  static final Duration PROBE_TIMEOUT = Duration.ofSeconds(3);
+
+  private static Thresholds thresholds(MonitorPolicy policy, String check) {
+    MonitorPolicy.Threshold t = policy.threshold(check);
+    return new Thresholds(t.warning(), t.critical());
   }
 
   // ------------------------------------------------------------------ the checks
@@ -124,16 +186,16 @@ final class Checks {
         : Ports.accepts(port, 1000);
   }
 
-  static Result component(DataDir dir, String name, Thresholds t) throws IOException {
+  static CheckResult component(DataDir dir, String name, Thresholds t) throws IOException {
     for (JsonNode c : components(dir)) {
       if (!c.path("name").asText().equals(name)) continue;
       int restarts = c.path("restarts").asInt();
       String perf = "restarts=" + restarts + ";;;0";
-      if (!alive(c)) return Result.of(State.CRITICAL, name + " is not running (restarts " + restarts + ")", perf);
-      if (!healthy(c)) return Result.of(State.CRITICAL, name + " runs (pid " + c.path("pid").asLong() + ") but fails its health check", perf);
-      return Result.of(State.OK, name + " healthy (pid " + c.path("pid").asLong() + ", restarts " + restarts + ")", perf);
+      if (!alive(c)) return CheckResult.of(Status.CRITICAL, name + " is not running (restarts " + restarts + ")", perf);
+      if (!healthy(c)) return CheckResult.of(Status.CRITICAL, name + " runs (pid " + c.path("pid").asLong() + ") but fails its health check", perf);
+      return CheckResult.of(Status.OK, name + " healthy (pid " + c.path("pid").asLong() + ", restarts " + restarts + ")", perf);
     }
-    return Result.of(State.UNKNOWN, "no component " + name + " on " + dir.root());
+    return CheckResult.of(Status.UNKNOWN, "no component " + name + " on " + dir.root());
   }
 
   private static JsonNode dbStatus(DataDir dir) throws IOException {
@@ -151,57 +213,57 @@ final class Checks {
     return status;
   }
 
-  static Result database(DataDir dir, String unused, Thresholds t) throws IOException {
+  static CheckResult database(DataDir dir, String unused, Thresholds t) throws IOException {
     JsonNode cluster = dbStatus(dir).path("cluster");
     String primary = cluster.path("primary").asText("");
     for (JsonNode n : cluster.path("nodes")) {
       if (n.path("name").asText().equals(primary)) {
         int port = n.path("port").asInt();
-        if (Ports.accepts(port, 1000)) return Result.of(State.OK, "primary " + primary + " accepts connections on port " + port);
-        return Result.of(State.CRITICAL, "primary " + primary + " does not accept connections on port " + port);
+        if (Ports.accepts(port, 1000)) return CheckResult.of(Status.OK, "primary " + primary + " accepts connections on port " + port);
+        return CheckResult.of(Status.CRITICAL, "primary " + primary + " does not accept connections on port " + port);
       }
     }
-    return Result.of(State.CRITICAL, "no primary" + (primary.isEmpty() ? "" : " (" + primary + " is not among the nodes)"));
+    return CheckResult.of(Status.CRITICAL, "no primary" + (primary.isEmpty() ? "" : " (" + primary + " is not among the nodes)"));
   }
 
-  static Result failover(DataDir dir, String unused, Thresholds t) throws IOException {
+  static CheckResult failover(DataDir dir, String unused, Thresholds t) throws IOException {
     JsonNode cluster = dbStatus(dir).path("cluster");
-    if (cluster.path("nodes").size() < 2) return Result.of(State.OK, "one database node (--no-standby): nothing to fail over to");
+    if (cluster.path("nodes").size() < 2) return CheckResult.of(Status.OK, "one database node (--no-standby): nothing to fail over to");
     String lag = "lag_bytes=" + cluster.path("lagBytes").asLong(0) + "B;;;0";
     if (cluster.path("standbyEligible").asBoolean()) {
-      return Result.of(State.OK, "standby " + cluster.path("standby").asText() + " is synchronous and caught up", lag);
+      return CheckResult.of(Status.OK, "standby " + cluster.path("standby").asText() + " is synchronous and caught up", lag);
     }
-    return Result.of(State.WARNING, "running without a synchronous standby (" + cluster.path("standbyState").asText("no standby")
+    return CheckResult.of(Status.WARNING, "running without a synchronous standby (" + cluster.path("standbyState").asText("no standby")
         + "): RPO is no longer 0 and a primary failure is not failed over", lag);
   }
 
-  static Result archive(DataDir dir, String unused, Thresholds t) throws IOException {
+  static CheckResult archive(DataDir dir, String unused, Thresholds t) throws IOException {
     JsonNode a = dbStatus(dir).path("backups").path("archiving");
-    if (a.isMissingNode()) return Result.of(State.UNKNOWN, "no archiving status yet");
+    if (a.isMissingNode()) return CheckResult.of(Status.UNKNOWN, "no archiving status yet");
     int pending = a.path("pending").asInt();
     double w = t.warning(10);
     double c = t.critical(50);
     String perf = "pending=" + pending + ";" + fmt(w) + ";" + fmt(c) + ";0";
     String error = a.path("lastError").isTextual() ? "; last error: " + a.path("lastError").asText() : "";
-    if (pending >= c) return Result.of(State.CRITICAL, pending + " WAL segments wait to be archived" + error, perf);
-    if (pending >= w || !error.isEmpty()) return Result.of(State.WARNING, pending + " WAL segments wait to be archived" + error, perf);
-    return Result.of(State.OK, pending + " WAL segments wait to be archived; last " + a.path("lastArchived").asText("none yet"), perf);
+    if (pending >= c) return CheckResult.of(Status.CRITICAL, pending + " WAL segments wait to be archived" + error, perf);
+    if (pending >= w || !error.isEmpty()) return CheckResult.of(Status.WARNING, pending + " WAL segments wait to be archived" + error, perf);
+    return CheckResult.of(Status.OK, pending + " WAL segments wait to be archived; last " + a.path("lastArchived").asText("none yet"), perf);
   }
 
-  static Result backupAge(DataDir dir, String unused, Thresholds t) throws IOException {
+  static CheckResult backupAge(DataDir dir, String unused, Thresholds t) throws IOException {
     JsonNode b = dbStatus(dir).path("backups");
     if (!b.path("newestBackupAt").isTextual()) {
-      return Result.of(State.WARNING, "no base backup yet (the first one is taken at the first start)");
+      return CheckResult.of(Status.WARNING, "no base backup yet (the first one is taken at the first start)");
     }
     double hours = Duration.between(Instant.parse(b.path("newestBackupAt").asText()), Instant.now()).toSeconds() / 3600.0;
     double w = t.warning(26);
     double c = t.critical(50);
     String perf = "age=" + String.format(Locale.ROOT, "%.2f", hours) + "h;" + fmt(w) + ";" + fmt(c) + ";0";
     String msg = String.format(Locale.ROOT, "newest base backup %s, %.1f h old", b.path("newestBackup").asText(), hours);
-    return Result.of(hours >= c ? State.CRITICAL : hours >= w ? State.WARNING : State.OK, msg, perf);
+    return CheckResult.of(hours >= c ? Status.CRITICAL : hours >= w ? Status.WARNING : Status.OK, msg, perf);
   }
 
-  static Result workers(DataDir dir, String unused, Thresholds t) throws IOException {
+  static CheckResult workers(DataDir dir, String unused, Thresholds t) throws IOException {
     int total = 0;
     int alive = 0;
     for (JsonNode c : components(dir)) {
@@ -210,13 +272,13 @@ final class Checks {
       if (alive(c) && healthy(c)) alive++;
     }
     String perf = "workers=" + alive + ";;;0;" + total;
-    if (total == 0) return Result.of(State.OK, "no workers configured", perf);
-    if (alive == 0) return Result.of(State.CRITICAL, "no worker of " + total + " is alive: tasks are not run", perf);
-    if (alive < total) return Result.of(State.WARNING, alive + " of " + total + " workers alive", perf);
-    return Result.of(State.OK, "all " + total + " workers alive", perf);
+    if (total == 0) return CheckResult.of(Status.OK, "no workers configured", perf);
+    if (alive == 0) return CheckResult.of(Status.CRITICAL, "no worker of " + total + " is alive: tasks are not run", perf);
+    if (alive < total) return CheckResult.of(Status.WARNING, alive + " of " + total + " workers alive", perf);
+    return CheckResult.of(Status.OK, "all " + total + " workers alive", perf);
   }
 
-  static Result crashLoop(DataDir dir, String unused, Thresholds t) throws IOException {
+  static CheckResult crashLoop(DataDir dir, String unused, Thresholds t) throws IOException {
     List<String> looping = new ArrayList<>();
     for (JsonNode c : components(dir)) {
       int restarts = c.path("restarts").asInt();
@@ -225,23 +287,23 @@ final class Checks {
         looping.add(c.path("name").asText() + " (" + restarts + " restarts)");
       }
     }
-    if (looping.isEmpty()) return Result.of(State.OK, "no component restarting in a loop");
-    return Result.of(State.CRITICAL, "restarting in a loop: " + String.join(", ", looping) + "; read their logs in " + dir.logs());
+    if (looping.isEmpty()) return CheckResult.of(Status.OK, "no component restarting in a loop");
+    return CheckResult.of(Status.CRITICAL, "restarting in a loop: " + String.join(", ", looping) + "; read their logs in " + dir.logs());
   }
 
-  static Result disk(DataDir dir, String unused, Thresholds t) throws IOException {
+  static CheckResult disk(DataDir dir, String unused, Thresholds t) throws IOException {
     FileStore fs = Files.getFileStore(dir.root());
     double free = 100.0 * fs.getUsableSpace() / fs.getTotalSpace();
     double w = t.warning(20);
     double c = t.critical(10);
     String perf = "free=" + String.format(Locale.ROOT, "%.1f", free) + "%;" + fmt(w) + ";" + fmt(c) + ";0;100";
     String msg = String.format(Locale.ROOT, "%.1f%% free on the file system of %s (%d MB)", free, dir.root(), fs.getUsableSpace() / 1_000_000);
-    return Result.of(free <= c ? State.CRITICAL : free <= w ? State.WARNING : State.OK, msg, perf);
+    return CheckResult.of(free <= c ? Status.CRITICAL : free <= w ? Status.WARNING : Status.OK, msg, perf);
   }
 
-  static Result storageLag(DataDir dir, String unused, Thresholds t) throws IOException {
+  static CheckResult storageLag(DataDir dir, String unused, Thresholds t) throws IOException {
     Path f = dir.run().resolve(StorageCommand.STATUS_FILE);
-    if (!Files.exists(f)) return Result.of(State.OK, "one storage region: nothing to replicate");
+    if (!Files.exists(f)) return CheckResult.of(Status.OK, "one storage region: nothing to replicate");
     JsonNode s = fresh(f, JSON.readTree(f.toFile()));
     double lag = s.path("lagSeconds").asDouble();
     double w = t.warning(30);
@@ -249,7 +311,7 @@ final class Checks {
     String perf = "lag=" + lag + "s;" + fmt(w) + ";" + fmt(c) + ";0 pending=" + s.path("pending").asInt() + ";;;0";
     String msg = String.format(Locale.ROOT, "writes go to region %s; %d copies owed, the oldest %.1f s old", s.path("active").asText(),
         s.path("pending").asInt(), lag);
-    return Result.of(lag >= c ? State.CRITICAL : lag >= w ? State.WARNING : State.OK, msg, perf);
+    return CheckResult.of(lag >= c ? Status.CRITICAL : lag >= w ? Status.WARNING : Status.OK, msg, perf);
   }
 
   private static String fmt(double v) {

@@ -56,6 +56,8 @@ public record DataDir(Path root) {
   public Path componentsFile() { return run().resolve("components.json"); }
   public Path adminKeyFile() { return root.resolve("admin.key"); }
   public Path events() { return root.resolve("events.jsonl"); }
+  /** The built-in monitor's incidents and escalation timers (its own file: it must not depend on the database). */
+  public Path incidents() { return root.resolve("monitor").resolve("incidents.json"); }
 
   /** Creates the layout, private to the Bulwark user: tenants' data, secrets and logs are in here (0700). */
   public void create() {

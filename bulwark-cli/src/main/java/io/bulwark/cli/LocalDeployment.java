@@ -54,42 +54,60 @@ final class LocalDeployment implements AutoCloseable {
    * controller; without it, one PostgreSQL node (pg-a) restarted by the supervisor.
    */
   record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb,
-      boolean standby, BackupService.Config backups, java.util.Optional<FrontDoor> frontDoor, Storage storage) {
+      boolean standby, BackupService.Config backups, java.util.Optional<FrontDoor> frontDoor, Storage storage, Monitoring monitoring) {
     static Options defaults() {
       return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true, BackupService.Config.DEFAULTS, java.util.Optional.empty(),
-          Storage.FILES);
+          Storage.FILES, Monitoring.DEFAULT);
     }
 
     Options withStorage(Storage st) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, st);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, st, monitoring);
     }
 
     Options withFrontDoor(FrontDoor f) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, java.util.Optional.of(f), storage);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, java.util.Optional.of(f), storage, monitoring);
     }
 
     Options withPort(int p) {
-      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage);
+      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring);
     }
 
     Options withWorkers(int n) {
-      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage);
+      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring);
     }
 
     Options withWorkerArgs(String... args) {
-      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups, frontDoor, storage);
+      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups, frontDoor, storage, monitoring);
     }
 
     Options withLb(Lb l) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups, frontDoor, storage);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups, frontDoor, storage, monitoring);
     }
 
     Options withBackups(BackupService.Config b) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b, frontDoor, storage);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b, frontDoor, storage, monitoring);
     }
 
     Options withStandby(boolean s) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups, frontDoor, storage);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups, frontDoor, storage, monitoring);
+    }
+
+    Options withMonitoring(Monitoring m) {
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, m);
+    }
+  }
+
+  /**
+   * The built-in monitor ({@code bulwark monitor run} as a supervised component): on unless {@code
+   * enabled} is false; {@code policy} is its thresholds and escalation file (none: incidents are kept
+   * and shown, nobody is told).
+   */
+  record Monitoring(boolean enabled, java.util.Optional<java.nio.file.Path> policy) {
+    static final Monitoring DEFAULT = new Monitoring(true, java.util.Optional.empty());
+    static final Monitoring OFF = new Monitoring(false, java.util.Optional.empty());
+
+    static Monitoring withPolicy(java.nio.file.Path file) {
+      return new Monitoring(true, java.util.Optional.of(file));
     }
   }
 
@@ -123,6 +141,7 @@ final class LocalDeployment implements AutoCloseable {
   private final List<Component> workers = new ArrayList<>();
   private final List<Component> apis = new ArrayList<>();
   private Component gateway;
+  private Component monitor;
   /** The front door's parts (empty without --dns): the second gateway, BIND, the DNS controller. */
   private final List<Component> frontDoor = new ArrayList<>();
   /** Where blobs and backups live; with --storage azurite, the two Azurite regions run as components. */
@@ -207,6 +226,28 @@ final class LocalDeployment implements AutoCloseable {
     awaitHealthy(gateway, Duration.ofSeconds(60));
     awaitInService(balancer(), "api-main", Duration.ofSeconds(30));
     options.frontDoor().ifPresent(this::startFrontDoor);
+    if (options.monitoring().enabled()) startMonitor();
+  }
+
+  /**
+   * The built-in monitor, last: it watches everything above, and a component it finds failing now
+   * would page. Its own process (a 48 MB heap), so that it can be killed and restarted like the rest
+   * and outlives none of it.
+   */
+  private void startMonitor() {
+    int adminPort = Ports.free();
+    List<String> args = new ArrayList<>(List.of("run", "--name", "monitor", "--data-dir", dir.root().toString(),
+        "--admin-port", Integer.toString(adminPort)));
+    options.monitoring().policy().ifPresent(p -> args.addAll(List.of("--policy", p.toAbsolutePath().toString())));
+    monitor = new Component("monitor", "monitor", adminPort, "/health/ready", dir.logs().resolve("monitor.log").toFile(),
+        () -> javaRole("monitor", "48m", args));
+    supervisor.start(monitor);
+    awaitHealthy(monitor, Duration.ofSeconds(60));
+  }
+
+  /** The built-in monitor, if it runs. */
+  java.util.Optional<Component> monitor() {
+    return java.util.Optional.ofNullable(monitor);
   }
 
   /**
@@ -548,6 +589,11 @@ final class LocalDeployment implements AutoCloseable {
   /** Stops supervising and stops everything: roles first (SIGTERM), then PostgreSQL (fast shutdown). */
   @Override
   public void close() {
+    if (monitor != null) {
+      // first: what stops next is a shutdown, not an incident
+      supervisor.forget(monitor);
+      Supervisor.terminate(List.of(monitor), Duration.ofSeconds(10));
+    }
     statusWriter.shutdownNow();
     if (regionSwitcher != null) regionSwitcher.close();
     if (switcherBlobs != null) switcherBlobs.close();

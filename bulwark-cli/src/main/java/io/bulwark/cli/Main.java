@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bulwark", mixinStandardHelpOptions = true, version = "bulwark 0.1.0",
     description = {"Bulwark: a self-hosted, disaster-resilient task-processing platform.", ""},
     subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, KillCommand.class, EventsCommand.class, ClusterCommand.class, AgentCommand.class, RestartCommand.class, SubmitCommand.class,
-        ApiCommand.class, WorkerCommand.class, GatewayCommand.class, HaproxyConfigCommand.class, BenchCommand.class, DbCommand.class, DnsCommand.class, StorageCommand.class, CheckCommand.class, NagiosConfigCommand.class,
+        ApiCommand.class, WorkerCommand.class, GatewayCommand.class, HaproxyConfigCommand.class, BenchCommand.class, DbCommand.class, DnsCommand.class, StorageCommand.class, CheckCommand.class, NagiosConfigCommand.class, MonitorCommand.class, IncidentsCommand.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Start with `bulwark up`; see `bulwark help <command>` for each command."})
 public final class Main implements Runnable {
@@ -24,7 +24,7 @@ public final class Main implements Runnable {
           cmd.getErr().println("bulwark: " + e.getMessage());
           cmd.usage(cmd.getErr());
           // a Nagios plugin's usage error is UNKNOWN (3), never CRITICAL (picocli's 2)
-          return cmd.getCommand() instanceof CheckCommand ? Checks.State.UNKNOWN.exitCode() : cmd.getCommandSpec().exitCodeOnInvalidInput();
+          return cmd.getCommand() instanceof CheckCommand ? io.bulwark.monitor.Status.UNKNOWN.exitCode() : cmd.getCommandSpec().exitCodeOnInvalidInput();
         })
         .setExecutionExceptionHandler((e, cmd, parsed) -> {
           if (e instanceof BulwarkException || e instanceof IllegalArgumentException) {

@@ -125,6 +125,20 @@ final class Supervisor implements AutoCloseable {
     return "exited with code " + exitCode;
   }
 
+  /**
+   * Keeps a component down when it exits (listed, not restarted) until {@link #release}: for drills
+   * that need a component to stay dead, as a host that did not come back would.
+   */
+  synchronized void holdDown(Component c) {
+    unsupervised.add(c);
+  }
+
+  /** Supervises a held-down component again, starting it now if it is not running. */
+  synchronized void release(Component c) {
+    unsupervised.remove(c);
+    if (!c.alive()) launch(c);
+  }
+
   /** Stops supervising a component (it will not be restarted); the caller stops its process. */
   void forget(Component c) {
     components.remove(c);

@@ -76,8 +76,20 @@ final class UpCommand implements Callable<Integer> {
   @Option(names = "--dns-port", defaultValue = "8053", description = "With --dns bind: BIND's port on 127.0.0.1, UDP and TCP (default: ${DEFAULT-VALUE})")
   int dnsPort;
 
+  @Option(names = "--monitor", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = {"Run the built-in monitor: every check each second, incidents with their diagnosis (`bulwark incidents`),",
+          "escalation by email and webhooks when --monitor-policy says whom to tell (default: on)."})
+  boolean monitor;
+
+  @Option(names = "--monitor-policy", paramLabel = "FILE",
+      description = {"The monitor's thresholds and escalation steps (TOML; `bulwark monitor policy-example` prints one). Checked,",
+          "with its SMTP server, before anything starts."})
+  Path monitorPolicy;
+
   @Override
   public Integer call() throws Exception {
+    if (monitorPolicy != null && !monitor) throw new BulwarkException("--monitor-policy needs the monitor; drop --no-monitor");
+    if (monitorPolicy != null) MonitorCommand.loadPolicy(monitorPolicy, true); // one line now, not a crash-looping monitor later
     if (!dns.equals("none") && !dns.equals("bind")) throw new BulwarkException("--dns must be none or bind, got '" + dns + "'");
     if (dns.equals("bind") && !lb.equals("builtin")) throw new BulwarkException("--dns bind runs two built-in gateways; drop --lb " + lb);
     if (dns.equals("bind") && !io.bulwark.dns.BindServer.installed()) {
@@ -124,7 +136,9 @@ final class UpCommand implements Callable<Integer> {
       LocalDeployment deployment = new LocalDeployment(dir, new LocalDeployment.Options(port, workers, pgPort, heap,
           java.util.List.of(), java.util.List.of(), balancer, standby, backupConfig(),
           dns.equals("bind") ? java.util.Optional.of(frontDoor) : java.util.Optional.empty(),
-          storageMode.equals("azurite") ? LocalDeployment.Storage.AZURITE : LocalDeployment.Storage.FILES));
+          storageMode.equals("azurite") ? LocalDeployment.Storage.AZURITE : LocalDeployment.Storage.FILES,
+          !monitor ? LocalDeployment.Monitoring.OFF
+              : monitorPolicy != null ? LocalDeployment.Monitoring.withPolicy(monitorPolicy) : LocalDeployment.Monitoring.DEFAULT));
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("up-shutdown").unstarted(() -> {
         System.out.println("bulwark: stopping...");
@@ -171,6 +185,9 @@ final class UpCommand implements Callable<Integer> {
     if (!d.frontDoor().isEmpty()) {
       System.out.println("  DNS:  api.bulwark.test -> a healthy gateway (127.0.0.1 or 127.0.0.2), ttl 5 s:");
       System.out.println("        dig @127.0.0.1 -p " + dnsPort + " api.bulwark.test    ./bulwark dns status");
+    }
+    if (d.monitor().isPresent()) {
+      System.out.println("  Incidents: ./bulwark incidents   (the built-in monitor; --monitor-policy FILE to be told by email/webhook)");
     }
     System.out.println("  Components: ./bulwark status   logs: " + dir.logs() + "   stop: Ctrl-C or ./bulwark down");
     System.out.println();

@@ -289,11 +289,11 @@ public final class Monitor implements AutoCloseable {
 
   /** An event about a component ("api-main (api) was killed …") belongs to that component's incident. */
   private static boolean related(Incident i, Event e) {
-    if (i.key.startsWith(Groups.COMPONENT)) {
-      String name = i.key.substring(Groups.COMPONENT.length());
-      return e.message().startsWith(name + " ") || e.message().contains(" " + name + " ");
-    }
-    if (i.key.equals(Groups.DATABASE)) return e.kind().startsWith("component.") && e.message().startsWith("pg-");
+    if (i.key.equals(Groups.DATABASE) && e.kind().startsWith("component.") && e.message().startsWith("pg-")) return true;
+    List<String> names = new ArrayList<>();
+    if (i.key.startsWith(Groups.COMPONENT)) names.add(i.key.substring(Groups.COMPONENT.length()));
+    for (String check : i.checks.keySet()) if (check.startsWith(Groups.COMPONENT)) names.add(check.substring(Groups.COMPONENT.length()));
+    for (String name : names) if (e.message().startsWith(name + " ") || e.message().contains(" " + name + " ")) return true;
     return false;
   }
 
@@ -309,6 +309,12 @@ public final class Monitor implements AutoCloseable {
       if (!problem) {
         if (member != null) recordCheck(member, name, s, false);
         else snap.incidents.stream().filter(i -> i.open() && i.checks.containsKey(name)).forEach(i -> recordCheck(i, name, s, false));
+        continue;
+      }
+      if (member != null) { // its own group's incident: a member, whatever its parents say
+        if (!member.checks.containsKey(name)) note(member, now, name + " " + s.describe() + ": " + s.last().message());
+        recordCheck(member, name, s, true);
+        flagFlapping(member, name, s, now);
         continue;
       }
       Incident parentIncident = null;
@@ -333,15 +339,19 @@ public final class Monitor implements AutoCloseable {
         }
         continue; // waits for its parent's incident (or the parent's recovery) rather than paging by itself
       }
-      Incident i = member != null ? member : openNew(o.group(), titleOf(name, s), now);
-      if (member == null) note(i, now, name + " " + s.describe() + ": " + s.last().message());
+      Incident i = openNew(o.group(), titleOf(name, s), now);
+      note(i, now, name + " " + s.describe() + ": " + s.last().message());
       recordCheck(i, name, s, true);
-      if (s.flapping() && !i.flapping) {
-        i.flapping = true;
-        note(i, now, name + " is flapping (" + Math.round(s.flapPercent()) + " % state changes over the last "
-            + CheckState.FLAP_HISTORY + " checks): one incident until it settles");
-        i.title = "flapping: " + i.title;
-      }
+      flagFlapping(i, name, s, now);
+    }
+  }
+
+  private void flagFlapping(Incident i, String name, CheckState s, Instant now) {
+    if (s.flapping() && !i.flapping) {
+      i.flapping = true;
+      note(i, now, name + " is flapping (" + Math.round(s.flapPercent()) + " % state changes over the last "
+          + CheckState.FLAP_HISTORY + " checks): one incident until it settles");
+      if (!i.title.startsWith("flapping: ")) i.title = "flapping: " + i.title;
     }
   }
 
