@@ -10,8 +10,8 @@ import picocli.CommandLine.Parameters;
     description = {"Run one check, as a Nagios plugin: one status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL,",
         "3 UNKNOWN. An existing Nagios, Icinga or Naemon can run Bulwark's checks (see `bulwark nagios-config`).",
         "",
-        "Checks: component (--component NAME), database, failover, archive, backup-age, workers, crash-loop, disk,",
-        "storage-lag. --warning and --critical override a check's thresholds (in its unit)."})
+        "Checks: component (--component NAME), database, failover, archive, backup-age, verification, restore-window,",
+        "queue, backends, workers, crash-loop, disk, storage-lag. --warning and --critical override a check's thresholds (in its unit)."})
 final class CheckCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "NAME", description = "The check")
   String name;

@@ -64,6 +64,14 @@ final class Checks {
     add(new Check("crash-loop", "components restarted 3 times or more and up for less than 60 s; CRITICAL when any", false,
         Checks::crashLoop));
     add(new Check("disk", "free space of the data directory's file system, percent (warning 20, critical 10)", false, Checks::disk));
+    add(new Check("queue", "age of the oldest ready task, s, from an API server's metrics (warning 60, critical 300); perfdata ready tasks",
+        false, Checks::queue));
+    add(new Check("backends", "API servers the gateway routes to; WARNING when some are out of service, CRITICAL when none", false,
+        Checks::backends));
+    add(new Check("verification", "the last restore test of the newest backup; CRITICAL when it failed, WARNING when older than 50 h",
+        false, Checks::verification));
+    add(new Check("restore-window", "a point-in-time restore is possible (a base backup and its WAL in the archive); WARNING when not", false,
+        Checks::restoreWindow));
     add(new Check("storage-lag", "age of the oldest blob copy owed to the other storage region, s (warning 30, critical 300)", false,
         Checks::storageLag));
   }
@@ -126,6 +134,12 @@ final class Checks {
     probes.add(new Probe("failover", Groups.DATABASE, db, () -> run("failover", dir, null, thresholds(policy, "failover"))));
     probes.add(new Probe("archive", Groups.ARCHIVE, db, () -> run("archive", dir, null, thresholds(policy, "archive"))));
     probes.add(new Probe("backup-age", Groups.ARCHIVE, db, () -> run("backup-age", dir, null, thresholds(policy, "backup-age"))));
+    List<String> dbAndApis = new ArrayList<>(db);
+    probes.stream().filter(p -> p.check().startsWith("component:api")).forEach(p -> dbAndApis.add(p.check()));
+    probes.add(new Probe("queue", "queue", db, () -> run("queue", dir, null, thresholds(policy, "queue"))));
+    probes.add(new Probe("backends", Groups.component("gateway"), dbAndApis, () -> run("backends", dir, null, thresholds(policy, "backends"))));
+    probes.add(new Probe("verification", Groups.ARCHIVE, db, () -> run("verification", dir, null, thresholds(policy, "verification"))));
+    probes.add(new Probe("restore-window", Groups.ARCHIVE, db, () -> run("restore-window", dir, null, thresholds(policy, "restore-window"))));
     probes.add(new Probe("disk", Groups.DISK, List.of(), () -> run("disk", dir, null, thresholds(policy, "disk"))));
     probes.add(new Probe("storage-lag", Groups.STORAGE, List.of(), () -> run("storage-lag", dir, null, thresholds(policy, "storage-lag"))));
     List<Observation> out = new ArrayList<>();
@@ -299,6 +313,106 @@ final class Checks {
     String perf = "free=" + String.format(Locale.ROOT, "%.1f", free) + "%;" + fmt(w) + ";" + fmt(c) + ";0;100";
     String msg = String.format(Locale.ROOT, "%.1f%% free on the file system of %s (%d MB)", free, dir.root(), fs.getUsableSpace() / 1_000_000);
     return CheckResult.of(free <= c ? Status.CRITICAL : free <= w ? Status.WARNING : Status.OK, msg, perf);
+  }
+
+  static CheckResult queue(DataDir dir, String unused, Thresholds t) throws IOException {
+    IOException last = null;
+    for (JsonNode c : components(dir)) {
+      if (!c.path("role").asText().equals("api") || !alive(c)) continue;
+      try {
+        Map<String, Double> m = scrape(c.path("healthHost").asText("127.0.0.1"), c.path("port").asInt(), "queue_ready_tasks",
+            "queue_oldest_ready_age_seconds");
+        double age = m.getOrDefault("queue_oldest_ready_age_seconds", 0.0);
+        long ready = Math.round(m.getOrDefault("queue_ready_tasks", 0.0));
+        double w = t.warning(60);
+        double cr = t.critical(300);
+        String perf = "oldest=" + String.format(Locale.ROOT, "%.1f", age) + "s;" + fmt(w) + ";" + fmt(cr) + ";0 ready=" + ready + ";;;0";
+        String msg = String.format(Locale.ROOT, "%d tasks ready, the oldest waiting %.1f s (from %s)", ready, age, c.path("name").asText());
+        return CheckResult.of(age >= cr ? Status.CRITICAL : age >= w ? Status.WARNING : Status.OK, msg, perf);
+      } catch (IOException e) {
+        last = e;
+      }
+    }
+    return CheckResult.of(Status.UNKNOWN, "no API server answered with the queue's metrics" + (last == null ? "" : " (" + last.getMessage() + ")"));
+  }
+
+  /** Reads the named gauges from a Prometheus text endpoint. */
+  static Map<String, Double> scrape(String host, int port, String... names) throws IOException {
+    String body = httpGet(host, port, "/metrics");
+    try {
+      Map<String, Double> out = new LinkedHashMap<>();
+      List<String> wanted = List.of(names);
+      for (String line : body.split("\n")) {
+        if (line.startsWith("#")) continue;
+        int sp = line.lastIndexOf(' ');
+        if (sp < 0) continue;
+        String name = line.substring(0, sp);
+        if (wanted.contains(name)) out.put(name, Double.parseDouble(line.substring(sp + 1)));
+      }
+      return out;
+    } catch (NumberFormatException e) {
+      throw new IOException("unreadable metrics: " + e.getMessage(), e);
+    }
+  }
+
+  /** A GET's body (200 only), with the short timeouts of a check; a plain connection, cheap to make every second. */
+  static String httpGet(String host, int port, String path) throws IOException {
+    java.net.HttpURLConnection c = (java.net.HttpURLConnection) java.net.URI.create("http://" + host + ":" + port + path).toURL().openConnection();
+    c.setConnectTimeout(1000);
+    c.setReadTimeout(2000);
+    try {
+      if (c.getResponseCode() != 200) throw new IOException(path + " answered " + c.getResponseCode());
+      try (var in = c.getInputStream()) {
+        return new String(in.readNBytes(4 << 20), java.nio.charset.StandardCharsets.UTF_8);
+      }
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  static CheckResult backends(DataDir dir, String unused, Thresholds t) throws IOException {
+    int total = 0;
+    int usable = 0;
+    List<String> out = new ArrayList<>();
+    boolean any = false;
+    for (JsonNode c : components(dir)) {
+      if (!c.path("role").asText().equals("gateway") || c.path("adminPort").asInt() <= 0 || !alive(c)) continue;
+      any = true;
+      JsonNode servers = JSON.readTree(httpGet("127.0.0.1", c.path("adminPort").asInt(), "/servers"));
+      for (JsonNode srv : servers) {
+        if (!srv.path("state").asText().equals("ready")) continue; // drained or in maintenance on purpose
+        total++;
+        if (srv.path("usable").asBoolean()) usable++;
+        else out.add(c.path("name").asText() + "→" + srv.path("name").asText() + " (" + srv.path("health").asText() + ")");
+      }
+    }
+    if (!any) return CheckResult.of(Status.OK, "no built-in gateway with an admin API here (HAProxy: see its stats socket)");
+    String perf = "usable=" + usable + ";;;0;" + total;
+    if (total > 0 && usable == 0) return CheckResult.of(Status.CRITICAL, "no API server in service behind the gateway: " + String.join(", ", out), perf);
+    if (usable < total) return CheckResult.of(Status.WARNING, usable + " of " + total + " API servers in service; out: " + String.join(", ", out), perf);
+    return CheckResult.of(Status.OK, "all " + total + " API servers in service", perf);
+  }
+
+  static CheckResult verification(DataDir dir, String unused, Thresholds t) throws IOException {
+    JsonNode v = dbStatus(dir).path("backups").path("lastVerification");
+    if (!v.isObject()) return CheckResult.of(Status.OK, "no restore test yet (the first runs within --verify-interval of the first backup)");
+    double hours = Duration.between(Instant.parse(v.path("at").asText()), Instant.now()).toSeconds() / 3600.0;
+    String perf = "age=" + String.format(Locale.ROOT, "%.2f", hours) + "h;" + fmt(t.warning(50)) + ";" + fmt(t.critical(100)) + ";0";
+    if (!v.path("ok").asBoolean()) {
+      return CheckResult.of(Status.CRITICAL, "the last restore test of backup " + v.path("backup").asText() + " FAILED: " + v.path("error").asText(), perf);
+    }
+    String msg = String.format(Locale.ROOT, "backup %s restored and checked %.1f h ago", v.path("backup").asText(), hours);
+    return CheckResult.of(hours >= t.critical(100) ? Status.CRITICAL : hours >= t.warning(50) ? Status.WARNING : Status.OK, msg, perf);
+  }
+
+  static CheckResult restoreWindow(DataDir dir, String unused, Thresholds t) throws IOException {
+    JsonNode w = dbStatus(dir).path("backups").path("window");
+    if (!w.isObject()) return CheckResult.of(Status.WARNING, "nothing restorable yet (no base backup with its WAL in the archive)");
+    // the window ends at the newest archived WAL: an idle database writes none, so its age alone is no alarm (the archive check
+    // watches WAL waiting to be archived)
+    Duration span = Duration.between(Instant.parse(w.path("from").asText()), Instant.parse(w.path("to").asText()));
+    return CheckResult.of(Status.OK, "restorable to any moment from " + w.path("from").asText() + " to " + w.path("to").asText(),
+        "span=" + span.toSeconds() + "s;;;0");
   }
 
   static CheckResult storageLag(DataDir dir, String unused, Thresholds t) throws IOException {

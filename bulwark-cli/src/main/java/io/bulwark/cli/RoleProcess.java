@@ -7,14 +7,24 @@ import java.util.List;
 final class RoleProcess {
   private RoleProcess() {}
 
+  /** Roles that decide and check rather than serve: run small (see {@link #command}). */
+  static final java.util.Set<String> SMALL = java.util.Set.of("monitor", "dns");
+
   /** Same java, same class path, bounded heap, GC log in {@code dir/logs}; exits if its supervisor dies. */
   static ProcessBuilder command(DataDir dir, String heap, String role, List<String> args) {
     String java = ProcessHandle.current().info().command().orElse("java");
     int n = args.indexOf("--name");
     String name = n >= 0 && n + 1 < args.size() ? args.get(n + 1) : role;
     String gcLog = "-Xlog:gc:file=" + dir.logs().resolve(name + "-gc.log") + ":time,uptime:filecount=2,filesize=10m";
-    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap, "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
-        "--enable-native-access=ALL-UNNAMED", "-Xshare:auto", gcLog));
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap));
+    if (SMALL.contains(role)) {
+      // controllers that idle most of the time: the serial collector, the client compiler only and a small code cache
+      // cut their resident memory (docs/performance.md, "Footprint"); they have no throughput to lose
+      cmd.addAll(List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m", "-Xss512k"));
+    } else {
+      cmd.add("-XX:+UseG1GC");
+    }
+    cmd.addAll(List.of("-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED", "-Xshare:auto", gcLog));
     // Netty (the gateway) uses sun.misc.Unsafe for its buffers where allowed; Java 23+ asks for it explicitly
     // (Java 25 otherwise makes Netty fall back to slower ByteBuffer access; the same java runs every role)
     if (Runtime.version().feature() >= 23) cmd.add("--sun-misc-unsafe-memory-access=allow");

@@ -84,6 +84,10 @@ public final class Monitor implements AutoCloseable {
   private final Map<String, CheckState> states = new LinkedHashMap<>();
   private final Map<String, Observation> observed = new LinkedHashMap<>();
   private final Set<Incident.Delivery> inFlight = new HashSet<>();
+  /** The journal's events of the last minute, to give an incident opened by the checks what was recorded just before. */
+  private final java.util.ArrayDeque<Event> recent = new java.util.ArrayDeque<>();
+  private static final Duration RECENT = Duration.ofSeconds(60);
+  private static final int RECENT_MAX = 500;
   private IncidentStore.Snapshot snap;
   private boolean dirty;
   private Instant lastRun;
@@ -247,6 +251,8 @@ public final class Monitor implements AutoCloseable {
     EventJournal.Page page = journal.read(snap.journalCursor, 1000);
     for (Event e : page.events()) {
       if (e.kind().startsWith("monitor.")) continue;
+      recent.addLast(e);
+      while (recent.size() > RECENT_MAX || Duration.between(recent.peekFirst().at(), now).compareTo(RECENT) > 0) recent.removeFirst();
       String group = groupOf(e);
       Incident open = openIncident(group);
       if (open == null) {
@@ -340,8 +346,14 @@ public final class Monitor implements AutoCloseable {
         continue; // waits for its parent's incident (or the parent's recovery) rather than paging by itself
       }
       Incident i = openNew(o.group(), titleOf(name, s), now);
-      note(i, now, name + " " + s.describe() + ": " + s.last().message());
       recordCheck(i, name, s, true);
+      // what the journal said just before the checks confirmed it (e.g. the supervisor saw the process die)
+      for (Event e : recent) {
+        if (Duration.between(e.at(), now).compareTo(RECENT) <= 0 && (groupOf(e).equals(i.key) || related(i, e))) {
+          note(i, e.at(), "[" + e.kind() + "] " + e.message());
+        }
+      }
+      note(i, now, name + " " + s.describe() + ": " + s.last().message());
       flagFlapping(i, name, s, now);
     }
   }

@@ -143,6 +143,17 @@ class MonitorTest {
   }
 
   @Test
+  void an_incident_opened_by_the_checks_carries_what_the_journal_said_just_before() {
+    new EventRecorder(journal, "local", "supervisor").record(Event.Kinds.COMPONENT_EXIT,
+        "api-main (api) was killed by signal 9 (SIGKILL: killed, or out of memory); restart #1 in 500 ms");
+    new EventRecorder(journal, "local", "supervisor").record(Event.Kinds.COMPONENT_EXIT, "worker-1 (worker) exited with code 1");
+    fail("component:api-main", Status.CRITICAL);
+    seconds(3);
+    String timeline = incidents().get(0).path("timeline").toString();
+    assertThat(timeline).contains("[component.exit] api-main (api) was killed by signal 9").doesNotContain("worker-1");
+  }
+
+  @Test
   void unacknowledged_escalates_to_step_two_at_its_timeout_and_an_acknowledged_one_does_not() {
     fail("component:api-main", Status.CRITICAL);
     seconds(5);
