@@ -76,6 +76,11 @@ for expected in "worker-1 (worker) was killed by signal 9" "api-main (api) was k
 $events"
 done
 
+step "./bulwark incidents: the monitor made the failover one incident, with what Bulwark did"
+until_true 30 "an incident for the primary's loss" bash -c "'$bulwark' incidents --all | grep -q 'primary pg-a failed'"
+id=$("$bulwark" incidents --all --json | python3 -c 'import json,sys; print(next(i["id"] for i in json.load(sys.stdin) if "primary pg-a failed" in i["title"]))')
+"$bulwark" incidents show "$id" | grep -q "failover done: pg-b is primary" || fail "incidents show $id does not tell the failover"
+
 step "./bulwark db failover (planned switchover back)"
 "$bulwark" db failover || fail "db failover"
 step "./bulwark db backups"

@@ -47,7 +47,7 @@ final class AgentCommand implements Callable<Integer> {
       return 0;
     }
     DataDir dir = new DataDir(dataDir);
-    NodeAgent agent = new NodeAgent(spec, node, dir, heap, etcdEndpoints);
+    NodeAgent agent = new NodeAgent(spec, clusterFile, node, dir, heap, etcdEndpoints);
     try {
       agent.start();
     } catch (RuntimeException e) {

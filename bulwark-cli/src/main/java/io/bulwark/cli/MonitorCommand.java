@@ -50,7 +50,7 @@ final class MonitorCommand implements Runnable {
     @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Data directory (default: ./${DEFAULT-VALUE})")
     Path dataDir;
 
-    @Option(names = "--admin-port", defaultValue = "8070", description = "Loopback port of the admin API (default: ${DEFAULT-VALUE})")
+    @Option(names = "--admin-port", defaultValue = "8068", description = "Loopback port of the admin API (default: ${DEFAULT-VALUE})")
     int adminPort;
 
     @Option(names = "--policy", paramLabel = "FILE",
@@ -60,27 +60,57 @@ final class MonitorCommand implements Runnable {
     @Option(names = "--deployment", paramLabel = "NAME", description = "How notifications name this deployment (default: the host name)")
     String deployment;
 
+    @Option(names = "--cluster", paramLabel = "FILE",
+        description = "Watch a whole cluster through etcd (what the agent of a node that runs `monitor` starts) instead of --data-dir's deployment")
+    Path clusterFile;
+
+    @Option(names = "--node", paramLabel = "NAME", description = "With --cluster: the node this monitor runs on (its events carry it)")
+    String node;
+
+    @Option(names = "--etcd-endpoint", paramLabel = "URL", description = "With --cluster: the etcd endpoints to use, if not the file's (repeat)")
+    java.util.List<String> etcdEndpoints = new java.util.ArrayList<>();
+
     @Override
     public Integer call() throws Exception {
       DataDir dir = new DataDir(dataDir);
       MonitorPolicy policy = loadPolicy(policyFile, true);
-      String label = deployment != null ? deployment : hostName();
-      FileEventJournal journal = new FileEventJournal(dir.events());
       Metrics metrics = new Metrics().withJvmGauges();
       WebhookNotifier webhooks = new WebhookNotifier();
-      Monitor monitor = new Monitor(policy, Checks.source(dir, policy), journal, new EventRecorder(journal, EventRecorder.LOCAL_NODE, name),
+      io.bulwark.cluster.events.EventJournal journal;
+      io.bulwark.monitor.CheckSource source;
+      String where;
+      AutoCloseable etcd = null;
+      if (clusterFile != null) {
+        io.bulwark.cluster.spec.ClusterSpec spec = io.bulwark.cluster.spec.ClusterSpec.read(clusterFile);
+        if (node != null) spec.node(node);
+        io.bulwark.etcd.EtcdClusterState state = new io.bulwark.etcd.EtcdClusterState(
+            etcdEndpoints.isEmpty() ? spec.etcd().endpoints() : etcdEndpoints, spec.etcdPrefix(), NodeAgent.ETCD_TIMEOUT);
+        etcd = state;
+        journal = state.journal();
+        source = ClusterChecks.source(spec, state::members, state.leases(NodeAgent.ETCD_TIMEOUT), state.keys());
+        where = "cluster " + spec.name();
+      } else {
+        journal = new FileEventJournal(dir.events());
+        source = Checks.source(dir, policy);
+        where = dir.root().toString();
+      }
+      String label = deployment != null ? deployment : clusterFile != null ? where : hostName();
+      io.bulwark.cluster.events.EventJournal events = journal;
+      Monitor monitor = new Monitor(policy, source, journal, new EventRecorder(journal, node != null ? node : EventRecorder.LOCAL_NODE, name),
           new IncidentStore(dir.incidents()), new Monitor.Notifiers(emails(policy) ? new SmtpNotifier(policy.smtp()) : null, webhooks),
           Clock.systemUTC(), metrics, label);
       MonitorAdmin admin = new MonitorAdmin(monitor, metrics, adminPort);
       monitor.start();
       admin.start();
-      System.out.println("bulwark: monitor checking " + dir.root() + " every " + policy.monitor().checkInterval().toMillis() + " ms; "
+      AutoCloseable store = etcd;
+      System.out.println("bulwark: monitor checking " + where + " every " + policy.monitor().checkInterval().toMillis() + " ms; "
           + policy.steps().size() + " escalation step(s); admin API on 127.0.0.1:" + admin.port());
       return Roles.runUntilSignalled(name, () -> {
         admin.close();
         monitor.close();
         webhooks.close();
-        journal.close();
+        events.close();
+        if (store != null) store.close();
       });
     }
 

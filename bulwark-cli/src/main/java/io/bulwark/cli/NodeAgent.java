@@ -79,19 +79,21 @@ final class NodeAgent implements AutoCloseable {
     this(spec, nodeName, dir, heap, List.of());
   }
 
+  private final Path clusterFile;
+
   /** @param etcdEndpoints the etcd endpoints this host uses, when not the cluster file's (e.g. only its own member) */
   NodeAgent(ClusterSpec spec, String nodeName, DataDir dir, String heap, List<String> etcdEndpoints) {
+    this(spec, null, nodeName, dir, heap, etcdEndpoints);
+  }
+
+  /** @param clusterFile where the cluster file is (a monitor started by this agent reads it) */
+  NodeAgent(ClusterSpec spec, Path clusterFile, String nodeName, DataDir dir, String heap, List<String> etcdEndpoints) {
+    this.clusterFile = clusterFile;
     this.spec = spec;
     this.node = spec.node(nodeName);
     this.dir = dir;
     this.heap = heap;
     this.etcdEndpoints = etcdEndpoints.isEmpty() ? spec.etcd().endpoints() : etcdEndpoints;
-    List<String> unsupported = node.runs().stream()
-        .filter(r -> r == Role.MONITOR).map(Role::label).toList();
-    if (!unsupported.isEmpty()) {
-      throw new BulwarkException("node '" + node.name() + "' runs " + String.join(", ", unsupported) + ", which the agent cannot run"
-          + " yet; keep postgres, api, gateway, worker and dns on the agents");
-    }
     if (node.runs(Role.POSTGRES) && (spec.archive() == null || spec.archive().uri() == null || spec.archive().uri().isBlank())) {
       throw new BulwarkException("node '" + node.name() + "' runs postgres but the cluster file has no [archive] uri (file:/path or"
           + " azure://ACCOUNT/CONTAINER); the database nodes archive their WAL and base backups there and seed standbys from it");
@@ -102,7 +104,7 @@ final class NodeAgent implements AutoCloseable {
   void start() {
     dir.create();
     state = new EtcdClusterState(etcdEndpoints, spec.etcdPrefix(), ETCD_TIMEOUT);
-    clusterId = state.join(readClusterId());
+    clusterId = join();
     writeClusterId(clusterId);
     journal = state.journal();
     events = new EventRecorder(journal, node.name(), "agent");
@@ -113,6 +115,7 @@ final class NodeAgent implements AutoCloseable {
     if (node.runs(Role.GATEWAY)) components.add(gateway = gateway());
     if (node.runs(Role.WORKER)) for (int i = 1; i <= node.workers(); i++) components.add(worker(i, password));
     if (node.runs(Role.DNS)) components.add(dnsController());
+    if (node.runs(Role.MONITOR)) components.add(monitor());
     if ((node.runs(Role.API) || node.runs(Role.WORKER)) && spec.storage().replicated()) startStorageRegions();
     for (Component c : components) supervisor.start(c);
     registration = state.register(node.name(), REGISTRATION_TTL);
@@ -121,6 +124,28 @@ final class NodeAgent implements AutoCloseable {
         + components.stream().map(c -> c.name).toList());
     log.info("agent of node {} in cluster {} ({}): running {}", node.name(), spec.name(), clusterId,
         components.stream().map(c -> c.name).toList());
+  }
+
+  /** How long an agent waits for etcd at start (a member still starting, a busy host) before it gives up. */
+  static final Duration JOIN_PATIENCE = Duration.ofSeconds(60);
+
+  /** Joins the cluster's state in etcd, waiting for an etcd that does not answer yet (with backoff, up to a minute). */
+  private String join() {
+    long deadline = System.nanoTime() + JOIN_PATIENCE.toNanos();
+    long backoffMs = 250;
+    while (true) {
+      try {
+        return state.join(readClusterId());
+      } catch (io.bulwark.cluster.lease.LeaseStoreUnavailableException e) {
+        if (System.nanoTime() - deadline > 0) {
+          throw new BulwarkException("etcd did not answer within " + JOIN_PATIENCE.toSeconds() + " s (" + e.getMessage()
+              + "); check the [etcd] endpoints in the cluster file and that a quorum of members runs");
+        }
+        log.warn("etcd does not answer yet ({}); retrying in {} ms", e.getMessage(), backoffMs);
+        LocalDeployment.pause(backoffMs);
+        backoffMs = Math.min(2000, backoffMs * 2);
+      }
+    }
   }
 
   /**
@@ -277,6 +302,19 @@ final class NodeAgent implements AutoCloseable {
     if (d.failback()) args.add("--failback");
     return new Component(name, "dns", port, "/health/ready", dir.logs().resolve(name + ".log").toFile(),
         () -> RoleProcess.command(dir, "64m", "dns", args));
+  }
+
+  /** The built-in monitor, watching the whole cluster through etcd; its incidents in this host's data directory. */
+  private Component monitor() {
+    if (clusterFile == null) throw new BulwarkException("node '" + node.name() + "' runs monitor, which needs the cluster file's path");
+    String name = node.name() + "-monitor";
+    int port = node.ports().monitorAdmin();
+    List<String> args = new ArrayList<>(List.of("run", "--name", name, "--cluster", clusterFile.toAbsolutePath().toString(),
+        "--node", node.name(), "--data-dir", dir.root().toString(), "--admin-port", Integer.toString(port)));
+    for (String e : etcdEndpoints) args.addAll(List.of("--etcd-endpoint", e));
+    if (spec.monitor() != null && spec.monitor().policy() != null) args.addAll(List.of("--policy", spec.monitor().policy()));
+    return new Component(name, "monitor", port, "/health/ready", dir.logs().resolve(name + ".log").toFile(),
+        () -> RoleProcess.command(dir, "48m", "monitor", args));
   }
 
   private List<String> appArgs(String... args) {

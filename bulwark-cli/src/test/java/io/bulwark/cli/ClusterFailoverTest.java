@@ -65,6 +65,8 @@ class ClusterFailoverTest {
   static final List<TcpProxy> etcdLinksOfA = new ArrayList<>(); // host-a's agent -> each etcd member
   static final Map<String, Process> agents = new ConcurrentHashMap<>();
   static int gatewayPort;
+  /** The built-in monitor's admin API, on host-c (it watches the database hosts from outside). */
+  static int monitorPort;
   static ApiKey key;
 
   @BeforeAll
@@ -78,6 +80,7 @@ class ClusterFailoverTest {
     }
     for (String endpoint : etcd.endpoints()) etcdLinksOfA.add(new TcpProxy("127.0.0.1", URI.create(endpoint).getPort()));
     gatewayPort = Ports.free();
+    monitorPort = Ports.free();
     String etcdList = String.join("\", \"", etcd.endpoints());
     clusterFile = work.resolve("cluster.toml");
     Files.writeString(clusterFile, """
@@ -106,16 +109,17 @@ class ClusterFailoverTest {
         [[nodes]]
         name = "host-c"
         address = "127.0.0.13"
-        runs = ["api", "gateway", "worker"]
+        runs = ["api", "gateway", "worker", "monitor"]
         workers = 1
         [nodes.ports]
         api = %d
         gateway = %d
         gateway-admin = %d
         worker = %d
+        monitor-admin = %d
         """.formatted(UUID.randomUUID().toString().substring(0, 8), etcdList, work.resolve("archive"),
         clientLinks.get("host-a").port(), clientLinks.get("host-b").port(), passwordFile, work.resolve("blobs"),
-        pgPorts.get("host-a"), pgPorts.get("host-b"), Ports.free(), gatewayPort, Ports.free(), Ports.free()));
+        pgPorts.get("host-a"), pgPorts.get("host-b"), Ports.free(), gatewayPort, Ports.free(), Ports.free(), monitorPort));
     List<String> viaProxies = new ArrayList<>();
     for (TcpProxy p : etcdLinksOfA) viaProxies.addAll(List.of("--etcd-endpoint", "http://127.0.0.1:" + p.port()));
     agents.put("host-a", agent("host-a", viaProxies));
@@ -365,9 +369,14 @@ class ClusterFailoverTest {
     String old = awaitSynchronousPair(Duration.ofSeconds(120));
     String next = old.equals("host-a") ? "host-b" : "host-a";
     Process agent = agents.get(old);
+    // the monitor on host-c: nothing open before the drill (earlier drills' incidents resolve 5 s after their checks are OK)
+    await("no open incident").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
+        .until(() -> monitorIncidents().stream().noneMatch(i -> !i.path("state").asText().equals("RESOLVED")));
+    java.time.Instant killedWall = java.time.Instant.now();
     try (Submitter load = new Submitter()) {
       await().atMost(Duration.ofSeconds(30)).until(() -> load.acknowledged.size() >= 20);
       List<ProcessHandle> host = new ArrayList<>(agent.descendants().toList());
+      killedWall = java.time.Instant.now();
       long killedAt = System.nanoTime();
       agent.destroyForcibly();
       host.forEach(ProcessHandle::destroyForcibly);
@@ -380,8 +389,33 @@ class ClusterFailoverTest {
       load.close();
       assertAllAcknowledgedTasksExist(next, load.acknowledged);
     }
+    // the monitor: one incident for the host and the failover it caused, with the failover's time in it
+    java.time.Instant since = killedWall;
+    await("the monitor's incident").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
+        .until(() -> monitorIncidents().stream().anyMatch(i -> java.time.Instant.parse(i.path("openedAt").asText()).isAfter(since)
+            && i.path("checks").has("node:" + old)));
+    List<JsonNode> opened = monitorIncidents().stream()
+        .filter(i -> java.time.Instant.parse(i.path("openedAt").asText()).isAfter(since)).toList();
+    System.out.printf("host-loss drill: the monitor on host-c opened %d incident(s): %s%n", opened.size(),
+        opened.stream().map(i -> i.path("title").asText()).toList());
+    assertThat(opened).as("one incident for the lost host and its failover").hasSize(1);
+    assertThat(opened.get(0).path("timeline").toString()).containsPattern("promoted in \\d+ ms");
     agents.put(old, agent(old, old.equals("host-a") ? etcdArgsOfA() : List.of()));
     await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() -> "pg-standby".equals(dbRoles().get(old)));
+  }
+
+  /** The incidents of the monitor on host-c, newest first (empty while it does not answer). */
+  static List<JsonNode> monitorIncidents() {
+    try {
+      java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest
+          .newBuilder(URI.create("http://127.0.0.1:" + monitorPort + "/incidents")).timeout(Duration.ofSeconds(5)).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      List<JsonNode> out = new ArrayList<>();
+      JSON.readTree(r.body()).forEach(out::add);
+      return out;
+    } catch (Exception e) {
+      return List.of();
+    }
   }
 
   @Test

@@ -63,7 +63,9 @@ final class Diagnosis {
       case Groups.DNS -> "\"The load balancer dies\" (the front door)";
       case Groups.WORKERS -> "\"A worker dies\"";
       case Groups.DISK -> "\"Memory\" and disk: free space under the data directory";
-      default -> group.startsWith(Groups.COMPONENT) ? componentSection(group.substring(Groups.COMPONENT.length())) : "\"Failure runbooks\"";
+      case "etcd" -> "\"Several hosts\": etcd (quorum lost: the primary stops writing within its lease; restore the members)";
+      default -> group.startsWith(Groups.NODE) ? "\"Several hosts\": host loss and partition runbooks"
+          : group.startsWith(Groups.COMPONENT) ? componentSection(group.substring(Groups.COMPONENT.length())) : "\"Failure runbooks\"";
     };
     return "docs/operations.md, " + section;
   }

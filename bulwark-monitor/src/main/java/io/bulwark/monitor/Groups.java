@@ -14,6 +14,8 @@ public final class Groups {
   public static final String WORKERS = "workers";
   /** Disk space. */
   public static final String DISK = "disk";
+  /** Prefix of one host's group in a cluster: {@code node:host-a} (its components depend on it). */
+  public static final String NODE = "node:";
   /** Prefix of one process's group: {@code component:api-main}. */
   public static final String COMPONENT = "component:";
 

@@ -21,6 +21,8 @@ public final class Incident {
   public String title;
   public State state = State.OPEN;
   public boolean flapping;
+  /** Opened by an automatic recovery in the journal (a failover, a switch) rather than by a check. */
+  public boolean byEvent;
   public Instant openedAt;
   /** The last time one of its checks was failing (resolution waits for it to be long enough ago). */
   public Instant lastProblemAt;

@@ -90,6 +90,7 @@ public final class Monitor implements AutoCloseable {
   private static final int RECENT_MAX = 500;
   private IncidentStore.Snapshot snap;
   private boolean dirty;
+  private boolean journalDown;
   private Instant lastRun;
   private volatile boolean ready;
   private final Metrics.Counter delivered;
@@ -248,7 +249,16 @@ public final class Monitor implements AutoCloseable {
   }
 
   private void readJournal(Instant now) {
-    EventJournal.Page page = journal.read(snap.journalCursor, 1000);
+    EventJournal.Page page;
+    try {
+      page = journal.read(snap.journalCursor, 1000);
+    } catch (RuntimeException e) {
+      // a cluster's journal is in etcd: while it does not answer, the checks go on (and say so) without it
+      if (!journalDown) log.warn("cannot read the event journal ({}); checking on without it", e.getMessage());
+      journalDown = true;
+      return;
+    }
+    journalDown = false;
     for (Event e : page.events()) {
       if (e.kind().startsWith("monitor.")) continue;
       recent.addLast(e);
@@ -260,9 +270,14 @@ public final class Monitor implements AutoCloseable {
         open = snap.incidents.stream().filter(i -> i.open() && related(i, e)).findFirst().orElse(null);
       }
       if (open == null && opensIncident(e)) {
-        open = openNew(group, e.message(), e.at());
+        open = recentHostLoss(now); // a failover because a host was lost belongs to the host's incident
+        if (open == null) {
+          open = openNew(group, e.message(), e.at());
+          open.byEvent = true;
+        }
       }
       if (open != null) {
+        if (opensIncident(e) && !open.key.startsWith(NODE)) open.byEvent = true; // a recovery happened in it
         note(open, e.at(), "[" + e.kind() + "] " + e.message());
         if (opensIncident(e)) open.lastProblemAt = max(open.lastProblemAt, now);
       }
@@ -312,6 +327,7 @@ public final class Monitor implements AutoCloseable {
       Observation o = observed.get(name);
       boolean problem = s.hardProblem() || s.flapping();
       Incident member = openIncident(o.group());
+      if (member == null) member = joinedIncident(name);
       if (!problem) {
         if (member != null) recordCheck(member, name, s, false);
         else snap.incidents.stream().filter(i -> i.open() && i.checks.containsKey(name)).forEach(i -> recordCheck(i, name, s, false));
@@ -344,6 +360,13 @@ public final class Monitor implements AutoCloseable {
           recordCheck(parentIncident, name, s, true);
         }
         continue; // waits for its parent's incident (or the parent's recovery) rather than paging by itself
+      }
+      Incident recovery = o.group().startsWith(NODE) ? recentRecovery(now) : null;
+      if (recovery != null) {
+        // a host lost around an automatic recovery (its failover, its region's switch) is that recovery's root cause
+        note(recovery, now, name + " " + s.describe() + ": " + s.last().message() + " (the root cause of this incident)");
+        recordCheck(recovery, name, s, true);
+        continue;
       }
       Incident i = openNew(o.group(), titleOf(name, s), now);
       recordCheck(i, name, s, true);
@@ -398,6 +421,30 @@ public final class Monitor implements AutoCloseable {
     log.warn("incident {} opened: {}", i.ref(), i.title);
     events.record(INCIDENT_KIND, "incident " + i.ref() + " opened: " + i.title);
     return i;
+  }
+
+  private static final String NODE = Groups.NODE;
+  /** How close in time a host's loss and an automatic recovery must be to count as one incident. */
+  static final Duration HOST_LOSS_WINDOW = Duration.ofSeconds(30);
+
+  /** The open incident a check already belongs to (it joined another group's incident), if any. */
+  private Incident joinedIncident(String check) {
+    for (Incident i : snap.incidents) if (i.open() && i.checks.containsKey(check) && !i.suppressed.contains(check)) return i;
+    return null;
+  }
+
+  private Incident recentRecovery(Instant now) {
+    for (Incident i : snap.incidents) {
+      if (i.open() && i.byEvent && Duration.between(i.openedAt, now).compareTo(HOST_LOSS_WINDOW) <= 0) return i;
+    }
+    return null;
+  }
+
+  private Incident recentHostLoss(Instant now) {
+    for (Incident i : snap.incidents) {
+      if (i.open() && i.key.startsWith(NODE) && Duration.between(i.openedAt, now).compareTo(HOST_LOSS_WINDOW) <= 0) return i;
+    }
+    return null;
   }
 
   private Incident openIncident(String group) {

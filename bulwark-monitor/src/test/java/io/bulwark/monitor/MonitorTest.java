@@ -226,6 +226,25 @@ class MonitorTest {
   }
 
   @Test
+  void a_lost_host_and_the_failover_it_caused_are_one_incident() {
+    ok("node:host-a", "node:host-a");
+    seconds(1);
+    // the database fails over first (the lease ran out), the host's registration expires a moment later
+    new EventRecorder(journal, "host-b", "agent").record(Event.Kinds.DB_FAILOVER,
+        "host-b took over as primary: host-a's lease expired (promoted in 301 ms after acquiring the lease)");
+    second();
+    fail("node:host-a", Status.CRITICAL);
+    seconds(8);
+    assertThat(incidents()).hasSize(1);
+    assertThat(incidents().get(0).path("checks").has("node:host-a")).isTrue();
+    assertThat(incidents().get(0).path("timeline").toString()).contains("the root cause of this incident");
+    heal("node:host-a");
+    seconds(7);
+    assertThat(incidents()).hasSize(1);
+    assertThat(incidents().get(0).path("state").asText()).isEqualTo("RESOLVED");
+  }
+
+  @Test
   void a_flapping_component_is_one_flapping_incident_not_a_storm() {
     // down 2 s, up 1 s: never HARD (3 results in a row), but 2 state changes in every 3 results
     for (int round = 0; round < 8; round++) {

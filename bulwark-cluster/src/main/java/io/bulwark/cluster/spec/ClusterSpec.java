@@ -33,7 +33,8 @@ import java.util.stream.Collectors;
  *
  * @param name the cluster's name; its state in etcd lives under {@code /bulwark/<name>/}
  */
-public record ClusterSpec(String name, Etcd etcd, Archive archive, Database database, Storage storage, Dns dns, List<Node> nodes) {
+public record ClusterSpec(String name, Etcd etcd, Archive archive, Database database, Storage storage, Dns dns, Monitor monitor,
+    List<Node> nodes) {
   static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   private static final TomlMapper TOML = TomlMapper.builder()
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -114,6 +115,15 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
   }
 
   /**
+   * The built-in monitor, run by the agent of each node that runs {@code monitor} (best on a host of
+   * its own, so that it does not die with what it watches).
+   *
+   * @param policy its thresholds and escalation file on that host (TOML, see `bulwark monitor
+   *     policy-example`); none: incidents are kept and shown, nobody is told
+   */
+  public record Monitor(String policy) {}
+
+  /**
    * One host.
    *
    * @param name unique in the cluster; the agent is started with {@code --node NAME}
@@ -136,12 +146,13 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
 
   /** Ports of one node's components; each unset one takes its default. */
   public record Ports(Integer postgres, Integer api, Integer gateway, @JsonProperty("gateway-admin") Integer gatewayAdmin,
-      Integer worker, Integer agent, @JsonProperty("dns-admin") Integer dnsAdmin) {
-    public static final Ports DEFAULTS = new Ports(5432, 8081, 8080, 8079, 8091, 8070, 8069);
+      Integer worker, Integer agent, @JsonProperty("dns-admin") Integer dnsAdmin, @JsonProperty("monitor-admin") Integer monitorAdmin) {
+    public static final Ports DEFAULTS = new Ports(5432, 8081, 8080, 8079, 8091, 8070, 8069, 8068);
 
     Ports orDefaults() {
       return new Ports(or(postgres, DEFAULTS.postgres), or(api, DEFAULTS.api), or(gateway, DEFAULTS.gateway),
-          or(gatewayAdmin, DEFAULTS.gatewayAdmin), or(worker, DEFAULTS.worker), or(agent, DEFAULTS.agent), or(dnsAdmin, DEFAULTS.dnsAdmin));
+          or(gatewayAdmin, DEFAULTS.gatewayAdmin), or(worker, DEFAULTS.worker), or(agent, DEFAULTS.agent), or(dnsAdmin, DEFAULTS.dnsAdmin),
+          or(monitorAdmin, DEFAULTS.monitorAdmin));
     }
 
     private static Integer or(Integer value, Integer fallback) {
@@ -343,6 +354,7 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
     }
     if (n.runs(Role.WORKER)) for (int i = 0; i < n.workers(); i++) used.put("worker-" + (i + 1), p.worker() + i);
     if (n.runs(Role.DNS)) used.put("dns-admin", p.dnsAdmin());
+    if (n.runs(Role.MONITOR)) used.put("monitor-admin", p.monitorAdmin());
     return used;
   }
 
