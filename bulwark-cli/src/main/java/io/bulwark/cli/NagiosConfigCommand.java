@@ -78,8 +78,9 @@ final class NagiosConfigCommand implements Callable<Integer> {
     for (String name : components) services.add(service(o, "component " + name, "component!--component " + name));
     for (Checks.Check c : Checks.ALL.values()) if (!c.perComponent()) services.add(service(o, c.name(), c.name()));
     // a dead database makes every API server and worker fail too: one page, for the database
+    // (the same dependencies the built-in monitor uses: Checks.observations)
     List<String> dependent = services.stream().filter(s -> s.startsWith("component api") || s.startsWith("component worker")
-        || s.equals("workers")).toList();
+        || s.equals("workers") || s.equals("queue") || s.equals("backends")).toList();
     if (!dependent.isEmpty()) {
       o.append(block("servicedependency", "host_name bulwark", "service_description database", "dependent_host_name bulwark",
           "dependent_service_description " + String.join(",", dependent), "execution_failure_criteria n",

@@ -274,6 +274,7 @@ public final class Monitor implements AutoCloseable {
         if (open == null) {
           open = openNew(group, e.message(), e.at());
           open.byEvent = true;
+          mergeDependents(open, now);
         }
       }
       if (open != null) {
@@ -431,6 +432,29 @@ public final class Monitor implements AutoCloseable {
   private Incident joinedIncident(String check) {
     for (Incident i : snap.incidents) if (i.open() && i.checks.containsKey(check) && !i.suppressed.contains(check)) return i;
     return null;
+  }
+
+  /**
+   * Incidents opened shortly before a recovery of {@code into}'s group by checks that depend on that
+   * group (API servers that lost the database a moment before its failover was recorded: in a
+   * cluster the database's own check can lag behind what the API servers see) have the same root
+   * cause: they become part of it, and are closed as merged (whoever was told is told where it went).
+   */
+  private void mergeDependents(Incident into, Instant now) {
+    for (Incident i : List.copyOf(snap.incidents)) {
+      if (i == into || !i.open() || Duration.between(i.openedAt, now).compareTo(HOST_LOSS_WINDOW) > 0) continue;
+      boolean dependent = !i.checks.isEmpty() && i.checks.keySet().stream().allMatch(c -> {
+        Observation o = observed.get(c);
+        return o != null && o.parents().stream().map(observed::get).anyMatch(p -> p != null && p.group().equals(into.key));
+      });
+      if (!dependent) continue;
+      for (Map.Entry<String, String> c : i.checks.entrySet()) {
+        into.checks.put(c.getKey(), c.getValue());
+        if (!into.suppressed.contains(c.getKey())) into.suppressed.add(c.getKey());
+      }
+      note(into, now, "incident " + i.ref() + " (" + i.title + ") has the same root cause: merged into this one");
+      resolve(i, "merged into " + into.ref() + ", its root cause", "monitor");
+    }
   }
 
   private Incident recentRecovery(Instant now) {

@@ -245,6 +245,24 @@ class MonitorTest {
   }
 
   @Test
+  void api_failures_seen_before_the_failover_was_recorded_merge_into_the_failovers_incident() {
+    seconds(1);
+    fail("component:api-main", Status.CRITICAL); // the API lost its database; the database check has not seen it yet
+    seconds(4);
+    assertThat(incidents()).hasSize(1);
+    new EventRecorder(journal, "host-a", "agent").record(Event.Kinds.DB_FAILOVER,
+        "host-a took over as primary: no leader (promoted in 291 ms after acquiring the lease)");
+    second();
+    List<ObjectNode> all = incidents();
+    assertThat(all).hasSize(2);
+    assertThat(all.get(0).path("key").asText()).isEqualTo("database");
+    assertThat(all.get(0).path("suppressed").toString()).contains("component:api-main");
+    assertThat(all.get(1).path("state").asText()).isEqualTo("RESOLVED");
+    assertThat(all.get(1).path("timeline").toString()).contains("merged into #2");
+    assertThat(incidents().stream().filter(i -> !i.path("state").asText().equals("RESOLVED"))).hasSize(1);
+  }
+
+  @Test
   void a_flapping_component_is_one_flapping_incident_not_a_storm() {
     // down 2 s, up 1 s: never HARD (3 results in a row), but 2 state changes in every 3 results
     for (int round = 0; round < 8; round++) {
