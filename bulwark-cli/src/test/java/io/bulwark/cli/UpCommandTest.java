@@ -62,7 +62,7 @@ class UpCommandTest {
         assertThat(r.get("healthy").asBoolean()).as(r.toString()).isTrue();
         roles.add(r.get("role").asText());
       }
-      assertThat(roles).containsExactlyInAnyOrder("pg-primary", "pg-standby", "api", "gateway", "worker");
+      assertThat(roles).containsExactlyInAnyOrder("pg-primary", "pg-standby", "api", "gateway", "worker", "monitor");
       await().atMost(Duration.ofSeconds(30)).until(() -> run("db", "status", "--data-dir", "data").startsWith("0\n"));
       JsonNode db = new ObjectMapper().readTree(run("db", "status", "--data-dir", "data", "--json").substring(2));
       assertThat(db.at("/cluster/primary").asText()).isEqualTo("pg-a");

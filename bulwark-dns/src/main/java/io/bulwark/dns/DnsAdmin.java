@@ -6,10 +6,10 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.bulwark.core.http.AdminHttp;
 import io.bulwark.core.metrics.Metrics;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -42,8 +42,7 @@ public final class DnsAdmin implements AutoCloseable {
   public DnsAdmin(DnsController controller, Metrics metrics, int port) throws IOException {
     this.controller = controller;
     this.metrics = metrics;
-    this.server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 16);
-    server.setExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+    this.server = AdminHttp.loopbackServer(port);
     server.createContext("/", this::handle);
   }
 
@@ -61,20 +60,20 @@ public final class DnsAdmin implements AutoCloseable {
       String method = ex.getRequestMethod();
       switch (path) {
         case "/status" -> {
-          if (!method.equals("GET")) problem(ex, 405, "Method not allowed", "/status answers GET");
+          if (!method.equals("GET")) AdminHttp.problem(ex, 405, "Method not allowed", "/status answers GET");
           else json(ex, 200, controller.status());
         }
         case "/switch" -> {
-          if (!method.equals("POST")) problem(ex, 405, "Method not allowed", "/switch answers POST {\"gateway\": NAME, \"force\": false}");
+          if (!method.equals("POST")) AdminHttp.problem(ex, 405, "Method not allowed", "/switch answers POST {\"gateway\": NAME, \"force\": false}");
           else planned(ex);
         }
-        case "/metrics" -> send(ex, 200, "text/plain; version=0.0.4", metrics.scrape());
-        case "/health/live" -> send(ex, 200, "application/json", "{\"status\":\"up\"}");
+        case "/metrics" -> AdminHttp.send(ex, 200, "text/plain; version=0.0.4", metrics.scrape());
+        case "/health/live" -> AdminHttp.send(ex, 200, "application/json", "{\"status\":\"up\"}");
         case "/health/ready" -> {
           boolean checked = controller.status().gateways().stream().anyMatch(g -> !g.health().equals("unknown"));
-          send(ex, checked ? 200 : 503, "application/json", checked ? "{\"status\":\"up\"}" : "{\"status\":\"starting\"}");
+          AdminHttp.send(ex, checked ? 200 : 503, "application/json", checked ? "{\"status\":\"up\"}" : "{\"status\":\"starting\"}");
         }
-        default -> problem(ex, 404, "Not found", "the DNS admin API has /status, /switch, /metrics, /health/live and /health/ready");
+        default -> AdminHttp.problem(ex, 404, "Not found", "the DNS admin API has /status, /switch, /metrics, /health/live and /health/ready");
       }
     }
   }
@@ -83,23 +82,23 @@ public final class DnsAdmin implements AutoCloseable {
     String type = ex.getRequestHeaders().getFirst("Content-Type");
     if (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
       // a browser's cross-origin "simple" POST cannot send this type without a preflight the API never answers
-      problem(ex, 415, "Unsupported media type", "send the switch as Content-Type: application/json");
+      AdminHttp.problem(ex, 415, "Unsupported media type", "send the switch as Content-Type: application/json");
       return;
     }
     JsonNode body;
     try (InputStream in = ex.getRequestBody()) {
       byte[] bytes = in.readNBytes(MAX_BODY + 1);
       if (bytes.length > MAX_BODY) {
-        problem(ex, 413, "Body too large", "a switch request is at most " + MAX_BODY + " bytes");
+        AdminHttp.problem(ex, 413, "Body too large", "a switch request is at most " + MAX_BODY + " bytes");
         return;
       }
       body = JSON.readTree(bytes);
     } catch (IOException e) {
-      problem(ex, 400, "Invalid JSON", "the body must be {\"gateway\": NAME, \"force\": false}");
+      AdminHttp.problem(ex, 400, "Invalid JSON", "the body must be {\"gateway\": NAME, \"force\": false}");
       return;
     }
     if (body == null || !body.path("gateway").isTextual()) {
-      problem(ex, 400, "Missing gateway", "the body must name the target: {\"gateway\": NAME, \"force\": false}");
+      AdminHttp.problem(ex, 400, "Missing gateway", "the body must name the target: {\"gateway\": NAME, \"force\": false}");
       return;
     }
     try {
@@ -107,33 +106,23 @@ public final class DnsAdmin implements AutoCloseable {
       json(ex, 200, after);
     } catch (ExecutionException e) {
       Throwable c = e.getCause();
-      if (c instanceof DnsController.UnknownGatewayException) problem(ex, 404, "Unknown gateway", c.getMessage());
-      else if (c instanceof DnsUnavailableException) problem(ex, 503, "DNS provider unavailable", c.getMessage());
-      else if (c instanceof DnsController.NotLeaderException || c instanceof DnsConfigException) problem(ex, 409, "Switch refused", c.getMessage());
-      else problem(ex, 500, "Switch failed", String.valueOf(c));
+      if (c instanceof DnsController.UnknownGatewayException) AdminHttp.problem(ex, 404, "Unknown gateway", c.getMessage());
+      else if (c instanceof DnsUnavailableException) AdminHttp.problem(ex, 503, "DNS provider unavailable", c.getMessage());
+      else if (c instanceof DnsController.NotLeaderException || c instanceof DnsConfigException) AdminHttp.problem(ex, 409, "Switch refused", c.getMessage());
+      else AdminHttp.problem(ex, 500, "Switch failed", String.valueOf(c));
     } catch (TimeoutException e) {
-      problem(ex, 503, "Switch timed out", "the controller did not finish the switch within 30 s");
+      AdminHttp.problem(ex, 503, "Switch timed out", "the controller did not finish the switch within 30 s");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      problem(ex, 503, "Interrupted", "the controller is stopping");
+      AdminHttp.problem(ex, 503, "Interrupted", "the controller is stopping");
     }
   }
 
   private static void json(HttpExchange ex, int status, Object value) throws IOException {
-    send(ex, status, "application/json", JSON.writeValueAsString(value));
+    AdminHttp.send(ex, status, "application/json", JSON.writeValueAsString(value));
   }
 
-  private static void problem(HttpExchange ex, int status, String title, String detail) throws IOException {
-    send(ex, status, "application/problem+json", JSON.createObjectNode().put("type", "about:blank").put("title", title)
-        .put("status", status).put("detail", detail).toString());
-  }
 
-  private static void send(HttpExchange ex, int status, String type, String body) throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().set("Content-Type", type);
-    ex.sendResponseHeaders(status, bytes.length);
-    ex.getResponseBody().write(bytes);
-  }
 
   @Override
   public void close() {

@@ -114,6 +114,7 @@ public final class DatabaseMember implements AutoCloseable {
   private Instant leadingSince;
   private CompletableFuture<BackupManifest> seedBackup;
   private boolean slotsMade;
+  private boolean databaseEnsured; // this leadership has checked that the application database exists
   private String publishedSeed;
   private Connection admin;
   private long notStreamingSince; // while following: since when the standby has not been streaming (0: it is)
@@ -261,19 +262,35 @@ public final class DatabaseMember implements AutoCloseable {
 
   private void bootstrap() {
     if (!keys.putIfAbsent(INITIALIZE_KEY, config.self().name())) return; // another node won: next tick follows it
-    if (!acquire()) return;
     long began = System.nanoTime();
+    // initdb first, without the lease: it takes seconds on a busy host, during which this thread renews
+    // nothing, and a lease taken before it would run out under the new primary (the watchdog fences it)
     pg.initIfNeeded();
+    if (!acquire()) return;
     becomeLeader("initialized the cluster's database");
-    try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
-      try (ResultSet rs = st.executeQuery("SELECT 1 FROM pg_database WHERE datname = '" + config.database() + "'")) {
-        if (!rs.next()) st.execute("CREATE DATABASE " + config.database());
-      }
-    } catch (SQLException e) {
-      throw new DrException("cannot create database " + config.database() + ": " + e.getMessage(), e);
-    }
+    ensureDatabase();
     events.record(Kinds.DB_PRIMARY, config.self().name() + " initialized the cluster's database and leads it ("
         + (System.nanoTime() - began) / 1_000_000 + " ms)");
+  }
+
+  /**
+   * Creates the application database on the primary if it is not there. Checked once per leadership
+   * (not only at bootstrap: a bootstrap interrupted between initdb and this step, e.g. fenced, would
+   * otherwise leave a cluster without it, and every base backup failing).
+   */
+  private void ensureDatabase() {
+    if (databaseEnsured) return;
+    try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+      try (ResultSet rs = st.executeQuery("SELECT 1 FROM pg_database WHERE datname = '" + config.database() + "'")) {
+        if (!rs.next()) {
+          st.execute("CREATE DATABASE " + config.database());
+          log.info("{}: created database {}", config.self().name(), config.database());
+        }
+      }
+      databaseEnsured = true;
+    } catch (SQLException e) {
+      note("cannot create database " + config.database() + " yet: " + e.getMessage()); // the next tick tries again
+    }
   }
 
   private void takeOver(String why) {
@@ -349,6 +366,7 @@ public final class DatabaseMember implements AutoCloseable {
     role = Role.PRIMARY;
     leadingSince = Instant.now();
     slotsMade = false;
+    databaseEnsured = false;
     seedBackup = null;
     followed = null;
     note(why);
@@ -364,6 +382,7 @@ public final class DatabaseMember implements AutoCloseable {
       events.record(Kinds.COMPONENT_EXIT, "primary " + config.self().name() + " exited; restarting it in place");
       becomeLeader("restarted the primary after it exited");
     }
+    ensureDatabase();
     if (!slotsMade) {
       for (Peer p : config.peers()) ensureSlot(FailoverController.slotName(p.name()));
       slotsMade = true;

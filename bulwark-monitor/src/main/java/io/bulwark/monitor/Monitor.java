@@ -93,6 +93,7 @@ public final class Monitor implements AutoCloseable {
   private boolean journalDown;
   private Instant lastRun;
   private volatile boolean ready;
+  private volatile long lastTickNanos;
   private final Metrics.Counter delivered;
   private final Metrics.Counter failedDeliveries;
   private final Metrics.Counter opened;
@@ -129,12 +130,17 @@ public final class Monitor implements AutoCloseable {
       r.run();
     } catch (RuntimeException e) {
       log.error("monitor: {}", e.toString(), e);
+    } catch (Error e) {
+      // a scheduled task that throws is never run again: a monitor whose loop died would look alive and
+      // watch nothing. Die instead, so that the supervisor (or the agent) starts a fresh one.
+      log.error("monitor: {}; exiting so that a fresh monitor is started", e.toString(), e);
+      Runtime.getRuntime().halt(70);
     }
   }
 
-  /** True once every check has run at least once. */
+  /** True once every check has run at least once, and while rounds keep running (none missed for 10 intervals). */
   public boolean ready() {
-    return ready;
+    return ready && System.nanoTime() - lastTickNanos < policy.monitor().checkInterval().multipliedBy(10).plusSeconds(5).toNanos();
   }
 
   // ------------------------------------------------------------------ for tests and the admin API, on the loop thread
@@ -245,6 +251,7 @@ public final class Monitor implements AutoCloseable {
     resolveRecovered(now);
     ready = true;
     lastRun = now;
+    lastTickNanos = System.nanoTime();
     if (dirty) save();
   }
 
@@ -262,14 +269,18 @@ public final class Monitor implements AutoCloseable {
     for (Event e : page.events()) {
       if (e.kind().startsWith("monitor.")) continue;
       recent.addLast(e);
-      while (recent.size() > RECENT_MAX || Duration.between(recent.peekFirst().at(), now).compareTo(RECENT) > 0) recent.removeFirst();
+      while (!recent.isEmpty() && (recent.size() > RECENT_MAX || Duration.between(recent.peekFirst().at(), now).compareTo(RECENT) > 0)) {
+        recent.removeFirst();
+      }
       String group = groupOf(e);
       Incident open = openIncident(group);
       if (open == null) {
         // events of checks' groups (a component that exited and was restarted) join their incident
         open = snap.incidents.stream().filter(i -> i.open() && related(i, e)).findFirst().orElse(null);
       }
-      if (open == null && opensIncident(e)) {
+      // history is not news: a monitor started (or restarted) after a recovery does not page for it
+      boolean fresh = Duration.between(e.at(), now).compareTo(RECENT) <= 0;
+      if (open == null && fresh && opensIncident(e)) {
         open = recentHostLoss(now); // a failover because a host was lost belongs to the host's incident
         if (open == null) {
           open = openNew(group, e.message(), e.at());
@@ -278,9 +289,9 @@ public final class Monitor implements AutoCloseable {
         }
       }
       if (open != null) {
-        if (opensIncident(e) && !open.key.startsWith(NODE)) open.byEvent = true; // a recovery happened in it
+        if (fresh && opensIncident(e) && !open.key.startsWith(NODE)) open.byEvent = true; // a recovery happened in it
         note(open, e.at(), "[" + e.kind() + "] " + e.message());
-        if (opensIncident(e)) open.lastProblemAt = max(open.lastProblemAt, now);
+        if (fresh && opensIncident(e)) open.lastProblemAt = max(open.lastProblemAt, now);
       }
     }
     if (page.cursor() != snap.journalCursor) {

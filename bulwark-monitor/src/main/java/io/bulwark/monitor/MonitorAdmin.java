@@ -5,10 +5,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.bulwark.core.http.AdminHttp;
 import io.bulwark.core.metrics.Metrics;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
@@ -41,8 +41,7 @@ public final class MonitorAdmin implements AutoCloseable {
   public MonitorAdmin(Monitor monitor, Metrics metrics, int port) throws IOException {
     this.monitor = monitor;
     this.metrics = metrics;
-    this.server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 16);
-    server.setExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+    this.server = AdminHttp.loopbackServer(port);
     server.createContext("/", this::handle);
   }
 
@@ -61,53 +60,53 @@ public final class MonitorAdmin implements AutoCloseable {
       Matcher m = INCIDENT.matcher(path);
       if (path.equals("/incidents")) {
         if (!method.equals("GET")) {
-          problem(ex, 405, "Method not allowed", "/incidents answers GET");
+          AdminHttp.problem(ex, 405, "Method not allowed", "/incidents answers GET");
           return;
         }
         boolean openOnly = "open=true".equals(ex.getRequestURI().getQuery());
         ArrayNode out = IncidentStore.JSON.createArrayNode();
         for (ObjectNode i : monitor.incidents()) if (!openOnly || !"RESOLVED".equals(i.path("state").asText())) out.add(i);
-        send(ex, 200, "application/json", out.toString());
+        AdminHttp.send(ex, 200, "application/json", out.toString());
       } else if (m.matches()) {
         long id = Long.parseLong(m.group(1));
         String action = m.group(2);
         if (action == null) {
           if (!method.equals("GET")) {
-            problem(ex, 405, "Method not allowed", path + " answers GET");
+            AdminHttp.problem(ex, 405, "Method not allowed", path + " answers GET");
             return;
           }
           Optional<ObjectNode> i = monitor.incidents().stream().filter(x -> x.path("id").asLong() == id).findFirst();
-          if (i.isEmpty()) problem(ex, 404, "No such incident", "no incident #" + id + "; GET /incidents lists them");
-          else send(ex, 200, "application/json", i.get().toString());
+          if (i.isEmpty()) AdminHttp.problem(ex, 404, "No such incident", "no incident #" + id + "; GET /incidents lists them");
+          else AdminHttp.send(ex, 200, "application/json", i.get().toString());
           return;
         }
         if (!method.equals("POST")) {
-          problem(ex, 405, "Method not allowed", path + " answers POST");
+          AdminHttp.problem(ex, 405, "Method not allowed", path + " answers POST");
           return;
         }
         String by = by(ex);
         if (by == null) return;
         Optional<ObjectNode> done = action.equals("/ack") ? monitor.acknowledge(id, by) : monitor.resolve(id, by);
-        if (done.isEmpty()) problem(ex, 404, "No such incident", "no incident #" + id + "; GET /incidents lists them");
-        else send(ex, 200, "application/json", done.get().toString());
+        if (done.isEmpty()) AdminHttp.problem(ex, 404, "No such incident", "no incident #" + id + "; GET /incidents lists them");
+        else AdminHttp.send(ex, 200, "application/json", done.get().toString());
       } else if (path.equals("/checks")) {
         ArrayNode out = IncidentStore.JSON.createArrayNode();
         List<ObjectNode> checks = monitor.checks();
         out.addAll(checks);
-        send(ex, 200, "application/json", out.toString());
+        AdminHttp.send(ex, 200, "application/json", out.toString());
       } else if (path.equals("/metrics")) {
-        send(ex, 200, "text/plain; version=0.0.4", metrics.scrape());
+        AdminHttp.send(ex, 200, "text/plain; version=0.0.4", metrics.scrape());
       } else if (path.equals("/health/live")) {
-        send(ex, 200, "application/json", "{\"status\":\"up\"}");
+        AdminHttp.send(ex, 200, "application/json", "{\"status\":\"up\"}");
       } else if (path.equals("/health/ready")) {
         boolean ready = monitor.ready();
-        send(ex, ready ? 200 : 503, "application/json", ready ? "{\"status\":\"up\"}" : "{\"status\":\"starting\"}");
+        AdminHttp.send(ex, ready ? 200 : 503, "application/json", ready ? "{\"status\":\"up\"}" : "{\"status\":\"starting\"}");
       } else {
-        problem(ex, 404, "Not found", "the monitor's admin API has /incidents, /incidents/ID, /incidents/ID/ack, /incidents/ID/resolve,"
+        AdminHttp.problem(ex, 404, "Not found", "the monitor's admin API has /incidents, /incidents/ID, /incidents/ID/ack, /incidents/ID/resolve,"
             + " /checks, /metrics and /health/live|ready");
       }
     } catch (IllegalStateException e) {
-      problem(ex, 503, "Monitor busy", e.getMessage());
+      AdminHttp.problem(ex, 503, "Monitor busy", e.getMessage());
     }
   }
 
@@ -119,41 +118,31 @@ public final class MonitorAdmin implements AutoCloseable {
     }
     if (bytes.length == 0) return "operator";
     if (bytes.length > MAX_BODY) {
-      problem(ex, 413, "Body too large", "at most " + MAX_BODY + " bytes");
+      AdminHttp.problem(ex, 413, "Body too large", "at most " + MAX_BODY + " bytes");
       return null;
     }
     String type = ex.getRequestHeaders().getFirst("Content-Type");
     if (type == null || !type.toLowerCase(Locale.ROOT).startsWith("application/json")) {
       // a browser's cross-origin "simple" POST cannot send this type without a preflight this API never answers
-      problem(ex, 415, "Unsupported media type", "send {\"by\": NAME} as Content-Type: application/json");
+      AdminHttp.problem(ex, 415, "Unsupported media type", "send {\"by\": NAME} as Content-Type: application/json");
       return null;
     }
     JsonNode body;
     try {
       body = IncidentStore.JSON.readTree(bytes);
     } catch (IOException e) {
-      problem(ex, 400, "Invalid JSON", "the body must be {\"by\": NAME}");
+      AdminHttp.problem(ex, 400, "Invalid JSON", "the body must be {\"by\": NAME}");
       return null;
     }
     String by = body == null ? null : body.path("by").asText(null);
     if (by == null || by.isBlank() || by.length() > 100) {
-      problem(ex, 400, "Missing by", "the body must say who: {\"by\": NAME} (1-100 characters)");
+      AdminHttp.problem(ex, 400, "Missing by", "the body must say who: {\"by\": NAME} (1-100 characters)");
       return null;
     }
     return by.strip();
   }
 
-  private static void problem(HttpExchange ex, int status, String title, String detail) throws IOException {
-    send(ex, status, "application/problem+json", IncidentStore.JSON.createObjectNode().put("type", "about:blank").put("title", title)
-        .put("status", status).put("detail", detail).toString());
-  }
 
-  private static void send(HttpExchange ex, int status, String type, String body) throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().set("Content-Type", type);
-    ex.sendResponseHeaders(status, bytes.length);
-    ex.getResponseBody().write(bytes);
-  }
 
   @Override
   public void close() {

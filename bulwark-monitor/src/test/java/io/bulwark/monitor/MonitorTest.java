@@ -263,6 +263,15 @@ class MonitorTest {
   }
 
   @Test
+  void a_recovery_recorded_long_before_the_monitor_started_is_history_not_an_incident() {
+    Clock tenMinutesAgo = Clock.fixed(clock.instant().minus(Duration.ofMinutes(10)), ZoneOffset.UTC);
+    new EventRecorder(journal, "local", "db-failover", tenMinutesAgo).record(Event.Kinds.DB_FAILOVER,
+        "failover done: pg-b is primary (400 ms after detection)");
+    seconds(3);
+    assertThat(incidents()).isEmpty();
+  }
+
+  @Test
   void a_flapping_component_is_one_flapping_incident_not_a_storm() {
     // down 2 s, up 1 s: never HARD (3 results in a row), but 2 state changes in every 3 results
     for (int round = 0; round < 8; round++) {
