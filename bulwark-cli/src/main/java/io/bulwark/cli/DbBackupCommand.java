@@ -24,8 +24,8 @@ final class DbBackupCommand implements Callable<Integer> {
     PrimaryAccess primary = DbRepository.runningPrimary(dir).orElseThrow(() -> new BulwarkException(
         "bulwark db backup needs `bulwark up` running on " + dir.root() + " (a backup is taken from the live primary,"
             + " and up's archiver uploads its WAL); start it with `bulwark up --data-dir " + dir.root() + "`"));
-    try (Connection c = primary.connect()) {
-      BackupManifest m = BaseBackups.take(c, primary.dataDir(), DbRepository.open(dir), null, BaseBackups.DEFAULT_ARCHIVE_WAIT);
+    try (Connection c = primary.connect(); io.bulwark.core.blob.BlobStore repository = DbRepository.open(dir)) {
+      BackupManifest m = BaseBackups.take(c, primary.dataDir(), repository, null, BaseBackups.DEFAULT_ARCHIVE_WAIT);
       System.out.println("Backup " + m.label() + " complete: " + m.files().size() + " files, " + DbRepository.mb(m.bytes())
           + " (" + DbRepository.mb(m.storedBytes()) + " stored), WAL " + m.startSegment() + ".." + m.stopSegment());
     }

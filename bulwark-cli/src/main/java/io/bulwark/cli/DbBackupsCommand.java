@@ -20,7 +20,10 @@ final class DbBackupsCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     DataDir dir = new DataDir(dataDir);
-    BackupCatalog.Listing l = BackupCatalog.list(DbRepository.open(dir));
+    BackupCatalog.Listing l;
+    try (io.bulwark.core.blob.BlobStore repository = DbRepository.open(dir)) {
+      l = BackupCatalog.list(repository);
+    }
     if (json) {
       var root = DbStatus.JSON.createObjectNode();
       var arr = root.putArray("backups");

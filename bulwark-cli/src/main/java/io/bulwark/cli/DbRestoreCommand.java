@@ -41,8 +41,10 @@ final class DbRestoreCommand implements Callable<Integer> {
         : dir.root().resolve("restore-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC).format(Instant.now()));
     if (promote) DbPromoteRestoreCommand.refuseWhileUp(dir);
     System.out.println("Restoring " + at.map(Instant::toString).orElse("to the end of the archive") + " into " + into + " ...");
-    PointInTimeRestore.Result r = PointInTimeRestore.run(DbRepository.open(dir),
-        new PointInTimeRestore.Request(at, into, dir.pgPassword(), null, true));
+    PointInTimeRestore.Result r;
+    try (io.bulwark.core.blob.BlobStore repository = DbRepository.open(dir)) { // closed: its replicator must not outlive the command
+      r = PointInTimeRestore.run(repository, new PointInTimeRestore.Request(at, into, dir.pgPassword(), null, true));
+    }
     System.out.printf("Restored backup %s into %s: last transaction %s, timeline %d.%n", r.backup(), into,
         r.lastTransaction(), r.timeline());
     System.out.printf("  %s of files and %s of WAL (%d files) in %.1f s: %.0f MB/s%n", DbRepository.mb(r.dataBytes()),

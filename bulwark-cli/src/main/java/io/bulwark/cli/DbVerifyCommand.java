@@ -23,8 +23,11 @@ final class DbVerifyCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     DataDir dir = new DataDir(dataDir);
-    BackupVerifier.Result r = BackupVerifier.verify(DbRepository.open(dir), dir.root().resolve("verify-scratch"),
-        dir.pgPassword(), null, DbRepository.runningPrimary(dir).orElse(null));
+    BackupVerifier.Result r;
+    try (io.bulwark.core.blob.BlobStore repository = DbRepository.open(dir)) {
+      r = BackupVerifier.verify(repository, dir.root().resolve("verify-scratch"), dir.pgPassword(), null,
+          DbRepository.runningPrimary(dir).orElse(null));
+    }
     if (json) {
       System.out.println(DbStatus.JSON.writeValueAsString(r));
     } else if (r.ok()) {

@@ -136,6 +136,8 @@ final class LocalDeployment implements AutoCloseable {
   private final EmbeddedPostgres pg;
   private final LocalDatabase database;
   private BackupService backups;
+  /** The backup repository the backups write to (closed after them: with two regions it runs a replicator). */
+  private io.bulwark.core.blob.BlobStore archiveStore;
   private final ScheduledExecutorService statusWriter =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("db-status").factory());
   private final List<Component> workers = new ArrayList<>();
@@ -365,7 +367,8 @@ final class LocalDeployment implements AutoCloseable {
    * primary now.
    */
   private void startBackups() {
-    backups = new BackupService(options.backups(), storage.openArchive("supervisor", new io.bulwark.core.metrics.Metrics()), dir.walSpool(),
+    archiveStore = storage.openArchive("supervisor", new io.bulwark.core.metrics.Metrics());
+    backups = new BackupService(options.backups(), archiveStore, dir.walSpool(),
         dir.root().resolve("verify-scratch"), password, null, primaryAccess(), dir.root().resolve("last-verification.json"));
     backups.start();
   }
@@ -606,6 +609,7 @@ final class LocalDeployment implements AutoCloseable {
     roles.addAll(apis);
     Supervisor.terminate(roles, Duration.ofSeconds(20));
     database.stop();
+    if (archiveStore != null) archiveStore.close(); // after the archiver's last upload (close() waits for it)
     Supervisor.terminate(storageRegions, Duration.ofSeconds(10)); // after the archiver's last upload
     try {
       java.nio.file.Files.deleteIfExists(dir.run().resolve(DbStatus.FILE));

@@ -52,7 +52,7 @@ class DatabaseFailoverDrillTest {
 
   @BeforeAll
   static void start() {
-    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withPort(Ports.free()).withWorkers(1));
+    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withMonitoring(LocalDeployment.Monitoring.OFF).withPort(Ports.free()).withWorkers(1));
     deployment.start();
     db = deployment.openDatabase("drill", 4);
     http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();

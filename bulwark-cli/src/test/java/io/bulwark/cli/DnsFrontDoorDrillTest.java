@@ -33,7 +33,7 @@ class DnsFrontDoorDrillTest {
   @BeforeAll
   static void up() {
     dnsPort = Ports.free();
-    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withPort(Ports.free()).withWorkers(1)
+    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withMonitoring(LocalDeployment.Monitoring.OFF).withPort(Ports.free()).withWorkers(1)
         .withStandby(false).withFrontDoor(LocalDeployment.FrontDoor.defaults(dnsPort)));
     deployment.start();
   }

@@ -52,7 +52,7 @@ class FailureDrillsTest {
 
   @BeforeAll
   static void start() {
-    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withPort(Ports.free()).withWorkers(1).withStandby(false));
+    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withMonitoring(LocalDeployment.Monitoring.OFF).withPort(Ports.free()).withWorkers(1).withStandby(false));
     deployment.start();
     db = deployment.openDatabase("drill", 4);
     http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();

@@ -26,7 +26,7 @@ class LoadBalancerDrillsTest {
   LocalDeployment deployment;
 
   LocalDeployment start(LocalDeployment.Lb lb) {
-    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withPort(Ports.free()).withWorkers(1).withLb(lb).withStandby(false));
+    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withMonitoring(LocalDeployment.Monitoring.OFF).withPort(Ports.free()).withWorkers(1).withLb(lb).withStandby(false));
     deployment.start();
     return deployment;
   }

@@ -43,7 +43,7 @@ class StorageRegionDrillTest {
 
   @BeforeAll
   static void up() {
-    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withPort(Ports.free()).withWorkers(1)
+    deployment = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withMonitoring(LocalDeployment.Monitoring.OFF).withPort(Ports.free()).withWorkers(1)
         .withStandby(false).withStorage(LocalDeployment.Storage.AZURITE));
     deployment.start();
   }

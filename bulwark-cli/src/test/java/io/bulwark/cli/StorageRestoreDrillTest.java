@@ -25,7 +25,7 @@ class StorageRestoreDrillTest {
   void the_database_and_the_active_region_lost_restore_from_the_surviving_region_loses_at_most_5_s() throws Exception {
     Instant disaster;
     StorageLayout.Region b;
-    try (LocalDeployment d = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withPort(Ports.free()).withWorkers(1)
+    try (LocalDeployment d = new LocalDeployment(new DataDir(root), LocalDeployment.Options.defaults().withMonitoring(LocalDeployment.Monitoring.OFF).withPort(Ports.free()).withWorkers(1)
         .withStandby(false).withStorage(LocalDeployment.Storage.AZURITE))) {
       d.start();
       await().atMost(Duration.ofSeconds(120)).until(() -> d.backups().newestBackup().isPresent());
