@@ -399,8 +399,9 @@ class ClusterFailoverTest {
     await("the monitor's incident").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
         .until(() -> monitorIncidents().stream().anyMatch(i -> java.time.Instant.parse(i.path("openedAt").asText()).isAfter(since)
             && i.path("checks").has("node:" + old)));
+    // incidents the monitor opened and then merged into the failover's (API servers that lost the database first) do not count
     List<JsonNode> opened = monitorIncidents().stream()
-        .filter(i -> java.time.Instant.parse(i.path("openedAt").asText()).isAfter(since)).toList();
+        .filter(i -> java.time.Instant.parse(i.path("openedAt").asText()).isAfter(since) && !i.path("mergedInto").isNumber()).toList();
     System.out.printf("host-loss drill: the monitor on host-c opened %d incident(s): %s%n", opened.size(),
         opened.stream().map(i -> i.path("title").asText()).toList());
     assertThat(opened).as("one incident for the lost host and its failover").hasSize(1);

@@ -29,6 +29,8 @@ public final class Incident {
   public Instant acknowledgedAt;
   public String acknowledgedBy;
   public Instant resolvedAt;
+  /** Set when it was closed as part of another incident with the same root cause: that one's id. */
+  public Long mergedInto;
   public String resolvedBy;
   /** Its checks now: name → {@code CRITICAL HARD - message}; the root cause's and the dependent ones'. */
   public Map<String, String> checks = new LinkedHashMap<>();

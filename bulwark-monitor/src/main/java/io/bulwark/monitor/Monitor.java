@@ -464,6 +464,7 @@ public final class Monitor implements AutoCloseable {
         if (!into.suppressed.contains(c.getKey())) into.suppressed.add(c.getKey());
       }
       note(into, now, "incident " + i.ref() + " (" + i.title + ") has the same root cause: merged into this one");
+      i.mergedInto = into.id;
       resolve(i, "merged into " + into.ref() + ", its root cause", "monitor");
     }
   }

@@ -259,6 +259,7 @@ class MonitorTest {
     assertThat(all.get(0).path("suppressed").toString()).contains("component:api-main");
     assertThat(all.get(1).path("state").asText()).isEqualTo("RESOLVED");
     assertThat(all.get(1).path("timeline").toString()).contains("merged into #2");
+    assertThat(all.get(1).path("mergedInto").asLong()).isEqualTo(2);
     assertThat(incidents().stream().filter(i -> !i.path("state").asText().equals("RESOLVED"))).hasSize(1);
   }
 
