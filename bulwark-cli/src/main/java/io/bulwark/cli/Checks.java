@@ -119,12 +119,7 @@ final class Checks {
         String name = c.path("name").asText();
         String role = c.path("role").asText();
         if (role.equals("monitor")) continue;
-        String group = role.startsWith("pg-") ? Groups.DATABASE
-            : role.equals("worker") ? Groups.WORKERS
-            : role.equals("storage-region") ? Groups.STORAGE
-            : role.startsWith("dns") ? Groups.DNS
-            : Groups.component(name);
-        probes.add(new Probe("component:" + name, group, role.startsWith("pg-") ? List.of() : db,
+        probes.add(new Probe("component:" + name, Groups.ofComponent(role, name), role.startsWith("pg-") ? List.of() : db,
             () -> run("component", dir, name, thresholds(policy, "component"))));
       }
     } catch (IOException e) {
@@ -188,7 +183,8 @@ final class Checks {
     return rows;
   }
 
-  private static boolean alive(JsonNode c) {
+  /** Whether the process a component-table row names is alive. */
+  static boolean alive(JsonNode c) {
     long pid = c.path("pid").asLong(-1);
     return pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
   }
@@ -338,7 +334,7 @@ final class Checks {
 
   /** Reads the named gauges from a Prometheus text endpoint. */
   static Map<String, Double> scrape(String host, int port, String... names) throws IOException {
-    String body = httpGet(host, port, "/metrics");
+    String body = StatusCommand.httpGet(host, port, "/metrics");
     try {
       Map<String, Double> out = new LinkedHashMap<>();
       List<String> wanted = List.of(names);
@@ -355,21 +351,6 @@ final class Checks {
     }
   }
 
-  /** A GET's body (200 only), with the short timeouts of a check; a plain connection, cheap to make every second. */
-  static String httpGet(String host, int port, String path) throws IOException {
-    java.net.HttpURLConnection c = (java.net.HttpURLConnection) java.net.URI.create("http://" + host + ":" + port + path).toURL().openConnection();
-    c.setConnectTimeout(1000);
-    c.setReadTimeout(2000);
-    try {
-      if (c.getResponseCode() != 200) throw new IOException(path + " answered " + c.getResponseCode());
-      try (var in = c.getInputStream()) {
-        return new String(in.readNBytes(4 << 20), java.nio.charset.StandardCharsets.UTF_8);
-      }
-    } finally {
-      c.disconnect();
-    }
-  }
-
   static CheckResult backends(DataDir dir, String unused, Thresholds t) throws IOException {
     int total = 0;
     int usable = 0;
@@ -378,7 +359,7 @@ final class Checks {
     for (JsonNode c : components(dir)) {
       if (!c.path("role").asText().equals("gateway") || c.path("adminPort").asInt() <= 0 || !alive(c)) continue;
       any = true;
-      JsonNode servers = JSON.readTree(httpGet("127.0.0.1", c.path("adminPort").asInt(), "/servers"));
+      JsonNode servers = JSON.readTree(StatusCommand.httpGet("127.0.0.1", c.path("adminPort").asInt(), "/servers"));
       for (JsonNode srv : servers) {
         if (!srv.path("state").asText().equals("ready")) continue; // drained or in maintenance on purpose
         total++;

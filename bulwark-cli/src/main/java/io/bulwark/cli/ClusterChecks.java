@@ -85,8 +85,7 @@ final class ClusterChecks {
         if (role.equals("monitor")) continue;
         boolean pg = role.startsWith("pg-");
         if (pg && n.name().equals(leader.orElse(null))) primaryRole = role;
-        String group = pg ? Groups.DATABASE : role.equals("worker") ? Groups.WORKERS : role.equals("dns") ? Groups.DNS
-            : Groups.component(n.name() + "/" + name);
+        String group = Groups.ofComponent(role, n.name() + "/" + name);
         List<String> parents = new ArrayList<>(List.of("etcd", check));
         if (!pg) parents.add("database");
         boolean healthy = c.path("healthy").asBoolean();

@@ -76,7 +76,7 @@ final class IncidentsCommand implements Callable<Integer> {
   /** The admin port of the monitor running on this data directory, or null. */
   static Integer monitorPort(DataDir dir) {
     return RunningComponents.find(dir).flatMap(r -> r.select("monitor").stream().findFirst())
-        .filter(c -> c.path("pid").asLong(-1) > 0 && ProcessHandle.of(c.path("pid").asLong()).map(ProcessHandle::isAlive).orElse(false))
+        .filter(Checks::alive)
         .map(c -> c.path("port").asInt()).orElse(null);
   }
 

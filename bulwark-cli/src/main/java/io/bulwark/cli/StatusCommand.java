@@ -123,14 +123,25 @@ final class StatusCommand implements Callable<Integer> {
 
   static boolean httpHealthy(String host, int port, String path) {
     try {
-      HttpURLConnection c = (HttpURLConnection) URI.create("http://" + host + ":" + port + path).toURL().openConnection();
-      c.setConnectTimeout(1000);
-      c.setReadTimeout(2000);
-      int code = c.getResponseCode();
-      c.disconnect();
-      return code == 200;
+      httpGet(host, port, path);
+      return true;
     } catch (IOException e) {
       return false;
+    }
+  }
+
+  /** A GET's body (200 only), with a check's short timeouts; a plain connection, cheap enough to make every second. */
+  static String httpGet(String host, int port, String path) throws IOException {
+    HttpURLConnection c = (HttpURLConnection) URI.create("http://" + host + ":" + port + path).toURL().openConnection();
+    c.setConnectTimeout(1000);
+    c.setReadTimeout(2000);
+    try {
+      if (c.getResponseCode() != 200) throw new IOException(path + " answered " + c.getResponseCode());
+      try (var in = c.getInputStream()) {
+        return new String(in.readNBytes(4 << 20), java.nio.charset.StandardCharsets.UTF_8);
+      }
+    } finally {
+      c.disconnect();
     }
   }
 }

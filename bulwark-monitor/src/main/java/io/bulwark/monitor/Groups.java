@@ -24,4 +24,17 @@ public final class Groups {
   public static String component(String name) {
     return COMPONENT + name;
   }
+
+  /**
+   * The group of a supervised process by its role: a database node's process is part of the
+   * database, workers are one pool, storage regions and the DNS controller their own groups, any
+   * other process a group of its own ({@code component:NAME}).
+   */
+  public static String ofComponent(String role, String name) {
+    if (role.startsWith("pg-")) return DATABASE;
+    if (role.equals("worker")) return WORKERS;
+    if (role.equals("storage-region")) return STORAGE;
+    if (role.startsWith("dns")) return DNS;
+    return component(name);
+  }
 }

@@ -91,7 +91,6 @@ public final class Monitor implements AutoCloseable {
   private IncidentStore.Snapshot snap;
   private boolean dirty;
   private boolean journalDown;
-  private Instant lastRun;
   private volatile boolean ready;
   private volatile long lastTickNanos;
   private final Metrics.Counter delivered;
@@ -250,7 +249,6 @@ public final class Monitor implements AutoCloseable {
     correlate(now);
     resolveRecovered(now);
     ready = true;
-    lastRun = now;
     lastTickNanos = System.nanoTime();
     if (dirty) save();
   }
@@ -279,8 +277,8 @@ public final class Monitor implements AutoCloseable {
         open = snap.incidents.stream().filter(i -> i.open() && related(i, e)).findFirst().orElse(null);
       }
       // history is not news: a monitor started (or restarted) after a recovery does not page for it
-      boolean fresh = Duration.between(e.at(), now).compareTo(RECENT) <= 0;
-      if (open == null && fresh && opensIncident(e)) {
+      boolean recovery = Duration.between(e.at(), now).compareTo(RECENT) <= 0 && opensIncident(e);
+      if (open == null && recovery) {
         open = recentHostLoss(now); // a failover because a host was lost belongs to the host's incident
         if (open == null) {
           open = openNew(group, e.message(), e.at());
@@ -289,9 +287,9 @@ public final class Monitor implements AutoCloseable {
         }
       }
       if (open != null) {
-        if (fresh && opensIncident(e) && !open.key.startsWith(NODE)) open.byEvent = true; // a recovery happened in it
+        if (recovery && !open.key.startsWith(NODE)) open.byEvent = true; // a recovery happened in it
         note(open, e.at(), "[" + e.kind() + "] " + e.message());
-        if (fresh && opensIncident(e)) open.lastProblemAt = max(open.lastProblemAt, now);
+        if (recovery) open.lastProblemAt = max(open.lastProblemAt, now);
       }
     }
     if (page.cursor() != snap.journalCursor) {
@@ -351,27 +349,19 @@ public final class Monitor implements AutoCloseable {
         flagFlapping(member, name, s, now);
         continue;
       }
-      Incident parentIncident = null;
-      for (String p : o.parents()) {
-        CheckState ps = states.get(p);
-        Observation po = observed.get(p);
-        if (po == null) continue;
-        Incident pi = openIncident(po.group());
-        if (pi != null || ps != null && !ps.status().ok()) {
-          parentIncident = pi;
-          if (pi != null) break;
-        }
-      }
-      boolean dependent = parentIncident != null || o.parents().stream().anyMatch(p -> states.containsKey(p) && !states.get(p).status().ok());
-      if (dependent) {
-        if (parentIncident != null && !parentIncident.suppressed.contains(name)) {
+      // the first open incident of a group this check depends on
+      Incident parentIncident = o.parents().stream().map(observed::get).filter(java.util.Objects::nonNull)
+          .map(po -> openIncident(po.group())).filter(java.util.Objects::nonNull).findFirst().orElse(null);
+      if (parentIncident != null) {
+        if (!parentIncident.suppressed.contains(name)) {
           parentIncident.suppressed.add(name);
-          recordCheck(parentIncident, name, s, true);
           note(parentIncident, now, name + " fails too, as a consequence (suppressed): " + s.last().message());
-        } else if (parentIncident != null) {
-          recordCheck(parentIncident, name, s, true);
         }
-        continue; // waits for its parent's incident (or the parent's recovery) rather than paging by itself
+        recordCheck(parentIncident, name, s, true);
+        continue;
+      }
+      if (o.parents().stream().anyMatch(p -> states.containsKey(p) && !states.get(p).status().ok())) {
+        continue; // a parent fails without an incident yet: wait for its incident (or its recovery) rather than page by itself
       }
       Incident recovery = o.group().startsWith(NODE) ? recentRecovery(now) : null;
       if (recovery != null) {
@@ -626,11 +616,6 @@ public final class Monitor implements AutoCloseable {
     if (d.toMillis() % 60_000 == 0) return d.toMinutes() + " min";
     if (d.toMillis() % 1000 == 0) return d.toSeconds() + " s";
     return d.toMillis() + " ms";
-  }
-
-  /** When the last round of checks ran (null before the first). */
-  public Instant lastRun() {
-    return lastRun;
   }
 
   @Override

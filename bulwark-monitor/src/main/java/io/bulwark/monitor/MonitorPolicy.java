@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import io.bulwark.core.Durations;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,7 +16,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
@@ -159,7 +159,6 @@ public record MonitorPolicy(Settings monitor, Map<String, Threshold> thresholds,
   private static final TomlMapper TOML = TomlMapper.builder()
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
       .build();
-  private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
   private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+");
 
   public static MonitorPolicy read(Path file) {
@@ -279,16 +278,12 @@ public record MonitorPolicy(Settings monitor, Map<String, Threshold> thresholds,
 
   static Duration duration(String key, String text, String fallback) {
     String t = text == null ? fallback : text;
-    Matcher m = DURATION.matcher(t.strip());
-    if (!m.matches()) throw new MonitorConfigException(key + " must be a number with a unit (ms, s, m, h, d), e.g. 30s or 10m; got '" + t + "'");
-    long n = Long.parseLong(m.group(1));
-    Duration d = switch (m.group(2)) {
-      case "ms" -> Duration.ofMillis(n);
-      case "s" -> Duration.ofSeconds(n);
-      case "m" -> Duration.ofMinutes(n);
-      case "h" -> Duration.ofHours(n);
-      default -> Duration.ofDays(n);
-    };
+    Duration d;
+    try {
+      d = Durations.parse(key, t, "30s or 10m");
+    } catch (IllegalArgumentException e) {
+      throw new MonitorConfigException(e.getMessage());
+    }
     if (d.isZero() && !key.endsWith("group-wait")) throw new MonitorConfigException(key + " must be more than 0, got '" + t + "'");
     return d;
   }
