@@ -22,6 +22,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -78,6 +79,9 @@ public final class Monitor implements AutoCloseable {
   private final String deployment;
   private final ScheduledExecutorService loop =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("monitor").factory());
+  /** Runs the checks' probes (up to a few seconds a round), so that the loop stays free to record deliveries and answer. */
+  private final ScheduledExecutorService probes =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("monitor-probes").daemon().factory());
   private final ExecutorService delivery = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("monitor-delivery").daemon().factory());
 
   // the loop's own
@@ -119,7 +123,7 @@ public final class Monitor implements AutoCloseable {
   /** Loads the saved incidents and starts checking. */
   public void start() {
     loop.execute(this::load);
-    loop.scheduleWithFixedDelay(() -> guarded(this::tick), 0, policy.monitor().checkInterval().toMillis(), TimeUnit.MILLISECONDS);
+    probes.scheduleWithFixedDelay(() -> guarded(this::probeRound), 0, policy.monitor().checkInterval().toMillis(), TimeUnit.MILLISECONDS);
     loop.scheduleWithFixedDelay(() -> guarded(this::escalateAndDeliver), ESCALATE_EVERY.toMillis(), ESCALATE_EVERY.toMillis(),
         TimeUnit.MILLISECONDS);
   }
@@ -230,11 +234,33 @@ public final class Monitor implements AutoCloseable {
 
   // ------------------------------------------------------------------ the loop
 
+  /**
+   * One round of probes, on the probe thread; what they found is then judged on the loop thread. A
+   * round's probes can take seconds (a check's bound is 3 s): had they run on the loop, a notice sent
+   * meanwhile would wait that long to be recorded as sent, and a monitor killed in between would send
+   * it again after its restart.
+   */
+  private void probeRound() {
+    List<Observation> round = source.runAll();
+    try {
+      loop.submit(() -> guarded(() -> judge(round))).get();
+    } catch (ExecutionException e) {
+      log.error("monitor: {}", e.getCause().toString(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RejectedExecutionException e) {
+      // closing
+    }
+  }
+
   /** One round: every check, the journal's new events, the incidents. Runs on the loop thread (tests call it directly). */
   void tick() {
+    judge(source.runAll());
+  }
+
+  private void judge(List<Observation> round) {
     load();
     Instant now = clock.instant();
-    List<Observation> round = source.runAll();
     Set<String> seen = new HashSet<>();
     for (Observation o : round) {
       seen.add(o.check());
@@ -620,6 +646,7 @@ public final class Monitor implements AutoCloseable {
 
   @Override
   public void close() {
+    probes.shutdownNow();
     loop.shutdown();
     try {
       loop.awaitTermination(10, TimeUnit.SECONDS);
