@@ -40,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(PostgresExtension.class)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@ParallelSafe
 class AgentTest {
   static final ObjectMapper JSON = new ObjectMapper();
   @TempDir static Path work;

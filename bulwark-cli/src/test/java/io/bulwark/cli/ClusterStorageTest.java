@@ -34,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * switches it when the active region dies, and every host follows.
  */
 @ExtendWith(PostgresExtension.class)
+@ParallelSafe
 class ClusterStorageTest {
   @TempDir static Path work;
   static EtcdCluster etcd;

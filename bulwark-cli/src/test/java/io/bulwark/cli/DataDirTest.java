@@ -8,6 +8,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@ParallelSafe
 class DataDirTest {
   @TempDir Path work;
 

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * `bulwark dns run` refuses a wrong set-up at start with one line naming the problem, and changes
  * nothing: against the real BIND 9 and a local Cloudflare API.
  */
+@ParallelSafe
 class DnsCommandTest {
   @TempDir static Path work;
   static BindServer bind;

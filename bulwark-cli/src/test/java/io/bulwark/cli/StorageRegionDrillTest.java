@@ -33,6 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * every process, the region switcher in the supervisor. Tasks carry 1 MiB inputs (blobs, not rows).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@ParallelSafe
 class StorageRegionDrillTest {
   static final ObjectMapper JSON = new ObjectMapper();
   @TempDir static Path root;

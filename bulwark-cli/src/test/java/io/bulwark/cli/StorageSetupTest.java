@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A wrong storage set-up stops an API server or worker at start with one line saying which and how to
  * fix it, before it touches the database: against a real Azurite.
  */
+@ParallelSafe
 class StorageSetupTest {
   @TempDir static Path work;
   static Azurite azurite;

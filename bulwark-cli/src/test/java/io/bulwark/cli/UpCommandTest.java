@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** `bulwark up`, `status`, `down` as a user runs them: separate processes of the real CLI. */
+@ParallelSafe
 class UpCommandTest {
   @TempDir Path work;
 
@@ -125,19 +126,36 @@ class UpCommandTest {
     }
   }
 
+  /** Runs the CLI in this JVM (a JVM each would cost seconds; the launcher is covered above): exit code, newline, output. */
+  static String runHere(String... args) {
+    java.io.ByteArrayOutputStream buffer = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream out = System.out;
+    java.io.PrintStream err = System.err;
+    java.io.PrintStream both = new java.io.PrintStream(buffer, true, StandardCharsets.UTF_8);
+    System.setOut(both);
+    System.setErr(both);
+    try {
+      int code = Main.run(args);
+      return code + "\n" + buffer.toString(StandardCharsets.UTF_8);
+    } finally {
+      System.setOut(out);
+      System.setErr(err);
+    }
+  }
+
   @Test
   void bad_arguments_fail_with_one_line_and_a_non_zero_exit() throws Exception {
     assertThat(run("up", "--workers", "-3", "--data-dir", "d")).startsWith("1\n").contains("--workers must be 0-64");
-    assertThat(run("up", "--archive-lag", "soon", "--data-dir", "d", "--port", Integer.toString(Ports.free())))
+    assertThat(runHere("up", "--archive-lag", "soon", "--data-dir", work.resolve("d").toString(), "--port", Integer.toString(Ports.free())))
         .startsWith("1\n").contains("--archive-lag must be a number with a unit");
-    assertThat(run("db", "failover", "--data-dir", "nothing-here")).startsWith("1\n").contains("nothing is running");
-    assertThat(run("submit", "--type", "noop", "--input", "{oops", "--key", "x")).startsWith("1\n").contains("--input is not valid JSON");
-    assertThat(run("submit", "--type", "noop", "--key", "x", "--url", "http://127.0.0.1:" + Ports.free()))
+    assertThat(runHere("db", "failover", "--data-dir", work.resolve("nothing-here").toString())).startsWith("1\n").contains("nothing is running");
+    assertThat(runHere("submit", "--type", "noop", "--input", "{oops", "--key", "x")).startsWith("1\n").contains("--input is not valid JSON");
+    assertThat(runHere("submit", "--type", "noop", "--key", "x", "--retry-for", "0s", "--url", "http://127.0.0.1:" + Ports.free()))
         .startsWith("1\n").contains("cannot reach").doesNotContain("at java.");
-    assertThat(run("gateway", "--backend", "api-main=http://127.0.0.1:1", "--upstream-timeout", "forever"))
+    assertThat(runHere("gateway", "--backend", "api-main=http://127.0.0.1:1", "--upstream-timeout", "forever"))
         .startsWith("1\n").contains("--upstream-timeout must be a number with a unit");
-    assertThat(run("gateway", "--backend", "api-main=http://127.0.0.1:1", "--upstream-connect-timeout", "5s", "--upstream-timeout", "2s"))
+    assertThat(runHere("gateway", "--backend", "api-main=http://127.0.0.1:1", "--upstream-connect-timeout", "5s", "--upstream-timeout", "2s"))
         .startsWith("1\n").contains("upstream connect timeout (5000 ms) cannot exceed the upstream timeout (2000 ms)");
-    assertThat(run("frobnicate")).startsWith("2\n").contains("Unmatched argument");
+    assertThat(runHere("frobnicate")).startsWith("2\n").contains("Unmatched argument");
   }
 }
