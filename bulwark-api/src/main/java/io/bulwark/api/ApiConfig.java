@@ -13,10 +13,11 @@ import java.time.Duration;
  * @param authCacheTtl how long a key lookup is cached; a revoked key stops working within this time
  * @param usageFlush how often in-memory usage counters are written to the database
  * @param submitTimeout how long a submission waits for its commit before answering 503
+ * @param tenantLimits what one tenant may hold of this server at once (requests in progress, long polls)
  */
 public record ApiConfig(
     String name, String host, int port, long maxBodyBytes, Duration authCacheTtl, Duration usageFlush,
-    Duration submitTimeout) {
+    Duration submitTimeout, TenantLimits tenantLimits) {
 
   public static final long DEFAULT_MAX_BODY_BYTES = 16L * 1024 * 1024;
   public static final Duration DEFAULT_AUTH_CACHE_TTL = Duration.ofSeconds(1);
@@ -39,14 +40,18 @@ public record ApiConfig(
 
   public static ApiConfig defaults(String name, int port) {
     return new ApiConfig(name, "127.0.0.1", port, DEFAULT_MAX_BODY_BYTES, DEFAULT_AUTH_CACHE_TTL, DEFAULT_USAGE_FLUSH,
-        DEFAULT_SUBMIT_TIMEOUT);
+        DEFAULT_SUBMIT_TIMEOUT, TenantLimits.DEFAULTS);
   }
 
   public ApiConfig withHost(String h) {
-    return new ApiConfig(name, h, port, maxBodyBytes, authCacheTtl, usageFlush, submitTimeout);
+    return new ApiConfig(name, h, port, maxBodyBytes, authCacheTtl, usageFlush, submitTimeout, tenantLimits);
   }
 
   public ApiConfig withMaxBodyBytes(long max) {
-    return new ApiConfig(name, host, port, max, authCacheTtl, usageFlush, submitTimeout);
+    return new ApiConfig(name, host, port, max, authCacheTtl, usageFlush, submitTimeout, tenantLimits);
+  }
+
+  public ApiConfig withTenantLimits(TenantLimits limits) {
+    return new ApiConfig(name, host, port, maxBodyBytes, authCacheTtl, usageFlush, submitTimeout, limits);
   }
 }

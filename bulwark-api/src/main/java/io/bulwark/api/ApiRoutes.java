@@ -53,6 +53,7 @@ final class ApiRoutes {
   private final EverySecond<ReplicationStats> replication;
   private final Metrics.Counter authFailures;
   private final Metrics.Counter submitted;
+  private final TenantLimits.Gate tenantGate;
 
   ApiRoutes(ApiConfig config, TaskRepository tasks, ApiKeyRepository keys, UsageRepository usageRepo, TaskQueue queue,
       Authenticator auth, SubmitBatcher batcher, TaskWaiters waiters, UsageRecorder usage,
@@ -74,6 +75,7 @@ final class ApiRoutes {
     this.replication = new EverySecond<>(replicationStats, ReplicationStats.UNKNOWN);
     this.authFailures = metrics.counter("api_auth_failures_total", "Requests refused for a missing, bad or revoked key");
     this.submitted = metrics.counter("api_tasks_submitted_total", "Tasks created through this server");
+    this.tenantGate = new TenantLimits.Gate(config.tenantLimits(), metrics);
     metrics.gauge("queue_ready_tasks", "Tasks ready to run now", () -> queueStats.get().ready());
     metrics.gauge("queue_scheduled_tasks", "Tasks waiting for their run_at or retry time", () -> queueStats.get().scheduled());
     metrics.gauge("queue_running_tasks", "Tasks held by workers", () -> queueStats.get().running());
@@ -85,6 +87,11 @@ final class ApiRoutes {
     metrics.gauge("db_wal_last_archived_age_seconds", "Seconds since PostgreSQL last archived a WAL segment (-1: never)",
         () -> replication.get().secondsSinceLastArchived());
     metrics.gauge("db_wal_archive_failures", "Failed archive_command runs since the primary started", () -> replication.get().archiveFailures());
+  }
+
+  /** For tests: what each tenant holds of this server. */
+  TenantLimits.Gate tenantGate() {
+    return tenantGate;
   }
 
   void handle(Exchange ex) {
@@ -145,6 +152,15 @@ final class ApiRoutes {
     }
     if (!p.startsWith("/v1/")) throw ApiProblem.notFound("no such endpoint: " + m + " " + p + "; the API lives under /v1/");
     ex.principal = auth.authenticate(ex.header("Authorization"));
+    try (TenantLimits.Permit admitted = tenantGate.request(ex.principal.tenant())) {
+      return dispatchV1(ex);
+    }
+  }
+
+  /** The /v1/ routes, for an authenticated caller admitted within its tenant's bounds. */
+  private String dispatchV1(Exchange ex) {
+    String p = ex.path;
+    String m = ex.method;
     if (p.equals("/v1/tasks")) {
       if (m.equals("POST")) return run("tasks.submit", () -> submit(ex));
       if (m.equals("GET")) return run("tasks.list", () -> list(ex));
@@ -372,7 +388,11 @@ final class ApiRoutes {
       }
     }
     Task t = owned(ex, id);
-    if (wait > 0 && !t.state().isTerminal()) t = waitFor(ex, t, Duration.ofSeconds(wait));
+    if (wait > 0 && !t.state().isTerminal()) {
+      try (TenantLimits.Permit waiting = tenantGate.longPoll(ex.principal.tenant())) {
+        t = waitFor(ex, t, Duration.ofSeconds(wait));
+      }
+    }
     Task result = t;
     ex.json(200, g -> TaskJson.write(g, result));
   }

@@ -173,4 +173,9 @@ public final class ApiServer implements AutoCloseable {
     }
     return false;
   }
+
+  /** For tests: the routes, with their tenant gate. */
+  ApiRoutes routes() {
+    return routes;
+  }
 }

@@ -121,6 +121,7 @@ final class Exchange {
       throw new UncheckedIOException(e);
     }
     if (p.status() == 503) header("Retry-After", "2");
+    if (p.status() == 429) header("Retry-After", "1");
     // A refusal before (or instead of) reading the request's body: the server will not read the rest
     // of it, so the connection cannot carry another request. Say so, or a client reusing the
     // connection races its close and sees no response at all (the JDK client: "received no bytes").

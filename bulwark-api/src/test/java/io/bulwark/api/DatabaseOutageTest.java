@@ -89,7 +89,7 @@ class DatabaseOutageTest {
     try (TcpProxy proxy = new TcpProxy(pg.getHost(), pg.getPort())) {
       String url = "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/" + testDb.name();
       ApiConfig config = new ApiConfig("api-outage", "127.0.0.1", 0, ApiConfig.DEFAULT_MAX_BODY_BYTES,
-          Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(10));
+          Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(10), TenantLimits.DEFAULTS);
       Tenant t = ApiFixture.createKey(direct, "outage-" + UUID.randomUUID().toString().substring(0, 8), false);
       try (ApiFixture fx = ApiFixture.startUnmigrated(testDb, url, blobDir.resolve("outage"), config, CONNECT_TIMEOUT)) {
         assertThat(fx.get("/v1/tasks", t).send().status()).isEqualTo(200); // key cached, pool warm

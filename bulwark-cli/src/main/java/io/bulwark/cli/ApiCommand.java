@@ -40,9 +40,18 @@ final class ApiCommand implements Callable<Integer> {
   @Option(names = "--max-body-bytes", defaultValue = "16777216", description = "Largest request body (default: ${DEFAULT-VALUE} = 16 MiB)")
   long maxBodyBytes;
 
+  @Option(names = "--tenant-max-requests", defaultValue = "" + io.bulwark.api.TenantLimits.DEFAULT_IN_FLIGHT, paramLabel = "N",
+      description = "Requests one tenant may have in progress on this server at once; one more gets 429 (default: ${DEFAULT-VALUE})")
+  int tenantMaxRequests;
+
+  @Option(names = "--tenant-max-long-polls", defaultValue = "" + io.bulwark.api.TenantLimits.DEFAULT_LONG_POLLS, paramLabel = "N",
+      description = "Long polls (GET /v1/tasks/ID?wait=) one tenant may have waiting on this server at once (default: ${DEFAULT-VALUE})")
+  int tenantMaxLongPolls;
+
   @Override
   public Integer call() throws Exception {
-    ApiConfig config = ApiConfig.defaults(name, port).withHost(host).withMaxBodyBytes(maxBodyBytes);
+    ApiConfig config = ApiConfig.defaults(name, port).withHost(host).withMaxBodyBytes(maxBodyBytes)
+        .withTenantLimits(new io.bulwark.api.TenantLimits(tenantMaxRequests, tenantMaxLongPolls));
     Metrics metrics = new Metrics().withJvmGauges();
     BlobStore blobs = storage.open(name, metrics); // a wrong storage set-up stops the process before anything starts
     Database database = Database.open(db.config(name).withPoolSize(Math.max(db.poolSize, 4)));

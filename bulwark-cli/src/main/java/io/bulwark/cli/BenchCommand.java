@@ -49,6 +49,9 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--tasks", defaultValue = "200000", description = "Tasks in the burn-down (default: ${DEFAULT-VALUE})")
   int tasks;
 
+  @Option(names = "--tenants", defaultValue = "1", description = "Tenants the burn-down's tasks are spread over, round robin (default: ${DEFAULT-VALUE}; workers claim fairly across them)")
+  int tenants;
+
   @Option(names = "--seconds", defaultValue = "15", description = "Length of each HTTP load run (default: ${DEFAULT-VALUE})")
   int seconds;
 
@@ -173,14 +176,17 @@ final class BenchCommand implements Callable<Integer> {
   // ---------------------------------------------------------------- scenarios
 
   private void burndown(LocalDeployment d, Database db) throws Exception {
-    section("queue burn-down: insert " + tasks + " noop tasks in batches of 1000, then process them with " + workers + " worker(s)");
+    if (tenants < 1) throw new BulwarkException("--tenants must be at least 1, got " + tenants);
+    section("queue burn-down: insert " + tasks + " noop tasks of " + tenants + " tenant(s) in batches of 1000, then process them with "
+        + workers + " worker(s)");
     reset(d, db);
     TaskRepository repo = new TaskRepository(db);
     long t0 = System.nanoTime();
     for (int done = 0; done < tasks; done += 1000) {
       List<NewTask> batch = new ArrayList<>(1000);
       for (int i = 0; i < Math.min(1000, tasks - done); i++) {
-        batch.add(new NewTask(TaskIds.newId(), "bench", "noop", 0, 5, 60, null, "null", null, null, null, null));
+        String tenant = tenants == 1 ? "bench" : "bench-" + (done + i) % tenants;
+        batch.add(new NewTask(TaskIds.newId(), tenant, "noop", 0, 5, 60, null, "null", null, null, null, null));
       }
       repo.submit(batch, true);
     }
@@ -190,7 +196,7 @@ final class BenchCommand implements Callable<Integer> {
     d.addWorkers(workers);
     awaitCount(db, "state = 'succeeded'", tasks, Duration.ofMinutes(10));
     double span = scalar(db, "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM tasks");
-    report("burn-down processing (" + tasks + " noop, first start to last finish, DB clock)",
+    report("burn-down processing (" + tasks + " noop of " + tenants + " tenant(s), first start to last finish, DB clock)",
         String.format("%,.0f tasks/s (%.1f s)", tasks / span, span));
   }
 

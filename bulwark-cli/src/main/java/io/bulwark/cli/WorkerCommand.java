@@ -52,6 +52,11 @@ final class WorkerCommand implements Callable<Integer> {
       description = "On SIGTERM, how long running tasks may finish before they are handed back (default: ${DEFAULT-VALUE})")
   long graceMs;
 
+  @Option(names = "--input-budget-mb", paramLabel = "MiB",
+      description = {"Input bytes the running tasks may hold at once; a claimed task whose input does not fit is handed back",
+          "(queued again, no attempt counted) and one larger input runs alone (default: a quarter of the heap, at least 16)"})
+  Long inputBudgetMb;
+
   @Option(names = "--health-port", defaultValue = "0", description = "Port of /health and /metrics on 127.0.0.1 (default: any free port)")
   int healthPort;
 
@@ -67,6 +72,7 @@ final class WorkerCommand implements Callable<Integer> {
         .withLease(Duration.ofMillis(leaseMs), Duration.ofMillis(heartbeatMs))
         .withRetry(new RetryPolicy.ExponentialBackoff(Duration.ofMillis(retryBaseMs), Duration.ofMillis(retryCapMs)))
         .withShutdownGrace(Duration.ofMillis(graceMs));
+    if (inputBudgetMb != null) config = config.withInputBudget(inputBudgetMb << 20);
     Metrics metrics = new Metrics().withJvmGauges();
     BlobStore blobs = storage.open(name, metrics); // a wrong storage set-up stops the process before anything starts
     Database database = Database.open(db.config(name));

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The worker side of the tasks table, used as a queue. Claims take a batch with
@@ -45,25 +46,104 @@ public final class TaskQueue {
     this.db = db;
   }
 
-  /** Claims up to {@code max} ready tasks, highest priority first, then oldest run_at. */
+  /** At most this many tenants share one claim; the next claim starts after the last of them. */
+  static final int MAX_TENANTS_PER_CLAIM = 64;
+
+  private static final String CLAIM_SET = "UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, lease_token = ?,"
+      + " lease_expires_at = now() + ? * interval '1 millisecond', started_at = now(), worker = ?";
+  private static final String CLAIM_RETURNING = " RETURNING t.id, t.tenant, t.type, t.attempts, t.max_attempts, t.timeout_seconds,"
+      + " t.input_json, t.input_blob, t.input_size, t.input_sha256, t.input_content_type";
+  /**
+   * Tenants with queued tasks, in name order after a cursor (part 0) and then from the first name
+   * (part 1, to come round): two skip scans of tasks_tenant_ready_idx, one index probe per tenant.
+   */
+  private static final String READY_TENANTS = "WITH RECURSIVE"
+      + " a(tenant, n) AS ((SELECT tenant, 1 FROM tasks WHERE state = 'queued' AND tenant > ? ORDER BY tenant LIMIT 1)"
+      + "  UNION ALL SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > a.tenant"
+      + "  ORDER BY q.tenant LIMIT 1), a.n + 1 FROM a WHERE a.tenant IS NOT NULL AND a.n < ?),"
+      + " b(tenant, n) AS ((SELECT tenant, 1 FROM tasks WHERE state = 'queued' ORDER BY tenant LIMIT 1)"
+      + "  UNION ALL SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > b.tenant"
+      + "  ORDER BY q.tenant LIMIT 1), b.n + 1 FROM b WHERE b.tenant IS NOT NULL AND b.n < ?)"
+      + " SELECT tenant, 0 AS part, n FROM a WHERE tenant IS NOT NULL"
+      + " UNION ALL SELECT tenant, 1, n FROM b WHERE tenant IS NOT NULL AND tenant <= ? ORDER BY part, n";
+  /** Each tenant's share, in that tenant's own order (priority, then run_at). */
+  private static final String CLAIM_SHARES = CLAIM_SET
+      + " WHERE t.id = ANY(ARRAY(SELECT c.id FROM unnest(?::text[], ?::int[]) AS s(tenant, share), LATERAL"
+      + " (SELECT id FROM tasks WHERE state = 'queued' AND tenant = s.tenant AND run_at <= now()"
+      + "  ORDER BY priority DESC, run_at, id LIMIT s.share FOR UPDATE SKIP LOCKED) c))" + CLAIM_RETURNING;
+  /** Whatever is ready, highest priority first: the slots the shares left. */
+  private static final String CLAIM_ANY = CLAIM_SET
+      + " WHERE t.id = ANY(ARRAY(SELECT id FROM tasks WHERE state = 'queued' AND run_at <= now()"
+      + "       ORDER BY priority DESC, run_at, id LIMIT ? FOR UPDATE SKIP LOCKED))" + CLAIM_RETURNING;
+
+  /** Where the next claim's look at the tenants starts (after this name); "" is before every name. */
+  private final AtomicReference<String> tenantCursor = new AtomicReference<>("");
+
+  /**
+   * Claims up to {@code max} ready tasks, fairly across tenants: when several tenants have tasks
+   * queued, each of (up to {@value #MAX_TENANTS_PER_CLAIM} of) them gets an equal share of the batch,
+   * taken in its own order (highest priority first, then oldest run_at), so a tenant's priorities
+   * and run_at order only its own tasks and no tenant can starve the others. The tenants taking part
+   * rotate from one claim to the next (a worker claiming one task at a time takes the tenants in
+   * turn). Slots a share left unused (a tenant with fewer ready tasks than its share) go to whatever
+   * is ready, highest priority first.
+   */
   public List<ClaimedTask> claim(String workerId, int max, Duration lease) {
     UUID token = UUID.randomUUID();
-    String sql =
-        "UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, lease_token = ?,"
-            + " lease_expires_at = now() + ? * interval '1 millisecond', started_at = now(), worker = ?"
-            + " WHERE t.id = ANY(ARRAY(SELECT id FROM tasks WHERE state = 'queued' AND run_at <= now()"
-            + "       ORDER BY priority DESC, run_at, id LIMIT ? FOR UPDATE SKIP LOCKED))"
-            + " RETURNING t.id, t.tenant, t.type, t.attempts, t.max_attempts, t.timeout_seconds,"
-            + " t.input_json, t.input_blob, t.input_size, t.input_sha256, t.input_content_type";
     try (Connection c = db.connection()) {
       c.setAutoCommit(false);
       relaxCommit(c);
-      List<ClaimedTask> out = claimIn(c, sql, token, workerId, max, lease);
+      List<ClaimedTask> out = new ArrayList<>();
+      List<String> tenants = readyTenants(c, Math.min(max, MAX_TENANTS_PER_CLAIM));
+      if (!tenants.isEmpty()) out.addAll(claimShares(c, token, workerId, tenants, max, lease));
+      if (!tenants.isEmpty() && out.size() < max) {
+        try (PreparedStatement ps = c.prepareStatement(CLAIM_ANY)) {
+          setClaim(ps, token, workerId, lease);
+          ps.setInt(4, max - out.size());
+          out.addAll(read(ps, token));
+        }
+      }
       c.commit();
       return out;
     } catch (SQLException e) {
       throw DatabaseUnavailableException.translate("claiming tasks for " + workerId, e);
     }
+  }
+
+  /** Up to {@code limit} tenants with queued tasks, after the cursor and round to the start; moves the cursor. */
+  private List<String> readyTenants(Connection c, int limit) throws SQLException {
+    String cursor = tenantCursor.get();
+    List<String> tenants = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(READY_TENANTS)) {
+      ps.setString(1, cursor);
+      ps.setInt(2, limit);
+      ps.setInt(3, cursor.isEmpty() ? 0 : limit); // nothing to come round to from the start
+      ps.setString(4, cursor);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next() && tenants.size() < limit) tenants.add(rs.getString(1));
+      }
+    }
+    if (!tenants.isEmpty()) tenantCursor.set(tenants.get(tenants.size() - 1));
+    return tenants;
+  }
+
+  /** Equal shares of {@code max} among the tenants (the first ones get the remainder), each claimed in its own order. */
+  private static List<ClaimedTask> claimShares(Connection c, UUID token, String workerId, List<String> tenants, int max,
+      Duration lease) throws SQLException {
+    Integer[] shares = new Integer[tenants.size()];
+    for (int i = 0; i < shares.length; i++) shares[i] = max / shares.length + (i < max % shares.length ? 1 : 0);
+    try (PreparedStatement ps = c.prepareStatement(CLAIM_SHARES)) {
+      setClaim(ps, token, workerId, lease);
+      ps.setArray(4, c.createArrayOf("text", tenants.toArray()));
+      ps.setArray(5, c.createArrayOf("integer", shares));
+      return read(ps, token);
+    }
+  }
+
+  private static void setClaim(PreparedStatement ps, UUID token, String workerId, Duration lease) throws SQLException {
+    ps.setObject(1, token);
+    ps.setLong(2, lease.toMillis());
+    ps.setString(3, workerId);
   }
 
   /**
@@ -78,25 +158,18 @@ public final class TaskQueue {
     }
   }
 
-  private static List<ClaimedTask> claimIn(Connection c, String sql, UUID token, String workerId, int max,
-      Duration lease) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setObject(1, token);
-      ps.setLong(2, lease.toMillis());
-      ps.setString(3, workerId);
-      ps.setInt(4, max);
-      List<ClaimedTask> out = new ArrayList<>();
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          String blob = rs.getString(8);
-          out.add(new ClaimedTask(
-              rs.getObject(1, UUID.class), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5),
-              rs.getInt(6), token, rs.getString(7),
-              blob == null ? null : new BlobRef(blob, rs.getLong(9), rs.getString(10)), rs.getString(11)));
-        }
+  private static List<ClaimedTask> read(PreparedStatement ps, UUID token) throws SQLException {
+    List<ClaimedTask> out = new ArrayList<>();
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        String blob = rs.getString(8);
+        out.add(new ClaimedTask(
+            rs.getObject(1, UUID.class), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5),
+            rs.getInt(6), token, rs.getString(7),
+            blob == null ? null : new BlobRef(blob, rs.getLong(9), rs.getString(10)), rs.getString(11)));
       }
-      return out;
     }
+    return out;
   }
 
   /** The effect of a completion batch. */

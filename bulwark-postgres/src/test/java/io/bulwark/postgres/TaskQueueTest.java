@@ -117,6 +117,59 @@ class TaskQueueTest {
     assertThat(queue.claim("worker-1", 10, LEASE)).isEmpty();
   }
 
+  // ------------------------------------------------------------------ fairness across tenants
+
+  private static void submitMany(String tenant, int n, int priority, Instant runAt) {
+    List<NewTask> batch = new ArrayList<>();
+    for (int i = 0; i < n; i++) batch.add(task(tenant, "echo", priority, 5, runAt));
+    repo.submit(batch, false);
+  }
+
+  private static java.util.Map<String, Long> byTenant(List<ClaimedTask> claimed) {
+    return claimed.stream().collect(java.util.stream.Collectors.groupingBy(ClaimedTask::tenant, java.util.TreeMap::new,
+        java.util.stream.Collectors.counting()));
+  }
+
+  @Test
+  void a_tenant_with_the_highest_priority_and_the_oldest_run_at_cannot_starve_the_others() {
+    submitMany("greedy", 200, 1000, Instant.parse("1970-01-01T00:00:00Z"));
+    submitMany("acme", 20, 0, null);
+    submitMany("globex", 20, -5, null);
+
+    // a batch is shared equally; one task at a time, the tenants take turns
+    assertThat(byTenant(queue.claim("worker-1", 30, LEASE))).containsExactly(
+        java.util.Map.entry("acme", 10L), java.util.Map.entry("globex", 10L), java.util.Map.entry("greedy", 10L));
+    List<String> turns = new ArrayList<>();
+    for (int i = 0; i < 6; i++) turns.add(claimOne().tenant());
+    assertThat(turns.subList(0, 3)).containsExactlyInAnyOrder("acme", "globex", "greedy");
+    assertThat(turns.subList(3, 6)).as("the same turns again").isEqualTo(turns.subList(0, 3));
+  }
+
+  @Test
+  void priority_orders_a_tenants_own_tasks_and_unused_shares_go_to_whatever_is_ready() {
+    Instant now = Instant.now();
+    Task low = submit(task("acme", "echo", 0, 5, now.minusSeconds(50)));
+    Task high = submit(task("acme", "echo", 7, 5, now.minusSeconds(1)));
+    submitMany("globex", 10, 0, null);
+
+    // one slot each: acme's is its highest priority task, though the other is older
+    List<ClaimedTask> first = queue.claim("worker-1", 2, LEASE);
+    assertThat(byTenant(first)).containsEntry("acme", 1L).containsEntry("globex", 1L);
+    assertThat(first.stream().filter(c -> c.tenant().equals("acme")).map(ClaimedTask::id)).containsExactly(high.id());
+    // five slots each: acme has one task left, so globex gets the four acme could not use
+    List<ClaimedTask> next = queue.claim("worker-1", 10, LEASE);
+    assertThat(byTenant(next)).containsEntry("acme", 1L).containsEntry("globex", 9L);
+    assertThat(next.stream().filter(c -> c.tenant().equals("acme")).map(ClaimedTask::id)).containsExactly(low.id());
+  }
+
+  @Test
+  void more_tenants_than_slots_each_get_a_turn() {
+    for (int t = 0; t < 7; t++) submitMany("tenant-" + t, 3, t * 100, null);
+    Set<String> served = new HashSet<>();
+    for (int i = 0; i < 3; i++) queue.claim("worker-1", 3, LEASE).forEach(c -> served.add(c.tenant()));
+    assertThat(served).hasSize(7); // 9 slots in 3 claims: every tenant served, none twice before all once
+  }
+
   @Test
   void a_task_whose_run_at_is_in_the_future_is_not_claimed() {
     Task later = submit(task("acme", "echo", 100, 5, Instant.now().plus(Duration.ofHours(1))));

@@ -36,6 +36,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,6 +66,8 @@ public final class Worker implements AutoCloseable {
   private final String workerId;
 
   private final Semaphore slots;
+  /** Input bytes of the tasks admitted and not yet finished: within config.inputBudgetBytes() (a larger input runs alone). */
+  private final AtomicLong inputBytes = new AtomicLong();
   private final BlockingQueue<Boolean> wake = new ArrayBlockingQueue<>(1);
   private final LinkedBlockingQueue<Completion> outcomes = new LinkedBlockingQueue<>();
   private final Map<UUID, Execution> running = new ConcurrentHashMap<>();
@@ -93,6 +96,7 @@ public final class Worker implements AutoCloseable {
     metrics.gauge("worker_tasks_running", "Tasks running in this worker", () -> running.size());
     metrics.gauge("worker_leases_held", "Leases held (running or awaiting their completion write)", () -> held.size());
     metrics.gauge("worker_concurrency", "Most tasks this worker runs at once", config::concurrency);
+    metrics.gauge("worker_input_bytes", "Input bytes held by the running tasks (bounded by the input budget)", inputBytes::get);
   }
 
   public String workerId() {
@@ -147,16 +151,48 @@ public final class Worker implements AutoCloseable {
         metrics.claimSeconds.observeNanos(System.nanoTime() - t0);
         if (claimed.size() < n) slots.release(n - claimed.size());
         metrics.claimed.add(claimed.size());
+        int handedBack = 0;
         for (ClaimedTask task : claimed) {
           held.put(task.id(), task);
-          Execution ex = new Execution(task);
+          long size = inputSize(task);
+          if (!admit(size)) {
+            // its input does not fit in what the running tasks leave of the budget: queued again at once,
+            // the attempt not counted (so a crash of this worker cannot charge a task it never started)
+            outcomes.add(new Completion.Release(task));
+            handedBack++;
+            continue;
+          }
+          Execution ex = new Execution(task, size);
           running.put(task.id(), ex);
           executor.execute(ex);
         }
-        if (claimed.size() < n) waitForWork();
+        metrics.handedBack.add(handedBack);
+        if (handedBack > 0) awaitInputFreed(inputBytes.get());
+        else if (claimed.size() < n) waitForWork();
       } catch (InterruptedException e) {
         return;
       }
+    }
+  }
+
+  private static long inputSize(ClaimedTask task) {
+    if (task.inputBlob() != null) return task.inputBlob().size();
+    return task.inputJson() == null ? 0 : task.inputJson().length();
+  }
+
+  /** Takes {@code size} bytes of the input budget, unless they do not fit (nothing is held: then anything fits). */
+  private boolean admit(long size) {
+    while (true) {
+      long now = inputBytes.get();
+      if (now > 0 && now + size > config.inputBudgetBytes()) return false;
+      if (inputBytes.compareAndSet(now, now + size)) return true;
+    }
+  }
+
+  private void freeInput(long size) {
+    if (size > 0) {
+      inputBytes.addAndGet(-size);
+      wakeUp();
     }
   }
 
@@ -164,6 +200,20 @@ public final class Worker implements AutoCloseable {
     int got = 0;
     while (got < max && slots.tryAcquire()) got++;
     return got;
+  }
+
+  /**
+   * After handing tasks back: waits until a running task frees input bytes, or for the poll interval
+   * (small inputs may still fit), but not for a mere notification of queued tasks: the hand-back itself
+   * sends one, and claiming on it would hand the same tasks back again and again.
+   */
+  private void awaitInputFreed(long level) throws InterruptedException {
+    long deadline = System.nanoTime() + config.poll().toNanos();
+    while (inputBytes.get() >= level && claiming.get()) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) return;
+      wake.poll(left, TimeUnit.NANOSECONDS);
+    }
   }
 
   private void waitForWork() throws InterruptedException {
@@ -175,14 +225,17 @@ public final class Worker implements AutoCloseable {
   /** One attempt of one task: the handler on a virtual thread, a watchdog for its timeout. */
   private final class Execution implements Runnable, TaskContext {
     final ClaimedTask task;
+    /** Its share of the input budget, given back when the handler returns. */
+    final long inputSize;
     final AtomicBoolean finished = new AtomicBoolean();
     volatile boolean cancelled;
     volatile Thread thread;
     volatile ScheduledFuture<?> watchdog;
     byte[] input;
 
-    Execution(ClaimedTask task) {
+    Execution(ClaimedTask task, long inputSize) {
       this.task = task;
+      this.inputSize = inputSize;
     }
 
     @Override
@@ -207,6 +260,8 @@ public final class Worker implements AutoCloseable {
       } finally {
         watchdog.cancel(false);
         metrics.handlerSeconds.observeNanos(System.nanoTime() - t0);
+        input = null;
+        freeInput(inputSize);
       }
       finish(outcome);
     }

@@ -15,6 +15,8 @@ import java.time.Duration;
  * @param poll how often to look for ready tasks when no notification arrives
  * @param rescueInterval how often to look for expired leases
  * @param shutdownGrace how long a graceful stop waits for running tasks before handing them back
+ * @param retry when a failed attempt runs again
+ * @param inputBudgetBytes input bytes the running tasks may hold at once (see {@link #DEFAULT_INPUT_BUDGET_BYTES})
  */
 public record WorkerConfig(
     String name,
@@ -25,7 +27,8 @@ public record WorkerConfig(
     Duration poll,
     Duration rescueInterval,
     Duration shutdownGrace,
-    RetryPolicy retry) {
+    RetryPolicy retry,
+    long inputBudgetBytes) {
 
   public static final int DEFAULT_CONCURRENCY = 256;
   public static final int DEFAULT_CLAIM_BATCH = 256;
@@ -34,6 +37,12 @@ public record WorkerConfig(
   public static final Duration DEFAULT_POLL = Duration.ofSeconds(1);
   public static final Duration DEFAULT_RESCUE_INTERVAL = Duration.ofSeconds(2);
   public static final Duration DEFAULT_SHUTDOWN_GRACE = Duration.ofSeconds(10);
+  /**
+   * Input bytes the tasks running at once may hold: a quarter of the heap, 16 MiB at least. A claimed
+   * task whose input does not fit is handed back at once (queued again, its attempt not counted); one
+   * input larger than the whole budget runs alone.
+   */
+  public static final long DEFAULT_INPUT_BUDGET_BYTES = Math.max(16L << 20, Runtime.getRuntime().maxMemory() / 4);
 
   public WorkerConfig {
     if (name == null || name.isBlank()) throw new BulwarkException("worker name cannot be empty");
@@ -50,6 +59,9 @@ public record WorkerConfig(
           + lease.toMillis() + " ms), or a live worker loses its tasks");
     }
     if (poll.toMillis() < 10) throw new BulwarkException("poll interval cannot be less than 10 ms, got " + poll.toMillis() + " ms");
+    if (inputBudgetBytes < 1 << 20) {
+      throw new BulwarkException("input budget cannot be less than 1 MiB, got " + inputBudgetBytes + " bytes");
+    }
     if (rescueInterval.toMillis() < 100) {
       throw new BulwarkException("rescue interval cannot be less than 100 ms, got " + rescueInterval.toMillis() + " ms");
     }
@@ -57,22 +69,27 @@ public record WorkerConfig(
 
   public static WorkerConfig defaults(String name) {
     return new WorkerConfig(name, DEFAULT_CONCURRENCY, DEFAULT_CLAIM_BATCH, DEFAULT_LEASE, DEFAULT_HEARTBEAT,
-        DEFAULT_POLL, DEFAULT_RESCUE_INTERVAL, DEFAULT_SHUTDOWN_GRACE, RetryPolicy.ExponentialBackoff.defaults());
+        DEFAULT_POLL, DEFAULT_RESCUE_INTERVAL, DEFAULT_SHUTDOWN_GRACE, RetryPolicy.ExponentialBackoff.defaults(),
+        DEFAULT_INPUT_BUDGET_BYTES);
   }
 
   public WorkerConfig withConcurrency(int c, int batch) {
-    return new WorkerConfig(name, c, batch, lease, heartbeat, poll, rescueInterval, shutdownGrace, retry);
+    return new WorkerConfig(name, c, batch, lease, heartbeat, poll, rescueInterval, shutdownGrace, retry, inputBudgetBytes);
   }
 
   public WorkerConfig withLease(Duration newLease, Duration newHeartbeat) {
-    return new WorkerConfig(name, concurrency, claimBatch, newLease, newHeartbeat, poll, rescueInterval, shutdownGrace, retry);
+    return new WorkerConfig(name, concurrency, claimBatch, newLease, newHeartbeat, poll, rescueInterval, shutdownGrace, retry, inputBudgetBytes);
   }
 
   public WorkerConfig withRetry(RetryPolicy r) {
-    return new WorkerConfig(name, concurrency, claimBatch, lease, heartbeat, poll, rescueInterval, shutdownGrace, r);
+    return new WorkerConfig(name, concurrency, claimBatch, lease, heartbeat, poll, rescueInterval, shutdownGrace, r, inputBudgetBytes);
+  }
+
+  public WorkerConfig withInputBudget(long bytes) {
+    return new WorkerConfig(name, concurrency, claimBatch, lease, heartbeat, poll, rescueInterval, shutdownGrace, retry, bytes);
   }
 
   public WorkerConfig withShutdownGrace(Duration g) {
-    return new WorkerConfig(name, concurrency, claimBatch, lease, heartbeat, poll, rescueInterval, g, retry);
+    return new WorkerConfig(name, concurrency, claimBatch, lease, heartbeat, poll, rescueInterval, g, retry, inputBudgetBytes);
   }
 }

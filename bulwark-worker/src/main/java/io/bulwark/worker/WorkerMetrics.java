@@ -10,6 +10,7 @@ final class WorkerMetrics {
   final Metrics.Counter retried;
   final Metrics.Counter dead;
   final Metrics.Counter released;
+  final Metrics.Counter handedBack;
   final Metrics.Counter ignoredCompletions;
   final Metrics.Counter timeouts;
   final Metrics.Counter leasesLost;
@@ -27,6 +28,7 @@ final class WorkerMetrics {
     retried = m.counter("worker_task_outcomes_total", "Attempt outcomes written", "outcome", "retried");
     dead = m.counter("worker_task_outcomes_total", "Attempt outcomes written", "outcome", "dead");
     released = m.counter("worker_task_outcomes_total", "Attempt outcomes written", "outcome", "released");
+    handedBack = m.counter("worker_tasks_handed_back_total", "Claimed tasks handed back at once: their input did not fit the input budget");
     ignoredCompletions = m.counter("worker_completions_ignored_total", "Completions ignored because the lease was lost");
     timeouts = m.counter("worker_task_timeouts_total", "Attempts stopped at their timeout");
     leasesLost = m.counter("worker_leases_lost_total", "Running tasks whose lease was lost (cancelled or rescued)");

@@ -73,6 +73,26 @@ class WorkerTest {
     }
   }
 
+  static final AtomicInteger inputsHeld = new AtomicInteger();
+  static final AtomicInteger mostInputsHeld = new AtomicInteger();
+  static volatile CountDownLatch releaseInputs = new CountDownLatch(1);
+
+  /** Holds its input until released, counting how many inputs are held at once. */
+  static final class HoldInputHandler implements TaskHandler {
+    @Override public String type() { return "hold-input"; }
+
+    @Override
+    public TaskResult handle(TaskContext context) throws InterruptedException {
+      mostInputsHeld.accumulateAndGet(inputsHeld.incrementAndGet(), Math::max);
+      try {
+        releaseInputs.await();
+        return TaskResult.json("{\"bytes\":" + context.input().length + "}");
+      } finally {
+        inputsHeld.decrementAndGet();
+      }
+    }
+  }
+
   /** Claims to return JSON but returns garbage. */
   static final class GarbageHandler implements TaskHandler {
     @Override public String type() { return "garbage"; }
@@ -117,7 +137,7 @@ class WorkerTest {
   Worker newWorker(WorkerConfig config) {
     HandlerRegistry handlers = HandlerRegistry.of(new NoopHandler(), new EchoHandler(), new Sha256Handler(),
         new SleepHandler(), new FailHandler(), new HangingHandler(), new GarbageHandler(), new ErrorHandler(),
-        new BigResultHandler());
+        new BigResultHandler(), new HoldInputHandler());
     return new Worker(config.withRetry(new RetryPolicy.ExponentialBackoff(Duration.ofMillis(20), Duration.ofMillis(50))),
         db, blobs, handlers, new Metrics());
   }
@@ -125,6 +145,7 @@ class WorkerTest {
   @AfterEach
   void stop() {
     releaseHang.countDown();
+    releaseInputs.countDown();
     worker.close();
     releaseHang = new CountDownLatch(1);
   }
@@ -277,5 +298,39 @@ class WorkerTest {
     }
     UUID after = submit("noop", "null", 5, 10);
     awaitState(after, TaskState.SUCCEEDED, Duration.ofSeconds(15));
+  }
+
+  @Test
+  void inputs_beyond_the_budget_stay_queued_without_being_charged_an_attempt_and_all_run_in_turn() throws Exception {
+    worker.close();
+    releaseInputs = new CountDownLatch(1);
+    inputsHeld.set(0);
+    mostInputsHeld.set(0);
+    worker = newWorker(WorkerConfig.defaults("test").withConcurrency(16, 16).withInputBudget(10L << 20));
+    worker.start();
+    List<UUID> ids = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      UUID id = TaskIds.newId();
+      var ref = blobs.put("tasks/" + id + "/input", new byte[4 << 20]);
+      tasks.submit(List.of(new NewTask(id, "t1", "hold-input", 0, 5, 60, null, null, ref, "application/octet-stream", null, null)), false);
+      ids.add(id);
+    }
+
+    // a 10 MiB budget holds two 4 MiB inputs; the other four are handed back: queued, no attempt counted
+    await().atMost(Duration.ofSeconds(10)).until(() -> inputsHeld.get() == 2
+        && ids.stream().filter(id -> tasks.find("t1", id).orElseThrow().state() == TaskState.QUEUED).count() == 4);
+    for (UUID id : ids) {
+      Task t = tasks.find("t1", id).orElseThrow();
+      if (t.state() == TaskState.QUEUED) assertThat(t.attempts()).as("a task handed back is not charged").isZero();
+    }
+
+    releaseInputs.countDown();
+    for (UUID id : ids) awaitState(id, TaskState.SUCCEEDED, Duration.ofSeconds(20));
+    assertThat(mostInputsHeld.get()).as("inputs held at once").isEqualTo(2);
+    for (UUID id : ids) {
+      Task t = tasks.find("t1", id).orElseThrow();
+      assertThat(t.attempts()).as("one attempt each, however often handed back").isEqualTo(1);
+      assertThat(t.resultJson()).isEqualTo("{\"bytes\":" + (4 << 20) + "}");
+    }
   }
 }

@@ -1,0 +1,118 @@
+package io.bulwark.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.bulwark.api.ApiFixture.Resp;
+import io.bulwark.api.ApiFixture.Tenant;
+import io.bulwark.core.BulwarkException;
+import io.bulwark.testkit.PostgresExtension;
+import io.bulwark.testkit.TestDatabase;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A tenant at its bounds on one API server gets 429 with Retry-After; other tenants do not notice. */
+@ExtendWith(PostgresExtension.class)
+class TenantLimitsTest {
+  private static final String LATER = "\"runAt\":\"2099-01-01T00:00:00Z\"";
+  static final int IN_FLIGHT = 4;
+  static final int LONG_POLLS = 3;
+
+  @TempDir static Path blobDir;
+  static ApiFixture fx;
+  static TestDatabase testDb;
+
+  @BeforeAll
+  static void start(TestDatabase db) {
+    testDb = db;
+    fx = ApiFixture.start(db, blobDir, ApiConfig.defaults("api-limits", 0).withTenantLimits(new TenantLimits(IN_FLIGHT, LONG_POLLS)));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (fx != null) fx.close();
+  }
+
+  static String queued(Tenant t) {
+    return fx.submit(t, "{\"type\":\"noop\"," + LATER + "}").path("id").asText();
+  }
+
+  static List<CompletableFuture<Resp>> longPolls(Tenant t, String id, int n) {
+    List<CompletableFuture<Resp>> polls = new ArrayList<>();
+    for (int i = 0; i < n; i++) polls.add(fx.get("/v1/tasks/" + id + "?wait=5", t).sendAsync());
+    return polls;
+  }
+
+  static void awaitHeld(Tenant t, int requests) {
+    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+        .until(() -> fx.server.routes().tenantGate().held(t.name())[0] == requests);
+  }
+
+  @Test
+  void long_polls_past_the_bound_get_429_with_retry_after_and_another_tenant_is_not_affected() {
+    Tenant hog = fx.newTenant();
+    Tenant other = fx.newTenant();
+    String id = queued(hog);
+    List<CompletableFuture<Resp>> polls = longPolls(hog, id, LONG_POLLS);
+    awaitHeld(hog, LONG_POLLS);
+
+    Resp refused = fx.get("/v1/tasks/" + id + "?wait=5", hog).send();
+    assertThat(refused.status()).as("%s", refused).isEqualTo(429);
+    assertThat(refused.contentType()).startsWith("application/problem+json");
+    assertThat(refused.header("Retry-After")).isEqualTo("1");
+    assertThat(refused.text()).contains("long polls waiting");
+    // a read without waiting is still fine: one place in progress is left
+    assertThat(fx.get("/v1/tasks/" + id, hog).send().status()).isEqualTo(200);
+
+    // the other tenant polls and submits as if nothing were happening
+    String mine = queued(other);
+    List<CompletableFuture<Resp>> theirs = longPolls(other, mine, LONG_POLLS);
+    awaitHeld(other, LONG_POLLS);
+    theirs.forEach(f -> assertThat(f.isDone()).isFalse());
+
+    // the polls end (their wait is up): the hog may poll again
+    polls.forEach(f -> assertThat(f.join().status()).isEqualTo(200));
+    theirs.forEach(f -> assertThat(f.join().status()).isEqualTo(200));
+    awaitHeld(hog, 0);
+    assertThat(fx.get("/v1/tasks/" + id + "?wait=1", hog).send().status()).isEqualTo(200);
+  }
+
+  @Test
+  void requests_in_progress_past_the_bound_get_429_and_the_places_are_given_back() {
+    // a server whose bound on requests in progress is reached by long polls alone
+    try (ApiFixture tight = ApiFixture.start(testDb, blobDir, ApiConfig.defaults("api-tight", 0).withTenantLimits(new TenantLimits(2, 2)))) {
+      Tenant hog = tight.newTenant();
+      Tenant other = tight.newTenant();
+      String id = tight.submit(hog, "{\"type\":\"noop\"," + LATER + "}").path("id").asText();
+      List<CompletableFuture<Resp>> polls = new ArrayList<>();
+      for (int i = 0; i < 2; i++) polls.add(tight.get("/v1/tasks/" + id + "?wait=3", hog).sendAsync());
+      await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+          .until(() -> tight.server.routes().tenantGate().held(hog.name())[0] == 2);
+
+      Resp refused = tight.post("/v1/tasks", hog).json("{\"type\":\"noop\"}").send();
+      assertThat(refused.status()).as("%s", refused).isEqualTo(429);
+      assertThat(refused.header("Retry-After")).isEqualTo("1");
+      assertThat(refused.text()).contains("requests in progress");
+      assertThat(tight.post("/v1/tasks", other).json("{\"type\":\"noop\"}").send().status()).as("another tenant").isEqualTo(202);
+
+      polls.forEach(f -> assertThat(f.join().status()).isEqualTo(200));
+      assertThat(tight.server.routes().tenantGate().held(hog.name())).containsExactly(0, 0);
+      assertThat(tight.post("/v1/tasks", hog).json("{\"type\":\"noop\"}").send().status()).as("places given back").isEqualTo(202);
+    }
+  }
+
+  @Test
+  void bounds_that_make_no_sense_are_refused() {
+    assertThatThrownBy(() -> new TenantLimits(0, 0)).isInstanceOf(BulwarkException.class).hasMessageContaining("at least 1");
+    assertThatThrownBy(() -> new TenantLimits(4, 5)).isInstanceOf(BulwarkException.class).hasMessageContaining("long polls per tenant");
+  }
+}
