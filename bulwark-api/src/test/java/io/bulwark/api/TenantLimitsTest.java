@@ -34,7 +34,7 @@ class TenantLimitsTest {
   @BeforeAll
   static void start(TestDatabase db) {
     testDb = db;
-    fx = ApiFixture.start(db, blobDir, ApiConfig.defaults("api-limits", 0).withTenantLimits(new TenantLimits(IN_FLIGHT, LONG_POLLS)));
+    fx = ApiFixture.start(db, blobDir, ApiConfig.defaults("api-limits", 0).withTenantLimits(new TenantLimits(IN_FLIGHT, LONG_POLLS, 0)));
   }
 
   @AfterAll
@@ -89,7 +89,7 @@ class TenantLimitsTest {
   @Test
   void requests_in_progress_past_the_bound_get_429_and_the_places_are_given_back() {
     // a server whose bound on requests in progress is reached by long polls alone
-    try (ApiFixture tight = ApiFixture.start(testDb, blobDir, ApiConfig.defaults("api-tight", 0).withTenantLimits(new TenantLimits(2, 2)))) {
+    try (ApiFixture tight = ApiFixture.start(testDb, blobDir, ApiConfig.defaults("api-tight", 0).withTenantLimits(new TenantLimits(2, 2, 0)))) {
       Tenant hog = tight.newTenant();
       Tenant other = tight.newTenant();
       String id = tight.submit(hog, "{\"type\":\"noop\"," + LATER + "}").path("id").asText();
@@ -112,7 +112,46 @@ class TenantLimitsTest {
 
   @Test
   void bounds_that_make_no_sense_are_refused() {
-    assertThatThrownBy(() -> new TenantLimits(0, 0)).isInstanceOf(BulwarkException.class).hasMessageContaining("at least 1");
-    assertThatThrownBy(() -> new TenantLimits(4, 5)).isInstanceOf(BulwarkException.class).hasMessageContaining("long polls per tenant");
+    assertThatThrownBy(() -> new TenantLimits(0, 0, 0)).isInstanceOf(BulwarkException.class).hasMessageContaining("at least 1");
+    assertThatThrownBy(() -> new TenantLimits(4, 5, 0)).isInstanceOf(BulwarkException.class).hasMessageContaining("long polls per tenant");
+    assertThatThrownBy(() -> new TenantLimits(4, 4, -1)).isInstanceOf(BulwarkException.class).hasMessageContaining("0 (no limit)");
+  }
+
+  @Test
+  void a_rate_holds_one_second_of_requests_and_refills_continuously() {
+    long[] now = {0};
+    TenantLimits.Gate gate = new TenantLimits.Gate(new TenantLimits(100, 10, 10), new io.bulwark.core.metrics.Metrics(), () -> now[0]);
+    for (int i = 0; i < 10; i++) gate.request("t").close(); // a burst of one second's worth
+    assertThatThrownBy(() -> gate.request("t")).isInstanceOfSatisfying(ApiProblem.class, p -> {
+      assertThat(p.status()).isEqualTo(429);
+      assertThat(p.getMessage()).contains("10 requests per second").contains("retry after 100 ms");
+    });
+    gate.request("u").close(); // another tenant has its own bucket
+    now[0] += 100_000_000L; // 100 ms: one request's worth
+    gate.request("t").close();
+    assertThatThrownBy(() -> gate.request("t")).isInstanceOf(ApiProblem.class);
+    now[0] += 10_000_000_000L; // idle for 10 s: the bucket holds one second, no more
+    for (int i = 0; i < 10; i++) gate.request("t").close();
+    assertThatThrownBy(() -> gate.request("t")).isInstanceOf(ApiProblem.class);
+  }
+
+  @Test
+  void a_tenant_over_its_rate_gets_429_over_http_and_another_tenant_does_not() {
+    try (ApiFixture rated = ApiFixture.start(testDb, blobDir, ApiConfig.defaults("api-rated", 0).withTenantLimits(new TenantLimits(64, 8, 5)))) {
+      Tenant hog = rated.newTenant();
+      Tenant other = rated.newTenant();
+      int ok = 0;
+      Resp refused = null;
+      for (int i = 0; i < 20 && refused == null; i++) {
+        Resp r = rated.get("/v1/usage", hog).send();
+        if (r.status() == 429) refused = r;
+        else ok++;
+      }
+      assertThat(refused).as("refused within 20 quick requests at 5/s").isNotNull();
+      assertThat(ok).as("a second's worth first").isBetween(5, 7);
+      assertThat(refused.header("Retry-After")).isEqualTo("1");
+      assertThat(refused.text()).contains("5 requests per second");
+      assertThat(rated.get("/v1/usage", other).send().status()).as("another tenant").isEqualTo(200);
+    }
   }
 }

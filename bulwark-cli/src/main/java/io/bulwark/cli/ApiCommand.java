@@ -48,10 +48,14 @@ final class ApiCommand implements Callable<Integer> {
       description = "Long polls (GET /v1/tasks/ID?wait=) one tenant may have waiting on this server at once (default: ${DEFAULT-VALUE})")
   int tenantMaxLongPolls;
 
+  @Option(names = "--tenant-rate", defaultValue = "0", paramLabel = "PER_SECOND",
+      description = "Requests per second one tenant may make on this server, bursts of one second's worth; 0: no limit (default: ${DEFAULT-VALUE})")
+  int tenantRate;
+
   @Override
   public Integer call() throws Exception {
     ApiConfig config = ApiConfig.defaults(name, port).withHost(host).withMaxBodyBytes(maxBodyBytes)
-        .withTenantLimits(new io.bulwark.api.TenantLimits(tenantMaxRequests, tenantMaxLongPolls));
+        .withTenantLimits(new io.bulwark.api.TenantLimits(tenantMaxRequests, tenantMaxLongPolls, tenantRate));
     Metrics metrics = new Metrics().withJvmGauges();
     BlobStore blobs = storage.open(name, metrics); // a wrong storage set-up stops the process before anything starts
     Database database = Database.open(db.config(name).withPoolSize(Math.max(db.poolSize, 4)));

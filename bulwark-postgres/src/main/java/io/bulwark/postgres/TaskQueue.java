@@ -54,27 +54,42 @@ public final class TaskQueue {
   private static final String CLAIM_RETURNING = " RETURNING t.id, t.tenant, t.type, t.attempts, t.max_attempts, t.timeout_seconds,"
       + " t.input_json, t.input_blob, t.input_size, t.input_sha256, t.input_content_type";
   /**
-   * Tenants with queued tasks, in name order after a cursor (part 0) and then from the first name
-   * (part 1, to come round): two skip scans of tasks_tenant_ready_idx, one index probe per tenant.
+   * The fair claim, one statement: the tenants with queued tasks in name order after a cursor (a) and
+   * then from the first name round to the cursor (b), found by skip scans of tasks_tenant_ready_idx (one
+   * index probe per tenant); up to a limit of them (ts), each with an equal share of the batch, the
+   * first ones the remainder (sh); and each tenant's share taken in its own order (priority, run_at).
    */
-  private static final String READY_TENANTS = "WITH RECURSIVE"
+  private static final String CLAIM_FAIR = "WITH RECURSIVE"
       + " a(tenant, n) AS ((SELECT tenant, 1 FROM tasks WHERE state = 'queued' AND tenant > ? ORDER BY tenant LIMIT 1)"
       + "  UNION ALL SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > a.tenant"
       + "  ORDER BY q.tenant LIMIT 1), a.n + 1 FROM a WHERE a.tenant IS NOT NULL AND a.n < ?),"
       + " b(tenant, n) AS ((SELECT tenant, 1 FROM tasks WHERE state = 'queued' ORDER BY tenant LIMIT 1)"
       + "  UNION ALL SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > b.tenant"
-      + "  ORDER BY q.tenant LIMIT 1), b.n + 1 FROM b WHERE b.tenant IS NOT NULL AND b.n < ?)"
-      + " SELECT tenant, 0 AS part, n FROM a WHERE tenant IS NOT NULL"
-      + " UNION ALL SELECT tenant, 1, n FROM b WHERE tenant IS NOT NULL AND tenant <= ? ORDER BY part, n";
-  /** Each tenant's share, in that tenant's own order (priority, then run_at). */
-  private static final String CLAIM_SHARES = CLAIM_SET
-      + " WHERE t.id = ANY(ARRAY(SELECT c.id FROM unnest(?::text[], ?::int[]) AS s(tenant, share), LATERAL"
+      + "  ORDER BY q.tenant LIMIT 1), b.n + 1 FROM b WHERE b.tenant IS NOT NULL AND b.tenant < ?"
+      + "  AND b.n < ? - (SELECT count(*) FROM a WHERE a.tenant IS NOT NULL)),"
+      + " ts AS (SELECT tenant, row_number() OVER (ORDER BY part, n) AS k FROM (SELECT tenant, 0 AS part, n FROM a"
+      + "  WHERE tenant IS NOT NULL UNION ALL SELECT tenant, 1, n FROM b WHERE tenant IS NOT NULL AND tenant <= ?) x"
+      + "  ORDER BY part, n LIMIT ?),"
+      + " sh AS (SELECT tenant, ? / count(*) OVER () + CASE WHEN k <= ? % count(*) OVER () THEN 1 ELSE 0 END AS share FROM ts) "
+      + CLAIM_SET
+      + " WHERE t.id = ANY(ARRAY(SELECT c.id FROM sh, LATERAL"
+      + " (SELECT id FROM tasks WHERE state = 'queued' AND tenant = sh.tenant AND run_at <= now()"
+      + "  ORDER BY priority DESC, run_at, id LIMIT sh.share FOR UPDATE SKIP LOCKED) c))" + CLAIM_RETURNING;
+  /**
+   * The slots the shares left (a tenant had fewer ready tasks than its share): taken from the tenants
+   * that had tasks, in turn order, each in its own order, until the slots are filled (the outer LIMIT
+   * stops the nested loop there, so no more rows are locked than are claimed).
+   */
+  private static final String CLAIM_REST = CLAIM_SET
+      + " WHERE t.id = ANY(ARRAY(SELECT c.id FROM unnest(?::text[]) AS s(tenant), LATERAL"
       + " (SELECT id FROM tasks WHERE state = 'queued' AND tenant = s.tenant AND run_at <= now()"
-      + "  ORDER BY priority DESC, run_at, id LIMIT s.share FOR UPDATE SKIP LOCKED) c))" + CLAIM_RETURNING;
-  /** Whatever is ready, highest priority first: the slots the shares left. */
-  private static final String CLAIM_ANY = CLAIM_SET
-      + " WHERE t.id = ANY(ARRAY(SELECT id FROM tasks WHERE state = 'queued' AND run_at <= now()"
-      + "       ORDER BY priority DESC, run_at, id LIMIT ? FOR UPDATE SKIP LOCKED))" + CLAIM_RETURNING;
+      + "  ORDER BY priority DESC, run_at, id LIMIT ? FOR UPDATE SKIP LOCKED) c LIMIT ?))" + CLAIM_RETURNING;
+  /** The tenants with queued tasks after a cursor, in name order, up to a limit: where a claim that got nothing moves on to. */
+  private static final String TENANTS_AFTER = "WITH RECURSIVE"
+      + " a(tenant, n) AS ((SELECT tenant, 1 FROM tasks WHERE state = 'queued' AND tenant > ? ORDER BY tenant LIMIT 1)"
+      + "  UNION ALL SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > a.tenant"
+      + "  ORDER BY q.tenant LIMIT 1), a.n + 1 FROM a WHERE a.tenant IS NOT NULL AND a.n < ?)"
+      + " SELECT tenant FROM a WHERE tenant IS NOT NULL ORDER BY n";
 
   /** Where the next claim's look at the tenants starts (after this name); "" is before every name. */
   private final AtomicReference<String> tenantCursor = new AtomicReference<>("");
@@ -85,23 +100,38 @@ public final class TaskQueue {
    * taken in its own order (highest priority first, then oldest run_at), so a tenant's priorities
    * and run_at order only its own tasks and no tenant can starve the others. The tenants taking part
    * rotate from one claim to the next (a worker claiming one task at a time takes the tenants in
-   * turn). Slots a share left unused (a tenant with fewer ready tasks than its share) go to whatever
-   * is ready, highest priority first.
+   * turn). Slots a share left unused (a tenant with fewer ready tasks than its share) go to the
+   * tenants that had more, in turn.
    */
   public List<ClaimedTask> claim(String workerId, int max, Duration lease) {
     UUID token = UUID.randomUUID();
+    String cursor = tenantCursor.get();
+    int tenants = Math.min(max, MAX_TENANTS_PER_CLAIM);
     try (Connection c = db.connection()) {
       c.setAutoCommit(false);
       relaxCommit(c);
       List<ClaimedTask> out = new ArrayList<>();
-      List<String> tenants = readyTenants(c, Math.min(max, MAX_TENANTS_PER_CLAIM));
-      if (!tenants.isEmpty()) out.addAll(claimShares(c, token, workerId, tenants, max, lease));
-      if (!tenants.isEmpty() && out.size() < max) {
-        try (PreparedStatement ps = c.prepareStatement(CLAIM_ANY)) {
-          setClaim(ps, token, workerId, lease);
-          ps.setInt(4, max - out.size());
-          out.addAll(read(ps, token));
-        }
+      try (PreparedStatement ps = c.prepareStatement(CLAIM_FAIR)) {
+        ps.setString(1, cursor);
+        ps.setInt(2, tenants);
+        ps.setString(3, cursor);
+        ps.setInt(4, cursor.isEmpty() ? 0 : tenants); // from the start only to come round to the cursor
+        ps.setString(5, cursor);
+        ps.setInt(6, tenants);
+        ps.setInt(7, max);
+        ps.setInt(8, max);
+        ps.setObject(9, token);
+        ps.setLong(10, lease.toMillis());
+        ps.setString(11, workerId);
+        out.addAll(read(ps, token));
+      }
+      if (out.isEmpty()) {
+        // nothing ready among these tenants (their tasks are due later, or held by other workers): the
+        // next claim looks at the tenants after them
+        tenantCursor.set(tenantsAfter(c, cursor, tenants));
+      } else {
+        if (out.size() < max) out.addAll(claimRest(c, token, workerId, lease, cursor, out, max - out.size()));
+        tenantCursor.set(lastInTurn(cursor, out));
       }
       c.commit();
       return out;
@@ -110,34 +140,49 @@ public final class TaskQueue {
     }
   }
 
-  /** Up to {@code limit} tenants with queued tasks, after the cursor and round to the start; moves the cursor. */
-  private List<String> readyTenants(Connection c, int limit) throws SQLException {
-    String cursor = tenantCursor.get();
-    List<String> tenants = new ArrayList<>();
-    try (PreparedStatement ps = c.prepareStatement(READY_TENANTS)) {
-      ps.setString(1, cursor);
-      ps.setInt(2, limit);
-      ps.setInt(3, cursor.isEmpty() ? 0 : limit); // nothing to come round to from the start
-      ps.setString(4, cursor);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next() && tenants.size() < limit) tenants.add(rs.getString(1));
-      }
-    }
-    if (!tenants.isEmpty()) tenantCursor.set(tenants.get(tenants.size() - 1));
-    return tenants;
-  }
-
-  /** Equal shares of {@code max} among the tenants (the first ones get the remainder), each claimed in its own order. */
-  private static List<ClaimedTask> claimShares(Connection c, UUID token, String workerId, List<String> tenants, int max,
-      Duration lease) throws SQLException {
-    Integer[] shares = new Integer[tenants.size()];
-    for (int i = 0; i < shares.length; i++) shares[i] = max / shares.length + (i < max % shares.length ? 1 : 0);
-    try (PreparedStatement ps = c.prepareStatement(CLAIM_SHARES)) {
+  /** Fills the slots the shares left from the tenants that had tasks, in turn order. */
+  private static List<ClaimedTask> claimRest(Connection c, UUID token, String workerId, Duration lease, String cursor,
+      List<ClaimedTask> claimed, int slots) throws SQLException {
+    List<String> turn = claimed.stream().map(ClaimedTask::tenant).distinct()
+        .sorted(java.util.Comparator.comparing((String t) -> t.compareTo(cursor) <= 0).thenComparing(t -> t)).toList();
+    try (PreparedStatement ps = c.prepareStatement(CLAIM_REST)) {
       setClaim(ps, token, workerId, lease);
-      ps.setArray(4, c.createArrayOf("text", tenants.toArray()));
-      ps.setArray(5, c.createArrayOf("integer", shares));
+      ps.setArray(4, c.createArrayOf("text", turn.toArray()));
+      ps.setInt(5, slots);
+      ps.setInt(6, slots);
       return read(ps, token);
     }
+  }
+
+  /** The cursor after the next {@code limit} tenants with queued tasks; "" (the start) when fewer are left. */
+  private static String tenantsAfter(Connection c, String cursor, int limit) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(TENANTS_AFTER)) {
+      ps.setString(1, cursor);
+      ps.setInt(2, limit);
+      List<String> next = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) next.add(rs.getString(1));
+      }
+      return next.size() < limit ? "" : next.get(next.size() - 1);
+    }
+  }
+
+  /**
+   * The last tenant served, in turn order from the cursor (names after it first, then from the start):
+   * the next claim starts after it.
+   */
+  private static String lastInTurn(String cursor, List<ClaimedTask> claimed) {
+    String wrapped = null;
+    String after = null;
+    for (ClaimedTask t : claimed) {
+      String name = t.tenant();
+      if (name.compareTo(cursor) > 0) {
+        if (after == null || name.compareTo(after) > 0) after = name;
+      } else if (wrapped == null || name.compareTo(wrapped) > 0) {
+        wrapped = name;
+      }
+    }
+    return wrapped != null ? wrapped : after;
   }
 
   private static void setClaim(PreparedStatement ps, UUID token, String workerId, Duration lease) throws SQLException {

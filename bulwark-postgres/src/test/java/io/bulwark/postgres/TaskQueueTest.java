@@ -171,6 +171,16 @@ class TaskQueueTest {
   }
 
   @Test
+  void tenants_whose_tasks_are_all_due_later_do_not_hide_a_tenant_with_ready_ones() {
+    for (int t = 0; t < 70; t++) submitMany(String.format("a-%02d", t), 1, 0, Instant.now().plus(Duration.ofHours(1)));
+    submitMany("z", 5, 0, null);
+    List<ClaimedTask> claimed = List.of();
+    int claims = 0;
+    while (claimed.isEmpty() && claims++ < 10) claimed = queue.claim("worker-1", 10, LEASE); // 10 tenants a claim
+    assertThat(claimed).as("after %d claims", claims).hasSize(5).allMatch(c -> c.tenant().equals("z"));
+  }
+
+  @Test
   void a_task_whose_run_at_is_in_the_future_is_not_claimed() {
     Task later = submit(task("acme", "echo", 100, 5, Instant.now().plus(Duration.ofHours(1))));
     Task now = submit(task("acme", "echo", 0, 5, null));
