@@ -49,6 +49,30 @@ final class Exchange {
     return query.getValue(name);
   }
 
+  /** A whole-number query parameter from {@code min} to {@code max}, {@code absent} when not given; anything else is 422 naming it. */
+  int intQuery(String name, int min, int max, int absent, String what) {
+    String v = query(name);
+    if (v == null) return absent;
+    try {
+      int n = Integer.parseInt(v);
+      if (n >= min && n <= max) return n;
+    } catch (NumberFormatException ignored) {
+      // refused below, as an out-of-range value is
+    }
+    throw ApiProblem.invalidField(name, "'" + name + "' must be " + what + " from " + min + " to " + max);
+  }
+
+  /** A UUID query parameter, null when not given; anything else is 422 naming it. */
+  java.util.UUID uuidQuery(String name, String what) {
+    String v = query(name);
+    if (v == null) return null;
+    try {
+      return java.util.UUID.fromString(v);
+    } catch (IllegalArgumentException e) {
+      throw ApiProblem.invalidField(name, "'" + name + "' must be " + what);
+    }
+  }
+
   /** Reads the body, refusing (413) anything over {@code max} bytes before reading it where the length is declared. */
   byte[] body(long max) {
     bodyRead = true;

@@ -262,21 +262,45 @@ public final class TaskRepository {
     }
   }
 
+  /** A page of tasks, and whether the tenant has more after its last (the page was full, by count or by bytes). */
+  public record Page(List<Task> tasks, boolean more) {}
+
+  /** Bytes a task is counted for in a page: its inline result and error, and about 300 for the rest of its object. */
+  private static final String PAGE_BYTES = "coalesce(octet_length(result_json), 0) + coalesce(octet_length(error), 0) + 300";
+
   /** A page of the tenant's tasks in id (creation) order, after the given id, optionally by state. */
   public List<Task> list(String tenant, TaskState state, UUID after, int limit) {
-    String sql = "SELECT " + TaskRows.COLUMNS + " FROM tasks WHERE tenant = ? AND id > ?"
-        + (state == null ? "" : " AND state = ?") + " ORDER BY id LIMIT ?";
+    return page(tenant, state, after, limit, Long.MAX_VALUE).tasks();
+  }
+
+  /**
+   * A page of the tenant's tasks in id (creation) order, after the given id, optionally by state: at
+   * most {@code limit} tasks and, past the first, at most {@code maxBytes} of inline results and errors
+   * (a page of 1,000 tasks with 64 KiB results each would be 64 MiB in an API server's memory). The
+   * byte count runs over the first {@code limit} rows only, in the database: nothing past the page is
+   * read or sent.
+   */
+  public Page page(String tenant, TaskState state, UUID after, int limit, long maxBytes) {
+    String sql = "SELECT " + TaskRows.COLUMNS + ", total FROM (SELECT lim.*, sum(sz) OVER (ORDER BY id) AS upto,"
+        + " count(*) OVER () AS total FROM (SELECT " + TaskRows.COLUMNS + ", " + PAGE_BYTES + " AS sz FROM tasks"
+        + " WHERE tenant = ? AND id > ?" + (state == null ? "" : " AND state = ?") + " ORDER BY id LIMIT ?) lim) w"
+        + " WHERE upto <= ? OR upto = sz ORDER BY id"; // a prefix within the bytes; the first task always
     try (Connection c = db.connection(); PreparedStatement ps = c.prepareStatement(sql)) {
       int p = 1;
       ps.setString(p++, tenant);
       ps.setObject(p++, after == null ? new UUID(0, 0) : after);
       if (state != null) ps.setString(p++, state.wireName());
-      ps.setInt(p, limit);
+      ps.setInt(p++, limit);
+      ps.setLong(p, maxBytes);
       List<Task> out = new ArrayList<>();
+      long total = 0;
       try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) out.add(TaskRows.map(rs));
+        while (rs.next()) {
+          total = rs.getLong("total");
+          out.add(TaskRows.map(rs));
+        }
       }
-      return out;
+      return new Page(out, total == limit || out.size() < total);
     } catch (SQLException e) {
       throw DatabaseUnavailableException.translate("listing tasks", e);
     }

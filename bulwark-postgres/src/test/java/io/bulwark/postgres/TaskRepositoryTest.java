@@ -68,6 +68,31 @@ class TaskRepositoryTest {
     return count(db, "SELECT count(*) FROM tasks");
   }
 
+  // ------------------------------------------------------------------ list
+
+  @Test
+  void a_page_of_the_list_holds_at_most_its_bytes_of_results_and_the_next_page_goes_on() {
+    List<NewTask> in = new ArrayList<>();
+    for (int i = 0; i < 30; i++) in.add(PgFixtures.task("acme"));
+    repo.submit(in, false);
+    String result = "\"" + "x".repeat(60_000) + "\"";
+    PgFixtures.exec(db, "UPDATE tasks SET state = 'succeeded', finished_at = now(), result_json = ?", result);
+
+    TaskRepository.Page first = repo.page("acme", null, null, 100, 1 << 20);
+    // 60,302 bytes a task (result, and 300 for the rest of it): 17 fit in 1 MiB
+    assertThat(first.tasks()).hasSize(17);
+    assertThat(first.more()).isTrue();
+    TaskRepository.Page second = repo.page("acme", null, first.tasks().get(16).id(), 100, 1 << 20);
+    assertThat(second.tasks()).hasSize(13);
+    assertThat(second.more()).as("the last page").isFalse();
+    // one task larger than the budget still comes, alone
+    assertThat(repo.page("acme", null, null, 100, 1000).tasks()).hasSize(1);
+    // by count as before
+    TaskRepository.Page byCount = repo.page("acme", null, null, 30, Long.MAX_VALUE);
+    assertThat(byCount.tasks()).hasSize(30);
+    assertThat(byCount.more()).as("a full page says there may be more").isTrue();
+  }
+
   // ------------------------------------------------------------------ submit
 
   @Test
