@@ -128,9 +128,19 @@ class AgentTest {
     return p.exitValue() + "\n" + Files.readString(out);
   }
 
+  /**
+   * `status --cluster --json`, asked again until it answers: on a busy machine a CLI's etcd read can
+   * miss its 2 s deadline, and the command then prints an error instead of the status.
+   */
   static JsonNode clusterStatus() throws Exception {
-    String out = run("status", "--cluster", clusterFile.toString(), "--json");
-    return JSON.readTree(out.substring(out.indexOf('\n') + 1));
+    JsonNode[] status = new JsonNode[1];
+    await("status --cluster --json").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+        .until(() -> {
+          String out = run("status", "--cluster", clusterFile.toString(), "--json");
+          status[0] = JSON.readTree(out.substring(out.indexOf('\n') + 1));
+          return status[0].isArray();
+        });
+    return status[0];
   }
 
   static JsonNode node(JsonNode status, String name) {
@@ -188,8 +198,9 @@ class AgentTest {
       }
       return false;
     });
-    String events = run("events", "--cluster", clusterFile.toString());
-    assertThat(events).contains("host-b-worker-1 (worker) was killed by signal 9").contains("host-b-worker-1 restarted");
+    await("the journal in etcd says so").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+        .until(() -> run("events", "--cluster", clusterFile.toString()),
+            events -> events.contains("host-b-worker-1 (worker) was killed by signal 9") && events.contains("host-b-worker-1 restarted"));
   }
 
   @Test
