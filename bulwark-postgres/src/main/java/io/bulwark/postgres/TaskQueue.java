@@ -49,6 +49,17 @@ public final class TaskQueue {
   /** At most this many tenants share one claim; the next claim starts after the last of them. */
   static final int MAX_TENANTS_PER_CLAIM = 64;
 
+  /**
+   * A recursive CTE {@code name(tenant, n)}: the tenants with queued tasks in name order, one index
+   * probe of tasks_tenant_ready_idx each (a skip scan), from the first matching {@code anchor} (an extra
+   * condition, or "") while {@code more} holds.
+   */
+  private static String skipScan(String name, String anchor, String more) {
+    return " " + name + "(tenant, n) AS ((SELECT tenant, 1 FROM tasks WHERE state = 'queued'" + anchor + " ORDER BY tenant LIMIT 1)"
+        + "  UNION ALL SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > " + name + ".tenant"
+        + "  ORDER BY q.tenant LIMIT 1), " + name + ".n + 1 FROM " + name + " WHERE " + name + ".tenant IS NOT NULL AND " + more + ")";
+  }
+
   private static final String CLAIM_SET = "UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, lease_token = ?,"
       + " lease_expires_at = now() + ? * interval '1 millisecond', started_at = now(), worker = ?";
   private static final String CLAIM_RETURNING = " RETURNING t.id, t.tenant, t.type, t.attempts, t.max_attempts, t.timeout_seconds,"
@@ -60,13 +71,8 @@ public final class TaskQueue {
    * first ones the remainder (sh); and each tenant's share taken in its own order (priority, run_at).
    */
   private static final String CLAIM_FAIR = "WITH RECURSIVE"
-      + " a(tenant, n) AS ((SELECT tenant, 1 FROM tasks WHERE state = 'queued' AND tenant > ? ORDER BY tenant LIMIT 1)"
-      + "  UNION ALL SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > a.tenant"
-      + "  ORDER BY q.tenant LIMIT 1), a.n + 1 FROM a WHERE a.tenant IS NOT NULL AND a.n < ?),"
-      + " b(tenant, n) AS ((SELECT tenant, 1 FROM tasks WHERE state = 'queued' ORDER BY tenant LIMIT 1)"
-      + "  UNION ALL SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > b.tenant"
-      + "  ORDER BY q.tenant LIMIT 1), b.n + 1 FROM b WHERE b.tenant IS NOT NULL AND b.tenant < ?"
-      + "  AND b.n < ? - (SELECT count(*) FROM a WHERE a.tenant IS NOT NULL)),"
+      + skipScan("a", " AND tenant > ?", "a.n < ?") + ","
+      + skipScan("b", "", "b.tenant < ? AND b.n < ? - (SELECT count(*) FROM a WHERE a.tenant IS NOT NULL)") + ","
       + " ts AS (SELECT tenant, row_number() OVER (ORDER BY part, n) AS k FROM (SELECT tenant, 0 AS part, n FROM a"
       + "  WHERE tenant IS NOT NULL UNION ALL SELECT tenant, 1, n FROM b WHERE tenant IS NOT NULL AND tenant <= ?) x"
       + "  ORDER BY part, n LIMIT ?),"
@@ -85,10 +91,7 @@ public final class TaskQueue {
       + " (SELECT id FROM tasks WHERE state = 'queued' AND tenant = s.tenant AND run_at <= now()"
       + "  ORDER BY priority DESC, run_at, id LIMIT ? FOR UPDATE SKIP LOCKED) c LIMIT ?))" + CLAIM_RETURNING;
   /** The tenants with queued tasks after a cursor, in name order, up to a limit: where a claim that got nothing moves on to. */
-  private static final String TENANTS_AFTER = "WITH RECURSIVE"
-      + " a(tenant, n) AS ((SELECT tenant, 1 FROM tasks WHERE state = 'queued' AND tenant > ? ORDER BY tenant LIMIT 1)"
-      + "  UNION ALL SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > a.tenant"
-      + "  ORDER BY q.tenant LIMIT 1), a.n + 1 FROM a WHERE a.tenant IS NOT NULL AND a.n < ?)"
+  private static final String TENANTS_AFTER = "WITH RECURSIVE" + skipScan("a", " AND tenant > ?", "a.n < ?")
       + " SELECT tenant FROM a WHERE tenant IS NOT NULL ORDER BY n";
 
   /** Where the next claim's look at the tenants starts (after this name); "" is before every name. */
