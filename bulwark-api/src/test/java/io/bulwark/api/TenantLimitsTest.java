@@ -52,9 +52,10 @@ class TenantLimitsTest {
     return polls;
   }
 
-  static void awaitHeld(Tenant t, int requests) {
+  /** Waits until the tenant's long polls hold their places (a poll takes its long-poll place after its request place). */
+  static void awaitLongPolls(Tenant t, int polls) {
     await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
-        .until(() -> fx.server.routes().tenantGate().held(t.name())[0] == requests);
+        .until(() -> fx.server.routes().tenantGate().held(t.name())[1] == polls);
   }
 
   @Test
@@ -63,7 +64,7 @@ class TenantLimitsTest {
     Tenant other = fx.newTenant();
     String id = queued(hog);
     List<CompletableFuture<Resp>> polls = longPolls(hog, id, LONG_POLLS);
-    awaitHeld(hog, LONG_POLLS);
+    awaitLongPolls(hog, LONG_POLLS);
 
     Resp refused = fx.get("/v1/tasks/" + id + "?wait=5", hog).send();
     assertThat(refused.status()).as("%s", refused).isEqualTo(429);
@@ -76,13 +77,13 @@ class TenantLimitsTest {
     // the other tenant polls and submits as if nothing were happening
     String mine = queued(other);
     List<CompletableFuture<Resp>> theirs = longPolls(other, mine, LONG_POLLS);
-    awaitHeld(other, LONG_POLLS);
+    awaitLongPolls(other, LONG_POLLS);
     theirs.forEach(f -> assertThat(f.isDone()).isFalse());
 
     // the polls end (their wait is up): the hog may poll again
     polls.forEach(f -> assertThat(f.join().status()).isEqualTo(200));
     theirs.forEach(f -> assertThat(f.join().status()).isEqualTo(200));
-    awaitHeld(hog, 0);
+    awaitLongPolls(hog, 0);
     assertThat(fx.get("/v1/tasks/" + id + "?wait=1", hog).send().status()).isEqualTo(200);
   }
 

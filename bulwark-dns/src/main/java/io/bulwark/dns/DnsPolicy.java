@@ -19,8 +19,11 @@ import java.util.Optional;
  * </ul>
  *
  * A gateway's health follows HAProxy's rise/fall: it goes down after {@code fall} failed checks in a
- * row and up after {@code rise} passed ones; before its first check it is unknown, and the first check
- * decides (a controller that starts must not wait {@code rise} seconds to know the gateways are up).
+ * row and up after {@code rise} passed ones. Before its first check it is unknown; the first passed
+ * check makes it healthy (a controller that starts must not wait {@code rise} seconds to know the
+ * gateways are up), but only {@code fall} failed ones in a row make it down, as for a healthy one
+ * (HAProxy's {@code init-state fully-up}): a gateway still starting when its controller does, as at a
+ * cluster's start, must not move the name.
  */
 public final class DnsPolicy {
 
@@ -53,7 +56,7 @@ public final class DnsPolicy {
       int failedRow = passed ? 0 : failedInARow + 1;
       Optional<Boolean> now;
       if (healthy.isEmpty()) {
-        now = Optional.of(passed);
+        now = passed ? Optional.of(true) : failedRow < config.fall() ? Optional.empty() : Optional.of(false);
       } else if (healthy.get()) {
         now = Optional.of(failedRow < config.fall());
       } else {
@@ -105,11 +108,17 @@ public final class DnsPolicy {
       }
       return new Stay(at.gateway().name() + " is healthy");
     }
-    if (!at.isDown()) return new Stay(at.gateway().name() + " is not checked yet");
+    if (!at.isDown()) return new Stay(at.gateway().name() + " is " + notYetKnown(at));
     Optional<GatewayHealth> other = gateways.stream().filter(g -> g != at && g.isHealthy()).findFirst();
     String failure = at.gateway().name() + " failed " + at.failedInARow() + " checks in a row (" + at.lastProblem() + ")";
     return other.<Decision>map(g -> new SwitchTo(g.gateway(), failure + "; " + g.gateway().name() + " is healthy"))
         .orElseGet(() -> new Stay(failure + ", but no other gateway is healthy: the record stays"));
+  }
+
+  /** Why a gateway whose health is not known yet is neither healthy nor down. */
+  private static String notYetKnown(GatewayHealth g) {
+    return g.failedInARow() == 0 ? "not checked yet" : "not known to be healthy yet (" + g.failedInARow() + " failed check"
+        + (g.failedInARow() == 1 ? "" : "s") + " since it was first checked: " + g.lastProblem() + ")";
   }
 
   /**
@@ -136,7 +145,7 @@ public final class DnsPolicy {
    */
   public static Optional<String> refusePlanned(GatewayHealth target, boolean force) {
     if (force || target.isHealthy()) return Optional.empty();
-    return Optional.of(target.gateway().name() + " is " + (target.isDown() ? "unhealthy (" + target.lastProblem() + ")" : "not checked yet")
+    return Optional.of(target.gateway().name() + " is " + (target.isDown() ? "unhealthy (" + target.lastProblem() + ")" : notYetKnown(target))
         + "; switching the name to it would send clients to a gateway that cannot serve them (use --force to switch anyway)");
   }
 }

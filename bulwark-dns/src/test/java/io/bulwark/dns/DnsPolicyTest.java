@@ -23,13 +23,16 @@ class DnsPolicyTest {
   }
 
   @Test
-  void the_first_check_decides_then_rise_and_fall_apply() {
+  void the_first_passed_check_makes_a_gateway_healthy_and_fall_failed_ones_make_it_down() {
     assertThat(checked(A, true).isHealthy()).isTrue();
-    assertThat(checked(A, false).isDown()).isTrue();
+    assertThat(checked(A, false).healthy()).as("a gateway still starting is not yet down").isEmpty();
+    assertThat(checked(A, false, false).healthy()).isEmpty();
+    assertThat(checked(A, false, false, false).isDown()).as("fall 3 failures in a row").isTrue();
+    assertThat(checked(A, false, false, true).isHealthy()).as("then up at its first pass").isTrue();
     assertThat(checked(A, true, false, false).isHealthy()).as("two failures < fall 3").isTrue();
     assertThat(checked(A, true, false, false, false).isDown()).isTrue();
-    assertThat(checked(A, false, true).isDown()).as("one pass < rise 2").isTrue();
-    assertThat(checked(A, false, true, true).isHealthy()).isTrue();
+    assertThat(checked(A, false, false, false, true).isDown()).as("one pass < rise 2").isTrue();
+    assertThat(checked(A, false, false, false, true, true).isHealthy()).isTrue();
     assertThat(checked(A, true, false, false, true, false, false).isHealthy()).as("failures must be in a row").isTrue();
     assertThat(GatewayHealth.unknown(A).healthy()).isEmpty();
   }
