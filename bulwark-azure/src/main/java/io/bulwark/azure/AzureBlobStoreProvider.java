@@ -19,7 +19,7 @@ import java.util.Map;
  * does); otherwise a missing container is refused at start.
  */
 public final class AzureBlobStoreProvider implements BlobStoreProvider {
-  public static final String ENV_PREFIX = "BULWARK_AZURE_CONNECTION_STRING_";
+  public static final String ENV_PREFIX = io.bulwark.core.ProcessSecrets.AZURE_CONNECTION_STRING_PREFIX;
 
   @Override
   public String scheme() {

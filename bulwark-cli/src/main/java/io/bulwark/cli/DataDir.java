@@ -73,12 +73,15 @@ public record DataDir(Path root) {
   /** The database password, generated on first use. */
   public String pgPassword() {
     Path f = pgPasswordFile();
-    if (!Files.exists(f)) {
-      byte[] b = new byte[24];
-      new SecureRandom().nextBytes(b);
-      writeSecret(f, HexFormat.of().formatHex(b));
-    }
+    if (!Files.exists(f)) writeSecret(f, newPassword());
     return readSecret(f);
+  }
+
+  /** A new random password: 24 bytes from {@link SecureRandom}, in hex. */
+  static String newPassword() {
+    byte[] b = new byte[24];
+    new SecureRandom().nextBytes(b);
+    return HexFormat.of().formatHex(b);
   }
 
   public static void writeSecret(Path f, String secret) {

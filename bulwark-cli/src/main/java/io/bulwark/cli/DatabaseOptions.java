@@ -1,10 +1,14 @@
 package io.bulwark.cli;
 
+import io.bulwark.core.ProcessSecrets;
 import io.bulwark.postgres.Database;
 import java.time.Duration;
 import picocli.CommandLine.Option;
 
-/** How a role connects to PostgreSQL. The password comes from the environment, never the command line. */
+/**
+ * How a role connects to PostgreSQL. The password comes from its supervisor on standard input (or, for
+ * a role started by hand, the environment variable BULWARK_DB_PASSWORD), never the command line.
+ */
 final class DatabaseOptions {
   @Option(names = "--jdbc-url", required = true, paramLabel = "URL",
       description = "PostgreSQL JDBC URL, e.g. jdbc:postgresql://db:5432/bulwark (env BULWARK_JDBC_URL)")
@@ -19,7 +23,7 @@ final class DatabaseOptions {
   int poolSize;
 
   Database.Config config(String name) {
-    String password = System.getenv("BULWARK_DB_PASSWORD");
+    String password = ProcessSecrets.get(ProcessSecrets.DB_PASSWORD);
     return new Database.Config(jdbcUrl, user, password, poolSize, Database.Config.DEFAULT_CONNECT_TIMEOUT, name);
   }
 

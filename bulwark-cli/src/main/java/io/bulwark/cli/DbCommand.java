@@ -12,5 +12,5 @@ import picocli.CommandLine.Command;
         "continuously into DIR/archive, with daily base backups: restore any second of",
         "the last 7 days."},
     subcommands = {DbStatusCommand.class, DbFailoverCommand.class, DbBackupsCommand.class, DbBackupCommand.class,
-        DbRestoreCommand.class, DbPromoteRestoreCommand.class, DbVerifyCommand.class})
+        DbRestoreCommand.class, DbPromoteRestoreCommand.class, DbVerifyCommand.class, DbAppRoleCommand.class})
 final class DbCommand {}

@@ -12,6 +12,8 @@ import io.bulwark.dns.BindServer;
 import io.bulwark.storage.FileSystemBlobStore;
 import io.bulwark.embedded.EmbeddedPostgres;
 import io.bulwark.postgres.ApiKeyRepository;
+import io.bulwark.core.ProcessSecrets;
+import io.bulwark.postgres.AppRole;
 import io.bulwark.postgres.Database;
 import java.nio.file.Files;
 import java.sql.Connection;
@@ -132,6 +134,8 @@ final class LocalDeployment implements AutoCloseable {
   private final Options options;
   private final Supervisor supervisor;
   private final String password;
+  /** The {@link AppRole}'s password: new at every start, kept only in memory and handed to the children that connect. */
+  private final String appPassword = DataDir.newPassword();
   /** Node pg-a: the only node, or the first of the primary/standby pair. */
   private final EmbeddedPostgres pg;
   private final LocalDatabase database;
@@ -216,6 +220,11 @@ final class LocalDeployment implements AutoCloseable {
     try (Database db = openDatabase("up", 2)) {
       db.migrateWhenReachable(Duration.ofMinutes(1));
       ensureAdminKey(db);
+      try (Connection c = db.connection()) {
+        AppRole.ensure(c, DATABASE, appPassword.toCharArray());
+      } catch (SQLException e) {
+        throw new BulwarkException("cannot reach the database to set up role " + AppRole.NAME + ": " + e.getMessage(), e);
+      }
     }
     startBackups();
     apis.add(apiServer("api-main"));
@@ -670,15 +679,19 @@ final class LocalDeployment implements AutoCloseable {
     adminKeyCreated = true;
   }
 
-  /** The command line of a role's child JVM that talks to the database: adds connection and storage flags. */
+  /**
+   * The command line of a role's child JVM that talks to the database: adds connection and storage
+   * flags. It connects as the {@link AppRole}, which owns nothing; its password reaches it on stdin.
+   */
   private ProcessBuilder role(String role, List<String> extra, String... args) {
-    List<String> all = new ArrayList<>(List.of("--jdbc-url", jdbcUrl(), "--db-user", pg.user(), "--handlers-dir", dir.handlers().toString()));
+    List<String> all = new ArrayList<>(List.of("--jdbc-url", jdbcUrl(), "--db-user", AppRole.NAME, "--handlers-dir", dir.handlers().toString()));
     all.addAll(storage.childFlags());
     all.addAll(List.of(args));
     all.addAll(extra);
     ProcessBuilder pb = javaRole(role, all);
-    pb.environment().put("BULWARK_DB_PASSWORD", password);
-    pb.environment().putAll(storage.environment()); // the regions' connection strings: never on a command line
+    // secrets: never on a command line; the supervisor moves them from the environment to the child's stdin
+    pb.environment().put(ProcessSecrets.DB_PASSWORD, appPassword);
+    pb.environment().putAll(storage.environment()); // the regions' connection strings
     return pb;
   }
 

@@ -12,6 +12,12 @@ import picocli.CommandLine.Command;
     footer = {"", "Start with `bulwark up`; see `bulwark help <command>` for each command."})
 public final class Main implements Runnable {
   public static void main(String[] args) {
+    try {
+      io.bulwark.core.ProcessSecrets.readFromParentIfSent(); // a supervised role's secrets, before anything else runs
+    } catch (BulwarkException e) {
+      System.err.println("bulwark: " + e.getMessage());
+      System.exit(1);
+    }
     System.exit(run(args));
   }
 

@@ -35,6 +35,7 @@ final class RoleProcess {
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().put(Roles.SUPERVISOR_PID, Long.toString(ProcessHandle.current().pid()));
+    pb.environment().remove(io.bulwark.core.ProcessSecrets.ON_STDIN); // set again only where secrets are sent
     // glibc gives each thread that mallocs its own arena (up to 8 per core), most of it idle resident
     // memory in a JVM; two are plenty for the JVM's native allocations (docs/performance.md, "Footprint")
     pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");

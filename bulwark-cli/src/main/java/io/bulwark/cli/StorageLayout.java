@@ -160,7 +160,7 @@ final class StorageLayout {
   }
 
   private Map<String, String> env() {
-    Map<String, String> env = new HashMap<>(System.getenv());
+    Map<String, String> env = new HashMap<>(io.bulwark.core.ProcessSecrets.environment());
     env.putAll(environment());
     return env;
   }

@@ -6,6 +6,7 @@ import io.bulwark.cluster.events.EventRecorder;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.bulwark.core.BulwarkException;
 import java.io.IOException;
+import io.bulwark.core.ProcessSecrets;
 import java.lang.ProcessBuilder.Redirect;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,7 +86,15 @@ final class Supervisor implements AutoCloseable {
   private Process spawn(Component c) throws IOException {
     ProcessBuilder pb = c.command.get();
     pb.redirectErrorStream(true).redirectOutput(Redirect.appendTo(c.log));
+    // secrets go on the child's stdin, not in its environment (readable by any code in it, and inherited)
+    Map<String, String> secrets = ProcessSecrets.takeFrom(pb.environment());
     Process p = pb.start();
+    try {
+      ProcessSecrets.send(p, secrets);
+    } catch (IOException e) {
+      p.destroyForcibly();
+      throw e;
+    }
     c.process = p;
     c.startedAt = Instant.now();
     log.info("started {} (pid {}{})", c.name, p.pid(), c.port > 0 ? ", port " + c.port : "");

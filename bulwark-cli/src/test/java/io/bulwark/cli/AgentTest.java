@@ -5,7 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.bulwark.core.ProcessSecrets;
 import io.bulwark.core.auth.ApiKey;
+import io.bulwark.postgres.AppRole;
 import io.bulwark.postgres.ApiKeyRepository;
 import io.bulwark.postgres.Database;
 import io.bulwark.testkit.EtcdCluster;
@@ -16,11 +18,14 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -57,8 +62,15 @@ class AgentTest {
   static void start(TestDatabase db) throws Exception {
     testDb = db;
     etcd = EtcdCluster.start(1);
-    Path passwordFile = work.resolve("db-password");
-    Files.writeString(passwordFile, db.password());
+    // the components connect as the application role, which `db app-role` makes (migrating as the owner first)
+    Path passwordFile = work.resolve("app-password");
+    Path out = work.resolve("app-role.out");
+    Process appRole = cli(out, Map.of(ProcessSecrets.DB_PASSWORD, db.password()), "db", "app-role", "--jdbc-url", db.jdbcUrl(),
+        "--db-user", db.user(), "--password-file", passwordFile.toString());
+    assertThat(appRole.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(appRole.exitValue()).as(Files.readString(out)).isZero();
+    assertThat(Files.readString(out)).contains("role " + AppRole.NAME + " is ready");
+    assertThat(Files.getPosixFilePermissions(passwordFile)).containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
     gatewayPort = Ports.free();
     gatewayAdminPort = Ports.free();
     clusterFile = work.resolve("cluster.toml");
@@ -90,7 +102,7 @@ class AgentTest {
         [nodes.ports]
         api = %d
         worker = %d
-        """.formatted(UUID.randomUUID().toString().substring(0, 8), etcd.endpoints().get(0), db.jdbcUrl(), db.user(),
+        """.formatted(UUID.randomUUID().toString().substring(0, 8), etcd.endpoints().get(0), db.jdbcUrl(), AppRole.NAME,
         passwordFile, work.resolve("blobs"), Ports.free(), gatewayPort, gatewayAdminPort, Ports.free(), Ports.free(), Ports.free());
     Files.writeString(clusterFile, clusterText);
     agents.add(agent("host-a", "a"));
@@ -111,13 +123,20 @@ class AgentTest {
   }
 
   static Process cli(Path log, String... args) throws IOException {
+    return cli(log, Map.of(), args);
+  }
+
+  /** The CLI as a process of its own, with {@code env} added to its environment. */
+  static Process cli(Path log, Map<String, String> env, String... args) throws IOException {
     List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx96m",
         "--enable-native-access=ALL-UNNAMED"));
     // as ./bulwark runs it: Netty (jetcd's, the gateway's) may use sun.misc.Unsafe without a warning on Java 23+
     if (Runtime.version().feature() >= 23) cmd.add("--sun-misc-unsafe-memory-access=allow");
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
     cmd.addAll(List.of(args));
-    return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.environment().putAll(env);
+    return pb.start();
   }
 
   /** Runs the CLI to its end: exit code, then its output. */
@@ -178,6 +197,26 @@ class AgentTest {
     HttpResponse<String> done = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/tasks/" + id + "?wait=30"))
         .header("Authorization", "Bearer " + key.token()).build(), HttpResponse.BodyHandlers.ofString());
     assertThat(JSON.readTree(done.body()).path("state").asText()).as(done.body()).isEqualTo("succeeded");
+
+    // the API servers and workers that did it connect as the application role, and no database
+    // password is in their environment (readable by any code in them, handlers included)
+    int connecting = 0;
+    for (ProcessHandle h : agents.stream().flatMap(Process::descendants).toList()) {
+      List<String> args;
+      String environ;
+      try {
+        args = List.of(Files.readString(Path.of("/proc/" + h.pid() + "/cmdline"), StandardCharsets.ISO_8859_1).split("\0"));
+        environ = Files.readString(Path.of("/proc/" + h.pid() + "/environ"), StandardCharsets.ISO_8859_1);
+      } catch (IOException gone) {
+        continue;
+      }
+      if (!args.contains("--jdbc-url")) continue;
+      connecting++;
+      assertThat(args.get(args.indexOf("--db-user") + 1)).isEqualTo(AppRole.NAME);
+      assertThat(environ).as("environment of pid %d", h.pid()).doesNotContain(ProcessSecrets.DB_PASSWORD + "=")
+          .doesNotContain(testDb.password()).doesNotContain(Files.readString(work.resolve("app-password")).strip());
+    }
+    assertThat(connecting).as("API servers and workers of both hosts").isGreaterThanOrEqualTo(4);
   }
 
   @Test

@@ -102,20 +102,42 @@ public final class Database implements AutoCloseable {
     return pool.getConnection();
   }
 
-  /** Applies pending schema migrations; safe to run from many processes at once (Flyway locks). */
+  /**
+   * Applies pending schema migrations; safe to run from many processes at once (Flyway locks). A role
+   * that may not create in the schema (the {@link AppRole}) migrates nothing: it checks that the
+   * schema's owner has applied every migration this build knows, and fails saying so if not.
+   */
   public void migrate() {
-    var result = Flyway.configure(getClass().getClassLoader())
+    Flyway flyway = Flyway.configure(getClass().getClassLoader())
         .dataSource(pool)
         .locations("classpath:db/migration")
-        .load()
-        .migrate();
+        .load();
+    if (!mayCreateInSchema()) {
+      var pending = flyway.info().pending();
+      if (pending.length > 0) {
+        throw new BulwarkException("the database schema lacks " + pending.length + " migration(s) this build needs (up to version "
+            + pending[pending.length - 1].getVersion() + "), and role " + config.user() + " may not apply them: start the process"
+            + " that migrates as the schema's owner first (bulwark up and the agent's database node do)");
+      }
+      return;
+    }
+    var result = flyway.migrate();
     if (result.migrationsExecuted > 0) {
       log.info("[{}] applied {} schema migration(s); schema now at version {}", config.name(),
           result.migrationsExecuted, result.targetSchemaVersion);
     }
   }
 
-  /** Migrates, retrying while the database is unreachable, until the deadline. */
+  private boolean mayCreateInSchema() {
+    try (Connection c = pool.getConnection(); var st = c.createStatement();
+        var rs = st.executeQuery("SELECT has_schema_privilege('public', 'CREATE')")) {
+      return rs.next() && rs.getBoolean(1);
+    } catch (SQLException e) {
+      throw new DatabaseUnavailableException("cannot ask the database what role " + config.user() + " may do: " + e.getMessage(), e);
+    }
+  }
+
+  /** Migrates (or, for a role that may not, waits for the schema to be current), retrying while the database is unreachable, until the deadline. */
   public void migrateWhenReachable(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {

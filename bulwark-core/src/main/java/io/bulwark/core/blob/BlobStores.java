@@ -15,9 +15,9 @@ import java.util.stream.Collectors;
 public final class BlobStores {
   private BlobStores() {}
 
-  /** Opens the store {@code uri} names, with secrets from this process's environment. */
+  /** Opens the store {@code uri} names, with secrets from this process's environment or its supervisor. */
   public static BlobStore open(String uri) {
-    return open(uri, System.getenv());
+    return open(uri, io.bulwark.core.ProcessSecrets.environment());
   }
 
   public static BlobStore open(String uri, Map<String, String> environment) {
