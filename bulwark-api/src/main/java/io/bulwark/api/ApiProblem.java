@@ -14,6 +14,7 @@ public final class ApiProblem extends RuntimeException {
   private final String slug;
   private final String title;
   private final Map<String, Object> extra = new LinkedHashMap<>();
+  private int retryAfterSeconds;
 
   public ApiProblem(int status, String slug, String title, String detail) {
     super(detail, null, false, false);
@@ -25,6 +26,16 @@ public final class ApiProblem extends RuntimeException {
   public ApiProblem with(String field, Object value) {
     extra.put(field, value);
     return this;
+  }
+
+  /** Sets the Retry-After of a 429 or 503 (otherwise 1 s for a 429, 2 s for a 503). */
+  public ApiProblem retryAfter(int seconds) {
+    this.retryAfterSeconds = seconds;
+    return this;
+  }
+
+  int retryAfterSeconds() {
+    return retryAfterSeconds > 0 ? retryAfterSeconds : status == 503 ? 2 : status == 429 ? 1 : 0;
   }
 
   public int status() {

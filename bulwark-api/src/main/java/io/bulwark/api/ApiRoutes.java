@@ -6,6 +6,7 @@ import io.bulwark.postgres.ApiKeyRepository;
 import io.bulwark.postgres.ReplicationStats;
 import io.bulwark.postgres.TaskQueue;
 import io.bulwark.postgres.TaskRepository;
+import io.bulwark.postgres.TenantSettingsRepository;
 import io.bulwark.postgres.UsageRepository;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,7 +34,7 @@ final class ApiRoutes {
   ApiRoutes(ApiConfig config, TaskRepository tasks, ApiKeyRepository keys, UsageRepository usageRepo, TaskQueue queue,
       Authenticator auth, SubmitBatcher batcher, TaskWaiters waiters, UsageRecorder usage,
       ApiServer.ReadinessProbe readiness, TaskRequests requests, BlobStore blobs, Metrics metrics,
-      java.util.function.Supplier<ReplicationStats> replicationStats) {
+      java.util.function.Supplier<ReplicationStats> replicationStats, TenantSettingsRepository tenantSettings) {
     this.config = config;
     this.auth = auth;
     this.usage = usage;
@@ -41,9 +42,11 @@ final class ApiRoutes {
     this.metrics = metrics;
     this.authFailures = metrics.counter("api_auth_failures_total", "Requests refused for a missing, bad or revoked key");
     this.tenantGate = new TenantLimits.Gate(config.tenantLimits(), metrics);
-    TaskRoutes t = new TaskRoutes(config, tasks, batcher, waiters, usage, requests, blobs, tenantGate, metrics);
+    TenantQuotas quotas = new TenantQuotas(tenantSettings, metrics);
+    TaskRoutes t = new TaskRoutes(config, tasks, batcher, waiters, usage, requests, blobs, tenantGate, quotas, metrics);
     KeyRoutes k = new KeyRoutes(config, keys, auth);
-    UsageRoutes u = new UsageRoutes(usageRepo);
+    UsageRoutes u = new UsageRoutes(usageRepo, quotas);
+    TenantRoutes tn = new TenantRoutes(config, tenantSettings);
     HealthRoutes h = new HealthRoutes(metrics, auth, readiness, queue, replicationStats);
     // Literal patterns before {id} ones (tasks/batch before tasks/{id}); a pattern's methods in the order
     // its Allow header lists them.
@@ -61,7 +64,9 @@ final class ApiRoutes {
         new Route("GET", "/v1/usage", "usage", Route.Access.TENANT, (ex, id) -> u.usage(ex)),
         new Route("GET", "/v1/admin/keys", "admin.keys.list", Route.Access.ADMIN, (ex, id) -> k.listKeys(ex)),
         new Route("POST", "/v1/admin/keys", "admin.keys.create", Route.Access.ADMIN, (ex, id) -> k.createKey(ex)),
-        new Route("DELETE", "/v1/admin/keys/{id}", "admin.keys.revoke", Route.Access.ADMIN, (ex, id) -> k.revokeKey(ex, id)));
+        new Route("DELETE", "/v1/admin/keys/{id}", "admin.keys.revoke", Route.Access.ADMIN, (ex, id) -> k.revokeKey(ex, id)),
+        new Route("GET", "/v1/admin/tenants/{id}", "admin.tenants.get", Route.Access.ADMIN, (ex, id) -> tn.get(ex, id)),
+        new Route("PUT", "/v1/admin/tenants/{id}", "admin.tenants.put", Route.Access.ADMIN, (ex, id) -> tn.put(ex, id)));
   }
 
   /** For tests: what each tenant holds of this server. */

@@ -61,7 +61,7 @@ public final class ApiServer implements AutoCloseable {
     var auth = new Authenticator(new ApiKeyRepository(db), config.authCacheTtl());
     this.routes = new ApiRoutes(config, tasks, new ApiKeyRepository(db), new UsageRepository(db), new TaskQueue(db),
         auth, batcher, waiters, usage, readiness, new TaskRequests(handlers, blobs), blobs, metrics,
-        () -> ReplicationStats.read(db));
+        () -> ReplicationStats.read(db), new io.bulwark.postgres.TenantSettingsRepository(db));
     this.timers = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name(config.name() + "-usage").factory());
 
     QueuedThreadPool pool = new QueuedThreadPool(200, 8);
@@ -128,6 +128,11 @@ public final class ApiServer implements AutoCloseable {
     timers.shutdown();
     usage.flush();
     log.info("[{}] API stopped", config.name());
+  }
+
+  /** Writes the usage counted so far now, rather than at the next flush (tests). */
+  void flushUsage() {
+    usage.flush();
   }
 
   /** Database reachability, checked at most every 500 ms so health probes never pile onto the pool. */

@@ -144,8 +144,7 @@ final class Exchange {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    if (p.status() == 503) header("Retry-After", "2");
-    if (p.status() == 429) header("Retry-After", "1");
+    if (p.retryAfterSeconds() > 0) header("Retry-After", Integer.toString(p.retryAfterSeconds()));
     // A refusal before (or instead of) reading the request's body: the server will not read the rest
     // of it, so the connection cannot carry another request. Say so, or a client reusing the
     // connection races its close and sees no response at all (the JDK client: "received no bytes").

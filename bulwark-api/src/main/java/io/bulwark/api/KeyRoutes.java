@@ -13,6 +13,9 @@ import org.slf4j.LoggerFactory;
 final class KeyRoutes {
   private static final Logger log = LoggerFactory.getLogger(KeyRoutes.class);
 
+  /** What a tenant may be named. */
+  static final String TENANT_NAME = "[A-Za-z0-9][A-Za-z0-9._-]{0,99}";
+
   private final ApiConfig config;
   private final ApiKeyRepository keys;
   private final Authenticator auth;
@@ -28,7 +31,7 @@ final class KeyRoutes {
     JsonNode body = TaskRequests.parse(ex.body(64 * 1024));
     String tenant = text(body, "tenant", true);
     String name = text(body, "name", true);
-    if (!tenant.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,99}")) {
+    if (!tenant.matches(TENANT_NAME)) {
       throw ApiProblem.invalidField("tenant", "tenant must be 1-100 characters of letters, digits, '.', '_' or '-'");
     }
     if (name.length() > 200) throw ApiProblem.invalidField("name", "name must be at most 200 characters");

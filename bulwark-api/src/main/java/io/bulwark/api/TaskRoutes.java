@@ -39,10 +39,11 @@ final class TaskRoutes {
   private final TaskRequests requests;
   private final BlobStore blobs;
   private final TenantLimits.Gate tenantGate;
+  private final TenantQuotas quotas;
   private final Metrics.Counter submitted;
 
   TaskRoutes(ApiConfig config, TaskRepository tasks, SubmitBatcher batcher, TaskWaiters waiters, UsageRecorder usage,
-      TaskRequests requests, BlobStore blobs, TenantLimits.Gate tenantGate, Metrics metrics) {
+      TaskRequests requests, BlobStore blobs, TenantLimits.Gate tenantGate, TenantQuotas quotas, Metrics metrics) {
     this.config = config;
     this.tasks = tasks;
     this.batcher = batcher;
@@ -51,6 +52,7 @@ final class TaskRoutes {
     this.requests = requests;
     this.blobs = blobs;
     this.tenantGate = tenantGate;
+    this.quotas = quotas;
     this.submitted = metrics.counter("api_tasks_submitted_total", "Tasks created through this server");
   }
 
@@ -85,6 +87,7 @@ final class TaskRoutes {
     BodyKind kind = bodyKind(ex, true);
     byte[] body = ex.body(config.maxBodyBytes());
     String tenant = ex.principal.tenant();
+    quotas.admit(tenant, 1, body.length); // the body bounds what its input stores
     String key = ex.header("Idempotency-Key");
     byte[] hash = null;
     if (key != null) {
@@ -99,7 +102,8 @@ final class TaskRoutes {
     switch (outcome) {
       case SubmitOutcome.Created c -> {
         submitted.inc();
-        usage.submitted(tenant, 1);
+        usage.submitted(tenant, 1, task.storedBytes());
+        quotas.admitted(tenant, 1, task.storedBytes());
         ex.header("Location", "/v1/tasks/" + c.task().id());
         ex.json(202, g -> TaskJson.write(g, c.task()));
       }
@@ -142,7 +146,8 @@ final class TaskRoutes {
     if (ex.header("Idempotency-Key") != null) {
       throw ApiProblem.invalidField("Idempotency-Key", "a batch takes an idempotencyKey per task, in each task object");
     }
-    JsonNode root = TaskRequests.parse(ex.body(config.maxBodyBytes()));
+    byte[] body = ex.body(config.maxBodyBytes());
+    JsonNode root = TaskRequests.parse(body);
     for (java.util.Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
       String f = it.next();
       if (!f.equals("tasks")) {
@@ -156,6 +161,7 @@ final class TaskRoutes {
       throw ApiProblem.invalidField("tasks", "a batch holds 1 to " + TaskLimits.MAX_BATCH_SIZE + " tasks, got " + list.size());
     }
     String tenant = ex.principal.tenant();
+    quotas.admit(tenant, list.size(), body.length);
     // validate every element before storing any large input, so a bad element leaves nothing behind
     List<TaskRequests.Prepared> prepared = new ArrayList<>(list.size());
     for (int i = 0; i < list.size(); i++) {
@@ -173,9 +179,17 @@ final class TaskRoutes {
     for (int i = 0; i < outcomes.size(); i++) {
       if (outcomes.get(i) instanceof SubmitOutcome.Replayed) requests.discardInput(batch.get(i));
     }
-    long created = outcomes.stream().filter(o -> o instanceof SubmitOutcome.Created).count();
+    long created = 0;
+    long stored = 0;
+    for (int i = 0; i < outcomes.size(); i++) {
+      if (outcomes.get(i) instanceof SubmitOutcome.Created) {
+        created++;
+        stored += batch.get(i).storedBytes();
+      }
+    }
     submitted.add(created);
-    usage.submitted(tenant, created);
+    usage.submitted(tenant, created, stored);
+    quotas.admitted(tenant, created, stored);
     ex.json(202, g -> {
       g.writeStartObject();
       g.writeArrayFieldStart("tasks");

@@ -28,6 +28,7 @@ final class UsageRecorder {
     final LongAdder submitted = new LongAdder();
     final LongAdder bytesIn = new LongAdder();
     final LongAdder bytesOut = new LongAdder();
+    final LongAdder bytesStored = new LongAdder();
   }
 
   private final UsageRepository usage;
@@ -45,15 +46,18 @@ final class UsageRecorder {
 
   /** Counts one request of the tenant with its body sizes. */
   void record(String tenant, long bytesIn, long bytesOut) {
-    add(tenant, 1, 0, bytesIn, bytesOut);
+    add(tenant, 1, 0, bytesIn, bytesOut, 0);
   }
 
-  /** Counts tasks the tenant submitted (the request that carried them is counted by {@link #record}). */
-  void submitted(String tenant, long tasks) {
-    if (tasks > 0) add(tenant, 0, tasks, 0, 0);
+  /**
+   * Counts tasks the tenant submitted and the bytes their inputs keep stored (the request that carried
+   * them is counted by {@link #record}).
+   */
+  void submitted(String tenant, long tasks, long bytesStored) {
+    if (tasks > 0) add(tenant, 0, tasks, 0, 0, bytesStored);
   }
 
-  private void add(String tenant, long requests, long submitted, long bytesIn, long bytesOut) {
+  private void add(String tenant, long requests, long submitted, long bytesIn, long bytesOut, long bytesStored) {
     long minute = System.currentTimeMillis() / 60_000;
     swap.readLock().lock();
     try {
@@ -62,6 +66,7 @@ final class UsageRecorder {
       if (submitted > 0) c.submitted.add(submitted);
       if (bytesIn > 0) c.bytesIn.add(bytesIn);
       if (bytesOut > 0) c.bytesOut.add(bytesOut);
+      if (bytesStored > 0) c.bytesStored.add(bytesStored);
     } finally {
       swap.readLock().unlock();
     }
@@ -80,7 +85,7 @@ final class UsageRecorder {
     for (Map.Entry<Key, Cell> e : taken.entrySet()) {
       Cell c = e.getValue();
       unwritten.add(new Counts(e.getKey().tenant(), Instant.ofEpochMilli(e.getKey().minute() * 60_000),
-          c.requests.sum(), c.submitted.sum(), 0, 0, c.bytesIn.sum(), c.bytesOut.sum()));
+          c.requests.sum(), c.submitted.sum(), 0, 0, c.bytesIn.sum(), c.bytesOut.sum(), c.bytesStored.sum()));
     }
     if (unwritten.isEmpty()) return;
     try {
@@ -98,7 +103,7 @@ final class UsageRecorder {
     for (Counts c : rows) {
       byKey.merge(c.tenant() + "\u0000" + c.minute().toEpochMilli(), c, (a, b) -> new Counts(a.tenant(), a.minute(),
           a.requests() + b.requests(), a.tasksSubmitted() + b.tasksSubmitted(), 0, 0, a.bytesIn() + b.bytesIn(),
-          a.bytesOut() + b.bytesOut()));
+          a.bytesOut() + b.bytesOut(), a.bytesStored() + b.bytesStored()));
     }
     return new ArrayList<>(byKey.values());
   }

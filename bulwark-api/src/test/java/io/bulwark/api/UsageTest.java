@@ -102,7 +102,7 @@ class UsageTest {
       recorders.add(Thread.ofPlatform().start(() -> {
         for (int n = 0; n < perThread; n++) {
           recorder.record(tenant, 2, 3);
-          recorder.submitted(tenant, 1);
+          recorder.submitted(tenant, 1, 5);
         }
       }));
     }
@@ -113,8 +113,8 @@ class UsageTest {
 
     long total = (long) threads * perThread;
     assertThat(fx.row("SELECT sum(requests) AS requests, sum(tasks_submitted) AS submitted, sum(bytes_in) AS bytes_in,"
-        + " sum(bytes_out) AS bytes_out FROM usage_minutes WHERE tenant = ?", tenant).values())
+        + " sum(bytes_out) AS bytes_out, sum(bytes_stored) AS bytes_stored FROM usage_minutes WHERE tenant = ?", tenant).values())
         .extracting(v -> ((Number) v).longValue())
-        .containsExactly(total, total, 2 * total, 3 * total);
+        .containsExactly(total, total, 2 * total, 3 * total, 5 * total);
   }
 }

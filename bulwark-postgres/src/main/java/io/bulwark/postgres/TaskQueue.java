@@ -242,7 +242,7 @@ public final class TaskQueue {
       c.setAutoCommit(false);
       try {
         if (!batch.isEmpty()) lockInIdOrder(c, batch.stream().map(o -> o.task().id()).toArray());
-        Map<String, long[]> usage = new HashMap<>(); // tenant -> {succeeded, dead}
+        Map<String, long[]> usage = new HashMap<>(); // tenant -> {succeeded, dead, bytes stored}
         int succeeded = ok.isEmpty() ? 0 : writeSuccesses(c, ok, usage);
         int[] retriedDead = failed.isEmpty() ? new int[2] : writeFailures(c, failed, usage);
         int rel = released.isEmpty() ? 0 : writeReleases(c, released);
@@ -287,12 +287,14 @@ public final class TaskQueue {
             + " FROM unnest(?::uuid[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[])"
             + " AS u(id, token, attempt, rj, rb, rs, rh, ct)"
             + " WHERE t.id = u.id AND t.lease_token = u.token AND t.attempts = u.attempt"
-            + " RETURNING t.tenant")) {
+            + " RETURNING t.tenant, coalesce(t.result_size, octet_length(t.result_json), 0)")) {
       SqlArrays.bind(c, ps, 1, uuid(ids), uuid(tokens), int4(attempts), text(jsons), text(blobs), int8(sizes),
           text(shas), text(cts));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          usage.computeIfAbsent(rs.getString(1), k -> new long[2])[0]++;
+          long[] u = usage.computeIfAbsent(rs.getString(1), k -> new long[3]);
+          u[0]++;
+          u[2] += rs.getLong(2); // the result is stored now
           count++;
         }
       }
@@ -331,7 +333,7 @@ public final class TaskQueue {
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           if ("dead".equals(rs.getString(2))) {
-            usage.computeIfAbsent(rs.getString(1), k -> new long[2])[1]++;
+            usage.computeIfAbsent(rs.getString(1), k -> new long[3])[1]++;
             out[1]++;
           } else {
             out[0]++;
@@ -431,7 +433,7 @@ public final class TaskQueue {
           while (rs.next()) {
             if ("dead".equals(rs.getString(2))) {
               out[1]++;
-              usage.computeIfAbsent(rs.getString(1), k -> new long[2])[1]++;
+              usage.computeIfAbsent(rs.getString(1), k -> new long[3])[1]++;
             } else {
               out[0]++;
             }

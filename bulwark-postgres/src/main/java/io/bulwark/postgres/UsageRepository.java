@@ -25,7 +25,7 @@ public final class UsageRepository {
   /** One tenant-minute of counts, as a delta to add or as a stored row. */
   public record Counts(
       String tenant, Instant minute, long requests, long tasksSubmitted, long tasksSucceeded, long tasksDead,
-      long bytesIn, long bytesOut) {}
+      long bytesIn, long bytesOut, long bytesStored) {}
 
   /** A tenant's usage: per minute since a time, plus all-time totals. */
   public record Report(List<Counts> minutes, Counts totals) {}
@@ -33,15 +33,17 @@ public final class UsageRepository {
   /** Into usage_minutes, adding to the counts of a tenant-minute that has a row already. */
   private static final String INSERT_ADDING =
       "INSERT INTO usage_minutes AS m (tenant, minute, requests, tasks_submitted, tasks_succeeded, tasks_dead,"
-          + " bytes_in, bytes_out) %s"
+          + " bytes_in, bytes_out, bytes_stored) %s"
           + " ON CONFLICT (tenant, minute) DO UPDATE SET requests = m.requests + excluded.requests,"
           + " tasks_submitted = m.tasks_submitted + excluded.tasks_submitted,"
           + " tasks_succeeded = m.tasks_succeeded + excluded.tasks_succeeded,"
           + " tasks_dead = m.tasks_dead + excluded.tasks_dead,"
-          + " bytes_in = m.bytes_in + excluded.bytes_in, bytes_out = m.bytes_out + excluded.bytes_out";
+          + " bytes_in = m.bytes_in + excluded.bytes_in, bytes_out = m.bytes_out + excluded.bytes_out,"
+          + " bytes_stored = m.bytes_stored + excluded.bytes_stored";
 
   private static final String UPSERT = INSERT_ADDING.formatted(
-      "SELECT * FROM unnest(?::text[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])");
+      "SELECT * FROM unnest(?::text[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[],"
+          + " ?::bigint[])");
 
   /**
    * How long minutes keep a row each. Older ones are rolled up into one row per tenant and UTC day
@@ -54,7 +56,7 @@ public final class UsageRepository {
       "WITH old AS (DELETE FROM usage_minutes WHERE minute < ? AND minute <> date_trunc('day', minute, 'UTC') RETURNING *) "
           + INSERT_ADDING.formatted("SELECT tenant, date_trunc('day', minute, 'UTC'), sum(requests)::bigint,"
               + " sum(tasks_submitted)::bigint, sum(tasks_succeeded)::bigint, sum(tasks_dead)::bigint, sum(bytes_in)::bigint,"
-              + " sum(bytes_out)::bigint FROM old GROUP BY 1, 2");
+              + " sum(bytes_out)::bigint, sum(bytes_stored)::bigint FROM old GROUP BY 1, 2");
 
   private final Database db;
 
@@ -72,9 +74,10 @@ public final class UsageRepository {
     }
   }
 
-  static void addOutcomes(Connection c, Instant minute, Map<String, long[]> succeededDead) throws SQLException {
+  /** Adds outcomes inside a completion's or a sweep's transaction: per tenant {succeeded, dead, bytes stored (a delta)}. */
+  static void addOutcomes(Connection c, Instant minute, Map<String, long[]> succeededDeadStored) throws SQLException {
     List<Counts> deltas = new ArrayList<>();
-    succeededDead.forEach((tenant, v) -> deltas.add(new Counts(tenant, minute, 0, 0, v[0], v[1], 0, 0)));
+    succeededDeadStored.forEach((tenant, v) -> deltas.add(new Counts(tenant, minute, 0, 0, v[0], v[1], 0, 0, v[2])));
     deltas.sort(java.util.Comparator.comparing(Counts::tenant)); // stable lock order across writers
     upsert(c, deltas);
   }
@@ -82,7 +85,7 @@ public final class UsageRepository {
   private static void upsert(Connection c, List<Counts> d) throws SQLException {
     int n = d.size();
     Object[] tenants = new Object[n], minutes = new Object[n], req = new Object[n], sub = new Object[n],
-        ok = new Object[n], dead = new Object[n], in = new Object[n], out = new Object[n];
+        ok = new Object[n], dead = new Object[n], in = new Object[n], out = new Object[n], stored = new Object[n];
     for (int i = 0; i < n; i++) {
       Counts x = d.get(i);
       tenants[i] = x.tenant();
@@ -93,10 +96,11 @@ public final class UsageRepository {
       dead[i] = x.tasksDead();
       in[i] = x.bytesIn();
       out[i] = x.bytesOut();
+      stored[i] = x.bytesStored();
     }
     try (PreparedStatement ps = c.prepareStatement(UPSERT)) {
       SqlArrays.bind(c, ps, 1, text(tenants), timestamptz(minutes), int8(req), int8(sub), int8(ok), int8(dead),
-          int8(in), int8(out));
+          int8(in), int8(out), int8(stored));
       ps.executeUpdate();
     }
   }
@@ -116,7 +120,7 @@ public final class UsageRepository {
   }
 
   public Report report(String tenant, Instant since) {
-    String cols = "requests, tasks_submitted, tasks_succeeded, tasks_dead, bytes_in, bytes_out";
+    String cols = "requests, tasks_submitted, tasks_succeeded, tasks_dead, bytes_in, bytes_out, bytes_stored";
     try (Connection c = db.connection()) {
       List<Counts> minutes = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement(
@@ -129,13 +133,13 @@ public final class UsageRepository {
       }
       try (PreparedStatement ps = c.prepareStatement(
           "SELECT coalesce(sum(requests),0), coalesce(sum(tasks_submitted),0), coalesce(sum(tasks_succeeded),0),"
-              + " coalesce(sum(tasks_dead),0), coalesce(sum(bytes_in),0), coalesce(sum(bytes_out),0)"
+              + " coalesce(sum(tasks_dead),0), coalesce(sum(bytes_in),0), coalesce(sum(bytes_out),0), greatest(coalesce(sum(bytes_stored),0),0)"
               + " FROM usage_minutes WHERE tenant = ?")) {
         ps.setString(1, tenant);
         try (ResultSet rs = ps.executeQuery()) {
           rs.next();
           return new Report(minutes, new Counts(tenant, null, rs.getLong(1), rs.getLong(2), rs.getLong(3),
-              rs.getLong(4), rs.getLong(5), rs.getLong(6)));
+              rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7)));
         }
       }
     } catch (SQLException e) {
@@ -145,6 +149,6 @@ public final class UsageRepository {
 
   private static Counts counts(String tenant, Instant minute, ResultSet rs) throws SQLException {
     return new Counts(tenant, minute, rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getLong(6),
-        rs.getLong(7));
+        rs.getLong(7), rs.getLong(8));
   }
 }

@@ -61,7 +61,7 @@ class AppRoleTest {
     assertThat(queue.heartbeat(claimed, Duration.ofSeconds(30))).containsExactly(claimed.get(0).id());
     assertThat(queue.complete(List.of(new Completion.Success(claimed.get(0), "{}", null, null))).succeeded()).isEqualTo(1);
     new ApiKeyRepository(app).create("k-" + System.nanoTime(), "acme", "test", new byte[32], false);
-    new UsageRepository(app).add(List.of(new UsageRepository.Counts("acme", Instant.parse("2026-01-01T00:00:00Z"), 1, 1, 0, 0, 10, 10)));
+    new UsageRepository(app).add(List.of(new UsageRepository.Counts("acme", Instant.parse("2026-01-01T00:00:00Z"), 1, 1, 0, 0, 10, 10, 10)));
     assertThat(new UsageRepository(app).report("acme", Instant.EPOCH).totals().requests()).isEqualTo(1);
     assertThat(tasks.pruneIdempotencyKeys(Duration.ofDays(1))).isZero();
   }

@@ -58,8 +58,8 @@ class TimestampArrayTimeZoneTest {
   void usage_minutes_in_the_repeated_hour_stay_apart() {
     UsageRepository usage = new UsageRepository(db);
     usage.add(List.of(
-        new UsageRepository.Counts("acme", FIRST_0130, 1, 0, 0, 0, 0, 0),
-        new UsageRepository.Counts("acme", SECOND_0130, 2, 0, 0, 0, 0, 0)));
+        new UsageRepository.Counts("acme", FIRST_0130, 1, 0, 0, 0, 0, 0, 0),
+        new UsageRepository.Counts("acme", SECOND_0130, 2, 0, 0, 0, 0, 0, 0)));
 
     assertThat(usage.report("acme", Instant.EPOCH).minutes())
         .extracting(UsageRepository.Counts::minute, UsageRepository.Counts::requests)

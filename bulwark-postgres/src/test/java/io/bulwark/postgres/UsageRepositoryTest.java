@@ -38,7 +38,7 @@ class UsageRepositoryTest {
   }
 
   private static UsageRepository.Counts counts(String tenant, Instant minute, long n) {
-    return new UsageRepository.Counts(tenant, minute, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n);
+    return new UsageRepository.Counts(tenant, minute, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
   }
 
   @Test
@@ -104,6 +104,6 @@ class UsageRepositoryTest {
     UsageRepository.Report r = usage.report("acme", Instant.EPOCH);
 
     assertThat(r.minutes()).isEmpty();
-    assertThat(r.totals()).isEqualTo(new UsageRepository.Counts("acme", null, 0, 0, 0, 0, 0, 0));
+    assertThat(r.totals()).isEqualTo(new UsageRepository.Counts("acme", null, 0, 0, 0, 0, 0, 0, 0));
   }
 }

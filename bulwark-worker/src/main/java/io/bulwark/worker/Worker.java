@@ -15,6 +15,7 @@ import io.bulwark.postgres.ClaimedTask;
 import io.bulwark.postgres.Completion;
 import io.bulwark.postgres.Database;
 import io.bulwark.postgres.PgListener;
+import io.bulwark.postgres.Retention;
 import io.bulwark.postgres.TaskQueue;
 import io.bulwark.postgres.TaskRepository;
 import io.bulwark.postgres.UsageRepository;
@@ -61,6 +62,7 @@ public final class Worker implements AutoCloseable {
   private final TaskRepository tasks;
   private final UsageRepository usage;
   private final BlobStore blobs;
+  private final Retention retention;
   private final HandlerRegistry handlers;
   private final WorkerMetrics metrics;
   private final String workerId;
@@ -88,6 +90,7 @@ public final class Worker implements AutoCloseable {
     this.tasks = new TaskRepository(db);
     this.usage = new UsageRepository(db);
     this.blobs = blobs;
+    this.retention = new Retention(db, blobs);
     this.handlers = handlers;
     this.metrics = new WorkerMetrics(metrics);
     this.workerId = config.name() + "-" + UUID.randomUUID().toString().substring(0, 8);
@@ -115,6 +118,25 @@ public final class Worker implements AutoCloseable {
     long rescue = config.rescueInterval().toMillis();
     timers.scheduleWithFixedDelay(this::rescue, 0, rescue, TimeUnit.MILLISECONDS);
     timers.scheduleWithFixedDelay(this::maintenance, 1, 60, TimeUnit.MINUTES);
+    timers.scheduleWithFixedDelay(this::sweepRetention, 1, RETENTION_SWEEP_MINUTES, TimeUnit.MINUTES);
+  }
+
+  /** How often each worker sweeps finished tasks past their retention (several sweeping share the work). */
+  static final int RETENTION_SWEEP_MINUTES = 5;
+
+  /** Deletes finished tasks past their tenant's retention, with their blobs; returns what it deleted. */
+  public Retention.Swept sweepRetention() {
+    try {
+      Retention.Swept s = retention.sweep(500, 20);
+      metrics.expiredTasks.add(s.tasks());
+      metrics.expiredBytes.add(s.bytes());
+      return s;
+    } catch (RuntimeException e) {
+      // the database or the blob store failed: the batch rolled back, nothing is lost; the next sweep tries again
+      metrics.dbErrors.inc();
+      log.warn("[{}] retention sweep failed, will retry in {} min: {}", workerId, RETENTION_SWEEP_MINUTES, e.getMessage());
+      return new Retention.Swept(0, 0, 0);
+    }
   }
 
   /** True while the claim loop runs and the database answered its last call. */

@@ -17,6 +17,8 @@ final class WorkerMetrics {
   final Metrics.Counter rescued;
   final Metrics.Counter rescuedDead;
   final Metrics.Counter dbErrors;
+  final Metrics.Counter expiredTasks;
+  final Metrics.Counter expiredBytes;
   final Metrics.Histogram handlerSeconds;
   final Metrics.Histogram claimSeconds;
   final Metrics.Histogram completeSeconds;
@@ -34,6 +36,8 @@ final class WorkerMetrics {
     leasesLost = m.counter("worker_leases_lost_total", "Running tasks whose lease was lost (cancelled or rescued)");
     rescued = m.counter("lease_rescues_total", "Expired leases rescued back to the queue", "result", "requeued");
     rescuedDead = m.counter("lease_rescues_total", "Expired leases rescued back to the queue", "result", "dead");
+    expiredTasks = m.counter("retention_deleted_tasks_total", "Finished tasks deleted past their tenant's retention, with their blobs");
+    expiredBytes = m.counter("retention_deleted_bytes_total", "Stored bytes (inputs and results) freed by the retention sweep");
     dbErrors = m.counter("worker_database_errors_total", "Database operations that failed and were retried");
     handlerSeconds = m.histogram("worker_handler_seconds", "Handler run time", Metrics.latencyBuckets());
     claimSeconds = m.histogram("worker_claim_seconds", "Claim query time", Metrics.latencyBuckets());
