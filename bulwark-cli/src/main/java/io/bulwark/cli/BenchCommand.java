@@ -1,7 +1,8 @@
 package io.bulwark.cli;
 
-import io.bulwark.cli.bench.HttpConnection;
 import io.bulwark.cli.bench.Footprint;
+import io.bulwark.cli.bench.HostileBench;
+import io.bulwark.cli.bench.HttpConnection;
 import io.bulwark.cli.bench.HttpLoad;
 import io.bulwark.cli.bench.LoadResult;
 import io.bulwark.core.BulwarkException;
@@ -41,7 +42,9 @@ import picocli.CommandLine.Option;
         "as `up` does) in a scratch data directory, runs the scenarios, prints each figure with its method,",
         "and stops everything.",
         "Scenarios: burndown, http, batch, e2e, latency, gateway (default: all); blobs (only when named: the blob stores",
-        "side by side, file system, one Azurite region, two replicated, and the replication lag; needs Azurite)."})
+        "side by side, file system, one Azurite region, two replicated, and the replication lag; needs Azurite);",
+        "hostile (only when named: a victim tenant's submits through the gateway, alone and during each attack of",
+        "a hostile client or tenant; its errors, p99 and lost tasks, and how the attacker was answered)."})
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--only", split = ",", description = "Scenarios to run (default: all)")
   Set<String> only = Set.of("footprint", "burndown", "http", "batch", "e2e", "latency", "gateway");
@@ -66,6 +69,12 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--e2e-seconds", defaultValue = "60", description = "Length of the end-to-end run (default: ${DEFAULT-VALUE})")
   int e2eSeconds;
+
+  @Option(names = "--hostile-seconds", defaultValue = "10", description = "Length of each victim run of the hostile suite (default: ${DEFAULT-VALUE})")
+  double hostileSeconds;
+
+  @Option(names = "--hostile-rate", defaultValue = "200", description = "The victim's submit rate in the hostile suite (default: ${DEFAULT-VALUE}/s)")
+  double hostileRate;
 
   @Option(names = "--workers", defaultValue = "2", description = "Worker processes (default: ${DEFAULT-VALUE})")
   int workers;
@@ -127,6 +136,7 @@ final class BenchCommand implements Callable<Integer> {
         if (only.contains("latency")) latency(d, db);
         if (only.contains("e2e")) endToEnd(d, db);
         if (only.contains("gateway")) gatewayOverhead(d, db, root);
+        if (only.contains("hostile")) hostile(d, db, port);
       } finally {
         sampler.interrupt();
       }
@@ -275,6 +285,57 @@ final class BenchCommand implements Callable<Integer> {
     report("end to end: submitted", r.summary());
     report("end to end: completed", String.format("%,.0f tasks/s sustained (%d tasks, first submit to last finish %.1f s);"
         + " backlog when load stopped %d, drained in %.1f s", r.ok() / span, r.ok(), span, backlogAtEnd, drain));
+  }
+
+  /**
+   * The hostile-client suite ({@link HostileBench}): a victim tenant submitting at a steady rate
+   * through the gateway, with workers running, while an attacker runs each attack in turn.
+   */
+  private void hostile(LocalDeployment d, Database db, int gatewayPort) throws Exception {
+    section("hostile clients: a victim tenant submits " + hostileRate + "/s through the gateway for " + hostileSeconds
+        + " s per run, alone and then during each attack");
+    reset(d, db);
+    if (d.workers().isEmpty()) d.addWorkers(workers);
+    for (var w : d.workers()) LocalDeployment.awaitHealthy(w, Duration.ofSeconds(60));
+    String victim = newKey(db, "victim");
+    String attacker = newKey(db, "attacker");
+    HttpResponse<String> parked = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gatewayPort + "/v1/tasks"))
+        .header("Authorization", "Bearer " + attacker)
+        .POST(HttpRequest.BodyPublishers.ofString("{\"type\":\"noop\",\"runAt\":\"2099-01-01T00:00:00Z\"}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    Matcher m = Pattern.compile("\"id\":\"([0-9a-f-]{36})\"").matcher(parked.body());
+    if (!m.find()) throw new BulwarkException("could not create the attacker's task to poll: " + parked.body());
+    HostileBench.Target target = new HostileBench.Target("127.0.0.1", gatewayPort, victim, attacker, m.group(1),
+        () -> {
+          try {
+            return (long) scalar(db, "SELECT count(*) FROM tasks WHERE tenant = 'victim'");
+          } catch (SQLException e) {
+            throw new BulwarkException("cannot count the victim's tasks: " + e.getMessage(), e);
+          }
+        },
+        () -> d.supervisor().components().stream().mapToInt(c -> c.restarts).sum(),
+        (from, to) -> victimStartP99(db, from, to));
+    HostileBench bench = new HostileBench(target, hostileSeconds, hostileRate, this::report);
+    bench.run(List.of(HostileBench.slowBodies(target), HostileBench.hugeJson(target), HostileBench.longPolls(target),
+        HostileBench.badRunAt(target), HostileBench.bigBinaries(target), HostileBench.priorityFlood(target)));
+  }
+
+  private static String newKey(Database db, String tenant) {
+    io.bulwark.core.auth.ApiKey key = io.bulwark.core.auth.ApiKey.generate();
+    new io.bulwark.postgres.ApiKeyRepository(db).create(key.id(), tenant, "bench " + tenant, key.secretHash(), false);
+    return key.token();
+  }
+
+  /** p99 of the victim's enqueue → start (DB clock) for tasks created in the window, once all have started (60 s at most). */
+  private static double victimStartP99(Database db, java.time.Instant from, java.time.Instant to) throws Exception {
+    String window = " FROM tasks WHERE tenant = 'victim' AND created_at BETWEEN '" + from + "' AND '" + to + "'";
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (scalar(db, "SELECT count(*)" + window + " AND started_at IS NULL") > 0) {
+      if (System.nanoTime() > deadline) return Double.POSITIVE_INFINITY;
+      Thread.sleep(200); // polling against the deadline above
+    }
+    return scalar(db, "SELECT coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)) * 1000, 0)"
+        + window);
   }
 
   private void gatewayOverhead(LocalDeployment d, Database db, Path root) throws Exception {

@@ -18,6 +18,7 @@ import java.util.HexFormat;
  *                     one primary, one hot standby (ha-state.json says which is primary)
  *   ha-state.json     the primary's name, written by the failover controller before it promotes
  *   pg-passfile       libpq password file the standby uses to stream from the primary (0600)
+ *   pg-replication-password  the password of the role the standby streams as (0600)
  *   wal-spool/        WAL segments PostgreSQL has archived, until they are uploaded to archive/
  *   archive/          the backup repository (a BlobStore): compressed, checksummed WAL and base backups
  *   pg-password       database password (0600)
@@ -68,6 +69,13 @@ public record DataDir(Path root) {
       throw new BulwarkException("cannot create data directory " + root + ": " + e.getMessage()
           + "; check permissions and free space, or choose another with --data-dir", e);
     }
+  }
+
+  /** The replication role's password, generated on first use (the standby reads it from {@link #pgPassfile}). */
+  public String pgReplicationPassword() {
+    Path f = root.resolve("pg-replication-password");
+    if (!Files.exists(f)) writeSecret(f, newPassword());
+    return readSecret(f);
   }
 
   /** The database password, generated on first use. */

@@ -4,6 +4,7 @@ import io.bulwark.cluster.events.EventRecorder;
 import io.bulwark.core.BulwarkException;
 import io.bulwark.dr.BackupService;
 import io.bulwark.dr.FailoverController;
+import io.bulwark.dr.ReplicationRole;
 import io.bulwark.embedded.EmbeddedPostgres;
 import io.bulwark.embedded.EmbeddedPostgresException;
 import java.nio.file.Path;
@@ -150,12 +151,13 @@ sealed interface LocalDatabase permits LocalDatabase.Single, LocalDatabase.Repli
     private final EmbeddedPostgres b;
     private final FailoverController controller;
 
-    Replicated(EmbeddedPostgres a, EmbeddedPostgres b, Supervisor supervisor, Path haState, String password, EventRecorder events) {
+    Replicated(EmbeddedPostgres a, EmbeddedPostgres b, Supervisor supervisor, Path haState, String password, ReplicationRole replication,
+        EventRecorder events) {
       this.a = a;
       this.b = b;
       this.controller = new FailoverController(new LocalNode(LocalDeployment.NODE_A, a, supervisor),
           new LocalNode(LocalDeployment.NODE_B, b, supervisor), haState, a.user(), password, FailoverController.Config.defaults(),
-          events);
+          events, replication);
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.bulwark.core.BulwarkException;
 import io.bulwark.core.auth.ApiKey;
 import io.bulwark.dr.BackupService;
 import io.bulwark.dr.FailoverController;
+import io.bulwark.dr.ReplicationRole;
 import io.bulwark.dr.PrimaryAccess;
 import io.bulwark.dr.WalArchiver;
 import io.bulwark.dns.BindServer;
@@ -170,10 +171,11 @@ final class LocalDeployment implements AutoCloseable {
     migrateSingleNodeDir(dir);
     int portA = options.pgPort() > 0 ? options.pgPort() : Ports.free();
     int portB = options.pgPort() > 0 ? options.pgPort() + 1 : Ports.free();
-    if (options.standby()) writePassfile(dir, password);
+    ReplicationRole replication = new ReplicationRole(ReplicationRole.DEFAULT_NAME, dir.pgReplicationPassword());
+    if (options.standby()) writePassfile(dir, replication);
     this.pg = node(NODE_A, portA, portB);
     this.database = options.standby()
-        ? new LocalDatabase.Replicated(pg, node(NODE_B, portB, portA), supervisor, dir.haState(), password,
+        ? new LocalDatabase.Replicated(pg, node(NODE_B, portB, portA), supervisor, dir.haState(), password, replication,
             new EventRecorder(journal, EventRecorder.LOCAL_NODE, "db-failover"))
         : new LocalDatabase.Single(pg, supervisor);
   }
@@ -182,7 +184,7 @@ final class LocalDeployment implements AutoCloseable {
     Map<String, String> settings = new LinkedHashMap<>(
         WalArchiver.postgresSettings(dir.walSpool(), options.backups().archiveTimeout()));
     if (options.standby()) {
-      settings.putAll(FailoverController.replicationSettings(name, otherPort, EmbeddedPostgres.DEFAULT_USER, dir.pgPassfile()));
+      settings.putAll(FailoverController.replicationSettings(name, otherPort, ReplicationRole.DEFAULT_NAME, dir.pgPassfile()));
     }
     return EmbeddedPostgres.builder()
         .dataDir(dir.pgNode(name))
@@ -205,9 +207,9 @@ final class LocalDeployment implements AutoCloseable {
     }
   }
 
-  /** The libpq password file a standby uses to stream from the primary (0600; never in a config file). */
-  private static void writePassfile(DataDir dir, String password) {
-    DataDir.writeSecret(dir.pgPassfile(), "127.0.0.1:*:*:" + EmbeddedPostgres.DEFAULT_USER + ":" + password);
+  /** The libpq password file a standby streams from the primary with, as the replication role (0600; never in a config file). */
+  private static void writePassfile(DataDir dir, ReplicationRole replication) {
+    DataDir.writeSecret(dir.pgPassfile(), "127.0.0.1:*:*:" + replication.name() + ":" + replication.password());
   }
 
   /** Starts PostgreSQL, migrates, ensures the admin key, then the API and workers; returns when the API is ready. */

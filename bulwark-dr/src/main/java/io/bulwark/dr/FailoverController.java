@@ -98,6 +98,7 @@ public final class FailoverController implements AutoCloseable {
   private final Path stateFile;
   private final String user;
   private final String password;
+  private final ReplicationRole replication;
   private final Config config;
   private final ScheduledExecutorService monitor =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("db-failover-controller").factory());
@@ -135,6 +136,16 @@ public final class FailoverController implements AutoCloseable {
   /** @param journal where failovers, fencings, rebuilds and replication changes are recorded */
   public FailoverController(DbNode a, DbNode b, Path stateFile, String user, String password, Config config,
       EventRecorder journal) {
+    this(a, b, stateFile, user, password, config, journal, null);
+  }
+
+  /**
+   * @param replication the role standbys stream as (their {@code primary_conninfo} names it), made on
+   *     the primary before any standby needs it; null: they stream as {@code user}
+   */
+  public FailoverController(DbNode a, DbNode b, Path stateFile, String user, String password, Config config,
+      EventRecorder journal, ReplicationRole replication) {
+    this.replication = replication;
     this.journal = journal;
     this.nodes = new DbNode[] {a, b};
     this.stateFile = stateFile;
@@ -189,6 +200,7 @@ public final class FailoverController implements AutoCloseable {
     p.postgres().initIfNeeded();
     p.postgres().writeRuntimeSettings(Map.of("synchronous_standby_names", ""));
     startAsPrimary(p);
+    ensureReplicationRole(p);
     if (!HaState.read(stateFile).isPresent()) state.write(stateFile);
     primary = p;
     standby = s;
@@ -569,6 +581,16 @@ public final class FailoverController implements AutoCloseable {
    * Makes sure p has the slot that keeps the WAL n needs as its standby. fresh: drop an old one
    * first (n is being rebuilt, its new copy needs WAL from now on, not from the old slot's position).
    */
+  /** The role standbys stream as, on the primary (and so, through the WAL, on every standby). */
+  private void ensureReplicationRole(DbNode p) {
+    if (replication == null) return;
+    try (Connection c = connect(p)) {
+      replication.ensure(c);
+    } catch (SQLException e) {
+      throw new DrException("cannot set up replication role " + replication.name() + " on " + p.name() + ": " + e.getMessage(), e);
+    }
+  }
+
   private void ensureSlot(DbNode p, DbNode n, boolean fresh) {
     String slot = slotName(n.name());
     try (Connection c = connect(p)) {

@@ -1,9 +1,10 @@
 package io.bulwark.dr;
 
-import io.bulwark.core.io.Fs;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.bulwark.cluster.events.EventRecorder;
+import io.bulwark.core.io.Fs;
 import io.bulwark.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -37,6 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class FailoverControllerTest {
   private static final String PASSWORD = "failover-test-secret";
+  /** The standbys stream as this role, not as the superuser. */
+  private static final ReplicationRole REPLICATION = new ReplicationRole(ReplicationRole.DEFAULT_NAME, "replication-test-secret");
 
   @TempDir Path root;
   private ManagedNode a;
@@ -52,17 +55,17 @@ class FailoverControllerTest {
     int portA = freePort();
     int portB = freePort();
     Path passfile = root.resolve("pgpass");
-    Files.writeString(passfile, "127.0.0.1:*:*:" + EmbeddedPostgres.DEFAULT_USER + ":" + PASSWORD + "\n");
+    Files.writeString(passfile, "127.0.0.1:*:*:" + REPLICATION.name() + ":" + REPLICATION.password() + "\n");
     Files.setPosixFilePermissions(passfile, PosixFilePermissions.fromString("rw-------"));
     a = new ManagedNode("pg-a", node("pg-a", portA, portB, passfile));
     b = new ManagedNode("pg-b", node("pg-b", portB, portA, passfile));
     controller = new FailoverController(a, b, root.resolve("ha-state.json"), EmbeddedPostgres.DEFAULT_USER, PASSWORD,
-        FailoverController.Config.defaults());
+        FailoverController.Config.defaults(), EventRecorder.NONE, REPLICATION);
   }
 
   private EmbeddedPostgres node(String name, int port, int otherPort, Path passfile) {
     Map<String, String> settings = new HashMap<>(
-        FailoverController.replicationSettings(name, otherPort, EmbeddedPostgres.DEFAULT_USER, passfile));
+        FailoverController.replicationSettings(name, otherPort, REPLICATION.name(), passfile));
     settings.put("shared_buffers", "32MB");
     settings.put("max_connections", "30");
     return EmbeddedPostgres.builder().dataDir(root.resolve(name)).port(port).password(PASSWORD).settings(settings).build();
@@ -83,6 +86,7 @@ class FailoverControllerTest {
     controller.start();
     awaitTrue("standby synchronous and eligible", Duration.ofSeconds(60), () -> controller.status().standbyEligible());
     assertThat(controller.status().replicationMode()).isEqualTo("synchronous");
+    assertThat(streamingAs(a)).as("the standby streams as the replication role, not the superuser").isEqualTo(REPLICATION.name());
     createTable();
     startWriter();
     awaitTrue("rows written", Duration.ofSeconds(10), () -> acknowledged.size() > 200);
@@ -222,7 +226,7 @@ class FailoverControllerTest {
     b.stop();
     Fs.deleteRecursively(root.resolve("pg-a")); // an operator's mistake, a lost disk
     controller = new FailoverController(a, b, root.resolve("ha-state.json"), EmbeddedPostgres.DEFAULT_USER, PASSWORD,
-        FailoverController.Config.defaults());
+        FailoverController.Config.defaults(), EventRecorder.NONE, REPLICATION);
     controller.bootstrap();
     assertThat(controller.status().primary()).isEqualTo("pg-b");
     assertThat(rowsOn(b)).containsAll(acknowledged);
@@ -280,6 +284,15 @@ class FailoverControllerTest {
   private void stopWriter() throws InterruptedException {
     writing.set(false);
     writer.join(15_000);
+  }
+
+  /** The role the standby streams from this primary as. */
+  private String streamingAs(ManagedNode primary) throws SQLException {
+    try (Connection c = DriverManager.getConnection(primary.postgres().jdbcUrl("postgres"), EmbeddedPostgres.DEFAULT_USER, PASSWORD);
+        Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT usename FROM pg_stat_replication WHERE state = 'streaming'")) {
+      return rs.next() ? rs.getString(1) : null;
+    }
   }
 
   private Set<Long> rowsOn(ManagedNode n) throws SQLException {

@@ -44,6 +44,20 @@ public final class HttpConnection implements AutoCloseable {
 
   /** Sends a complete request and returns the response status; the body is read and, if asked, returned. */
   public int exchange(byte[] request, byte[][] bodyOut) throws IOException {
+    int status = send(request, bodyOut);
+    if (serverClosed) throw new EOFException("server closed the connection");
+    return status;
+  }
+
+  /** Whether the last response said {@code Connection: close}: the connection cannot be used again. */
+  private boolean serverClosed;
+
+  /**
+   * Like {@link #exchange}, but a response with {@code Connection: close} is returned too (a refusal
+   * usually closes); {@link #reusable} says whether another request may follow on this connection.
+   */
+  public int send(byte[] request, byte[][] bodyOut) throws IOException {
+    serverClosed = false;
     out.write(request);
     out.flush();
     int status = parseStatus(readLine());
@@ -60,8 +74,30 @@ public final class HttpConnection implements AutoCloseable {
     byte[] body = in.readNBytes(length);
     if (body.length < length) throw new EOFException("connection closed mid-body");
     if (bodyOut != null) bodyOut[0] = body;
-    if (close) throw new EOFException("server closed the connection");
+    serverClosed = close;
     return status;
+  }
+
+  public boolean reusable() {
+    return !serverClosed && !socket.isClosed();
+  }
+
+  /** Sends bytes without waiting for an answer (the start of a request whose body never comes). */
+  public void sendRaw(byte[] bytes) throws IOException {
+    out.write(bytes);
+    out.flush();
+  }
+
+  /** Reads a response status if one comes within {@code millis}; -1 if none does, or the connection closed first. */
+  public int awaitStatus(int millis) throws IOException {
+    socket.setSoTimeout(millis);
+    try {
+      return parseStatus(readLine());
+    } catch (java.net.SocketTimeoutException | EOFException e) {
+      return -1;
+    } finally {
+      if (!socket.isClosed()) socket.setSoTimeout(30_000);
+    }
   }
 
   private String readLine() throws IOException {
