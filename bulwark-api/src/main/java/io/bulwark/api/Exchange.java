@@ -75,17 +75,137 @@ final class Exchange {
 
   /** Reads the body, refusing (413) anything over {@code max} bytes before reading it where the length is declared. */
   byte[] body(long max) {
-    bodyRead = true;
     long declared = request.getLength();
     if (declared > max) throw tooLarge(declared, max);
     try (InputStream in = Content.Source.asInputStream(request)) {
       byte[] data = in.readNBytes((int) Math.min(max + 1, Integer.MAX_VALUE - 8));
       if (data.length > max) throw tooLarge(-1, max);
+      bodyRead = true;
       bytesIn = data.length;
       return data;
     } catch (IOException e) {
       throw ApiProblem.badRequest("could not read the request body: " + e.getMessage());
     }
+  }
+
+  /**
+   * The body as a stream, never held whole: up to {@code max} bytes (413 before reading where the
+   * length is declared, else when the stream passes it), with their SHA-256 (for an idempotency key's
+   * request hash) computed as they pass if {@code hashed}. A request whose body is refused before its end closes the
+   * connection (see {@link #problem}).
+   */
+  BodyStream bodyStream(long max, boolean hashed) {
+    long declared = request.getLength();
+    if (declared > max) throw tooLarge(declared, max);
+    streamed = new BodyStream(Content.Source.asInputStream(request), max, hashed);
+    return streamed;
+  }
+
+  /** The declared body length, or -1 when the body is chunked. */
+  long declaredLength() {
+    return request.getLength();
+  }
+
+  /** A request body read as it arrives; see {@link #bodyStream}. */
+  final class BodyStream extends java.io.FilterInputStream {
+    private final long max;
+    private final java.security.MessageDigest sha256;
+    private long count;
+
+    private BodyStream(InputStream in, long max, boolean hashed) {
+      super(in);
+      this.max = max;
+      try {
+        this.sha256 = hashed ? java.security.MessageDigest.getInstance("SHA-256") : null;
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
+    @Override
+    public int read() throws IOException {
+      byte[] one = new byte[1];
+      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n < 0) {
+        bodyRead = true;
+        bytesIn = count;
+        return n;
+      }
+      count += n;
+      bytesIn = count;
+      if (count > max) throw new BodyTooLarge(max);
+      if (sha256 != null) sha256.update(b, off, n);
+      return n;
+    }
+
+    /** Reads what is left (up to the limit), so the digest covers the whole body and the connection can be reused. */
+    void drain() throws IOException {
+      transferTo(java.io.OutputStream.nullOutputStream());
+    }
+
+    /** The request hash of an idempotency key: the body's bytes, then the query's, as {@link TaskRequests#sha256} makes it. */
+    byte[] requestHash(byte[] query) throws IOException {
+      if (sha256 == null) throw new IllegalStateException("the body stream was opened without a hash");
+      drain();
+      java.security.MessageDigest md;
+      try {
+        md = (java.security.MessageDigest) sha256.clone();
+      } catch (CloneNotSupportedException e) {
+        throw new IllegalStateException(e);
+      }
+      md.update((byte) 0);
+      md.update(query);
+      md.update((byte) 0);
+      return md.digest();
+    }
+
+    long count() {
+      return count;
+    }
+  }
+
+  /** The most of a refused request's body read and dropped to keep its connection: the API's default body limit. */
+  static final long DRAIN_LIMIT = 16L * 1024 * 1024;
+
+  /** Reads what is left of the body (up to {@link #DRAIN_LIMIT}) and drops it; marks it read if it got to the end. */
+  private void drainBody() {
+    if (request.getLength() > DRAIN_LIMIT) return;
+    try {
+      InputStream in = streamed != null ? streamed : Content.Source.asInputStream(request);
+      byte[] buf = new byte[16 * 1024];
+      long total = 0;
+      for (int n; (n = in.read(buf)) >= 0; ) {
+        total += n;
+        if (total > DRAIN_LIMIT) return;
+      }
+      bodyRead = true;
+    } catch (IOException e) {
+      // the client went away, or the body passed its limit: the connection closes
+    }
+  }
+
+  /** The body stream handed out, if any: a drain goes on from where it stopped. */
+  private BodyStream streamed;
+
+  /** The body passed its limit while being read: answered 413. */
+  static final class BodyTooLarge extends IOException {
+    final long max;
+
+    BodyTooLarge(long max) {
+      super("body exceeds " + max + " bytes");
+      this.max = max;
+    }
+  }
+
+  /** The problem a failure to read a streamed body is. */
+  static ApiProblem unreadable(IOException e) {
+    if (e instanceof BodyTooLarge t) return tooLarge(-1, t.max);
+    return ApiProblem.badRequest("could not read the request body: " + e.getMessage());
   }
 
   private static ApiProblem tooLarge(long declared, long max) {
@@ -145,11 +265,14 @@ final class Exchange {
       throw new UncheckedIOException(e);
     }
     if (p.retryAfterSeconds() > 0) header("Retry-After", Integer.toString(p.retryAfterSeconds()));
-    // A refusal before (or instead of) reading the request's body: the server will not read the rest
-    // of it, so the connection cannot carry another request. Say so, or a client reusing the
-    // connection races its close and sees no response at all (the JDK client: "received no bytes").
+    // A refusal before (or instead of) reading all of the request's body. A body within the limit is
+    // read to its end and dropped, so the connection stays usable: a connection closed under a proxy
+    // still sending the body (the gateway, HAProxy) breaks its write, and the proxy takes that for a
+    // failed server. Past the limit the rest is not read, and the connection cannot carry another
+    // request: say so, or a client reusing it races its close and sees no response at all.
     boolean hasBody = request.getLength() > 0 || request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
-    if (hasBody && (!bodyRead || p.status() == 413)) header("Connection", "close");
+    if (hasBody && !bodyRead && !p.type().endsWith("/body-too-large")) drainBody();
+    if (hasBody && !bodyRead) header("Connection", "close");
     if (p.status() == 401) header("WWW-Authenticate", "Bearer"); // required on every 401 (RFC 9110, 11.6.1)
     send(p.status(), "application/problem+json", out.toByteArray());
   }

@@ -53,9 +53,37 @@ final class TaskRequests {
 
   static JsonNode parse(byte[] body) {
     if (body.length == 0) throw ApiProblem.badRequest("request body is empty; send a JSON object");
+    return parse(() -> MAPPER.readTree(body));
+  }
+
+  /**
+   * Parses a JSON body as it arrives: a body past the token or depth limits is refused when the parser
+   * gets there, not after all of it was read.
+   */
+  static JsonNode parse(Exchange.BodyStream body) {
+    // Jackson closes its source when it fails; the body must stay open to be read to its end (see Exchange#problem)
+    java.io.InputStream unclosed = new java.io.FilterInputStream(body) {
+      @Override
+      public void close() {}
+    };
+    return parse(() -> {
+      JsonNode node = MAPPER.readTree(unclosed);
+      body.drain(); // what follows the value (a newline), so the connection can carry the next request
+      if (body.count() == 0) throw ApiProblem.badRequest("request body is empty; send a JSON object");
+      return node;
+    });
+  }
+
+  private interface Read {
+    JsonNode read() throws java.io.IOException;
+  }
+
+  private static JsonNode parse(Read read) {
     JsonNode node;
     try {
-      node = MAPPER.readTree(body);
+      node = read.read();
+    } catch (Exchange.BodyTooLarge e) {
+      throw Exchange.unreadable(e);
     } catch (com.fasterxml.jackson.core.exc.StreamConstraintsException e) {
       throw new ApiProblem(413, "body-too-complex", "Request body too complex",
           "the JSON body exceeds " + MAX_JSON_TOKENS + " tokens or " + MAX_JSON_DEPTH + " levels of nesting; send a large"
@@ -65,6 +93,7 @@ final class TaskRequests {
       throw ApiProblem.badRequest("malformed JSON: " + e.getOriginalMessage()
           + (at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr()));
     } catch (java.io.IOException e) {
+      if (e.getCause() instanceof Exchange.BodyTooLarge t) throw Exchange.unreadable(t);
       throw ApiProblem.badRequest("could not read JSON: " + e.getMessage());
     }
     if (node == null || node.isMissingNode()) {
@@ -152,8 +181,12 @@ final class TaskRequests {
   }
 
   /** A task whose input is a binary body; its settings come from the query string. */
-  NewTask fromBinary(Exchange ex, byte[] body, String contentType, String tenant, String idempotencyKey,
-      byte[] requestHash) {
+  /**
+   * A task from a binary body, streamed into blob storage as it arrives (never held whole); the
+   * query's settings are checked before a byte is stored. The request hash, if an idempotency key
+   * came, is the body's and the query's, known once the body is stored.
+   */
+  NewTask fromBinary(Exchange ex, Exchange.BodyStream body, String contentType, String tenant, String idempotencyKey) {
     String type = checkType(ex.query("type"), "type");
     int priority = intParam(ex, "priority", TaskLimits.DEFAULT_PRIORITY, TaskLimits.MIN_PRIORITY, TaskLimits.MAX_PRIORITY);
     int maxAttempts = intParam(ex, "maxAttempts", TaskLimits.DEFAULT_MAX_ATTEMPTS, 1, TaskLimits.MAX_MAX_ATTEMPTS);
@@ -161,7 +194,29 @@ final class TaskRequests {
     String runAtParam = ex.query("runAt");
     Instant runAt = runAtParam == null ? null : runAt(parseInstant(runAtParam, "runAt"), "runAt");
     UUID id = TaskIds.newId();
-    BlobRef ref = blobs.put("tasks/" + id + "/input", body);
+    String key = "tasks/" + id + "/input";
+    BlobRef ref;
+    try {
+      ref = blobs.put(key, body);
+    } catch (RuntimeException e) {
+      for (Throwable c = e; c != null; c = c.getCause()) {
+        if (c instanceof Exchange.BodyTooLarge t) {
+          blobs.delete(key); // a store that kept what it got before the limit
+          throw Exchange.unreadable(t);
+        }
+      }
+      throw e;
+    }
+    byte[] requestHash = null;
+    if (idempotencyKey != null) {
+      String q = ex.request.getHttpURI().getQuery();
+      try {
+        requestHash = body.requestHash((q == null ? "" : q).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      } catch (java.io.IOException e) {
+        blobs.delete(key);
+        throw Exchange.unreadable(e);
+      }
+    }
     return new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt, null, ref, contentType,
         idempotencyKey, requestHash);
   }

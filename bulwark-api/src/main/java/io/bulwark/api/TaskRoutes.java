@@ -85,19 +85,30 @@ final class TaskRoutes {
 
   void submit(Exchange ex) {
     BodyKind kind = bodyKind(ex, true);
-    byte[] body = ex.body(config.maxBodyBytes());
     String tenant = ex.principal.tenant();
-    quotas.admit(tenant, 1, body.length); // the body bounds what its input stores
     String key = ex.header("Idempotency-Key");
-    byte[] hash = null;
-    if (key != null) {
-      TaskRequests.checkIdempotencyKey(key, "Idempotency-Key");
-      String q = ex.request.getHttpURI().getQuery();
-      hash = TaskRequests.sha256(body, (q == null ? "" : q).getBytes(StandardCharsets.UTF_8));
+    if (key != null) TaskRequests.checkIdempotencyKey(key, "Idempotency-Key");
+    // the declared length bounds what the input stores (a chunked body is counted once stored)
+    quotas.admit(tenant, 1, Math.max(0, ex.declaredLength()));
+    // the body is read as it arrives, never held whole: JSON parsed (and refused at its limits) as it
+    // comes, a binary body streamed into blob storage
+    Exchange.BodyStream body = ex.bodyStream(config.maxBodyBytes(), key != null);
+    NewTask task;
+    if (kind == BodyKind.JSON) {
+      JsonNode json = TaskRequests.parse(body);
+      byte[] hash = null;
+      if (key != null) {
+        String q = ex.request.getHttpURI().getQuery();
+        try {
+          hash = body.requestHash((q == null ? "" : q).getBytes(StandardCharsets.UTF_8));
+        } catch (java.io.IOException e) {
+          throw Exchange.unreadable(e);
+        }
+      }
+      task = requests.fromJson(json, tenant, "", false, key, hash);
+    } else {
+      task = requests.fromBinary(ex, body, ex.header("Content-Type"), tenant, key);
     }
-    NewTask task = kind == BodyKind.JSON
-        ? requests.fromJson(TaskRequests.parse(body), tenant, "", false, key, hash)
-        : requests.fromBinary(ex, body, ex.header("Content-Type"), tenant, key, hash);
     SubmitOutcome outcome = await(batcher.submit(task));
     switch (outcome) {
       case SubmitOutcome.Created c -> {
@@ -146,7 +157,7 @@ final class TaskRoutes {
     if (ex.header("Idempotency-Key") != null) {
       throw ApiProblem.invalidField("Idempotency-Key", "a batch takes an idempotencyKey per task, in each task object");
     }
-    byte[] body = ex.body(config.maxBodyBytes());
+    Exchange.BodyStream body = ex.bodyStream(config.maxBodyBytes(), false);
     JsonNode root = TaskRequests.parse(body);
     for (java.util.Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
       String f = it.next();
@@ -161,7 +172,7 @@ final class TaskRoutes {
       throw ApiProblem.invalidField("tasks", "a batch holds 1 to " + TaskLimits.MAX_BATCH_SIZE + " tasks, got " + list.size());
     }
     String tenant = ex.principal.tenant();
-    quotas.admit(tenant, list.size(), body.length);
+    quotas.admit(tenant, list.size(), body.count());
     // validate every element before storing any large input, so a bad element leaves nothing behind
     List<TaskRequests.Prepared> prepared = new ArrayList<>(list.size());
     for (int i = 0; i < list.size(); i++) {

@@ -132,9 +132,14 @@ class BadInputTest {
     // regression: 16 MiB of [{},{},...] was built as a tree in an API server with -Xmx256m and killed it
     StringBuilder body = new StringBuilder("{\"type\":\"echo\",\"input\":[");
     for (int i = 0; i < 250_000; i++) body.append(i == 0 ? "{}" : ",{}");
-    JsonNode p = assertProblem(submit(body.append("]}").toString()), 413);
+    Resp r = submit(body.append("]}").toString());
+    JsonNode p = assertProblem(r, 413);
     assertThat(p.path("type").asText()).endsWith("body-too-complex");
     assertThat(p.path("detail").asText()).contains("binary body");
+    // parsed as it arrived and refused at the limit; the rest is read and dropped, so the connection stays
+    // open: closed under a proxy still sending the body, it broke the proxy's write, and the gateway took
+    // the API server for failed (the hostile bench's huge-json attack failed other tenants' requests)
+    assertThat(r.header("Connection")).isNull();
   }
 
   @Test
@@ -213,9 +218,24 @@ class BadInputTest {
     assertProblem(small.post("/v1/tasks", s).chunked(body, "application/json").send(), 413);
     assertProblem(small.post("/v1/tasks/batch", s).body(body, "application/json").send(), 413);
     assertProblem(small.post("/v1/tasks?type=sha256", s).body(new byte[4096], "application/octet-stream").send(), 413);
+    // a binary body of unknown length is streamed into blob storage as it comes: refused at the limit, nothing kept
+    long inputsBefore = inputBlobs(smallBlobDir);
+    assertProblem(small.post("/v1/tasks?type=sha256", s).chunked(new byte[4096], "application/octet-stream").send(), 413);
+    assertProblem(small.post("/v1/tasks?type=sha256", s).header("Idempotency-Key", "big-1").chunked(new byte[4096],
+        "application/octet-stream").send(), 413);
 
     assertThat(small.taskCount(s)).isZero();
+    assertThat(inputBlobs(smallBlobDir)).as("no input kept of a refused body").isEqualTo(inputsBefore);
     assertThat(small.post("/v1/tasks", s).json(NOW_TASK).send().status()).as("a small body still works").isEqualTo(202);
+  }
+
+  /** Files in a blob directory, temporary ones included. */
+  static long inputBlobs(Path dir) {
+    try (var files = java.nio.file.Files.walk(dir)) {
+      return files.filter(java.nio.file.Files::isRegularFile).count();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   @Test
@@ -226,8 +246,10 @@ class BadInputTest {
     assertProblem(fx.post("/v1/tasks", t).body(body, "application/octet-stream").send(), 415);
     assertProblem(fx.post("/v1/tasks/batch?type=noop", t).body(body, "application/octet-stream").send(), 415);
     assertProblem(fx.post("/v1/admin/keys", fx.admin).body(body, "text/plain").send(), 415);
-    // the unread body makes the connection unusable: the response says so, so that no client reuses it
-    assertThat(fx.post("/v1/tasks", t).body(body, "text/plain").send().header("Connection")).isEqualTo("close");
+    // the refused body is read to its end and dropped: the connection stays usable (a proxy still sending
+    // the body would otherwise see its write break and take the server for failed)
+    assertThat(fx.post("/v1/tasks", t).body(body, "text/plain").send().header("Connection")).isNull();
+    assertThat(fx.get("/v1/tasks", t).send().status()).isEqualTo(200);
   }
 
   // ---------------------------------------------------------------- 404, 405

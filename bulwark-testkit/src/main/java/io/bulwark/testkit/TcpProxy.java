@@ -38,9 +38,11 @@ public final class TcpProxy implements AutoCloseable {
 
   /** Stops accepting and closes every forwarded connection: the database is now unreachable. */
   public void cut() {
-    closeQuietly(listener);
-    for (Socket s : open) closeQuietly(s);
-    open.clear();
+    synchronized (open) {
+      closeQuietly(listener);
+      for (Socket s : open) closeQuietly(s);
+      open.clear();
+    }
   }
 
   /** Forwards nothing from now on, in either direction, without closing anything: a partition. */
@@ -81,8 +83,16 @@ public final class TcpProxy implements AutoCloseable {
       }
       try {
         Socket upstream = new Socket(host, targetPort);
-        open.add(client);
-        open.add(upstream);
+        synchronized (open) {
+          // accepted just as the proxy was cut (the upstream connect takes a moment): refused like the rest
+          if (s.isClosed()) {
+            closeQuietly(client);
+            closeQuietly(upstream);
+            return;
+          }
+          open.add(client);
+          open.add(upstream);
+        }
         pump(client, upstream);
         pump(upstream, client);
       } catch (IOException e) {

@@ -22,7 +22,13 @@ public final class HttpConnection implements AutoCloseable {
   private final byte[] line = new byte[8192];
 
   public HttpConnection(String host, int port) throws IOException {
+    this(host, port, null);
+  }
+
+  /** A connection from {@code localAddress} (another loopback address: another client, as the server sees it), or any if null. */
+  public HttpConnection(String host, int port, String localAddress) throws IOException {
     socket = new Socket();
+    if (localAddress != null) socket.bind(new InetSocketAddress(localAddress, 0));
     socket.setTcpNoDelay(true);
     socket.connect(new InetSocketAddress(host, port), 2000);
     socket.setSoTimeout(30_000);
