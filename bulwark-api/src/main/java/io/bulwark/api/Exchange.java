@@ -148,10 +148,18 @@ final class Exchange {
       transferTo(java.io.OutputStream.nullOutputStream());
     }
 
-    /** The request hash of an idempotency key: the body's bytes, then the query's, as {@link TaskRequests#sha256} makes it. */
-    byte[] requestHash(byte[] query) throws IOException {
+    /**
+     * The request hash of an idempotency key: the body's bytes (read to the end now), then the
+     * request's query, as {@link TaskRequests#sha256} makes it; an unreadable rest of the body is its problem.
+     */
+    byte[] requestHash() {
       if (sha256 == null) throw new IllegalStateException("the body stream was opened without a hash");
-      drain();
+      try {
+        drain();
+      } catch (IOException e) {
+        throw unreadable(e);
+      }
+      String q = request.getHttpURI().getQuery();
       java.security.MessageDigest md;
       try {
         md = (java.security.MessageDigest) sha256.clone();
@@ -159,7 +167,7 @@ final class Exchange {
         throw new IllegalStateException(e);
       }
       md.update((byte) 0);
-      md.update(query);
+      md.update((q == null ? "" : q).getBytes(java.nio.charset.StandardCharsets.UTF_8));
       md.update((byte) 0);
       return md.digest();
     }

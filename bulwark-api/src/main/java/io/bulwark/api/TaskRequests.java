@@ -209,12 +209,11 @@ final class TaskRequests {
     }
     byte[] requestHash = null;
     if (idempotencyKey != null) {
-      String q = ex.request.getHttpURI().getQuery();
       try {
-        requestHash = body.requestHash((q == null ? "" : q).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-      } catch (java.io.IOException e) {
+        requestHash = body.requestHash();
+      } catch (ApiProblem e) {
         blobs.delete(key);
-        throw Exchange.unreadable(e);
+        throw e;
       }
     }
     return new NewTask(id, tenant, type, priority, maxAttempts, timeout, runAt, null, ref, contentType,

@@ -96,16 +96,7 @@ final class TaskRoutes {
     NewTask task;
     if (kind == BodyKind.JSON) {
       JsonNode json = TaskRequests.parse(body);
-      byte[] hash = null;
-      if (key != null) {
-        String q = ex.request.getHttpURI().getQuery();
-        try {
-          hash = body.requestHash((q == null ? "" : q).getBytes(StandardCharsets.UTF_8));
-        } catch (java.io.IOException e) {
-          throw Exchange.unreadable(e);
-        }
-      }
-      task = requests.fromJson(json, tenant, "", false, key, hash);
+      task = requests.fromJson(json, tenant, "", false, key, key == null ? null : body.requestHash());
     } else {
       task = requests.fromBinary(ex, body, ex.header("Content-Type"), tenant, key);
     }

@@ -73,14 +73,16 @@ public record DataDir(Path root) {
 
   /** The replication role's password, generated on first use (the standby reads it from {@link #pgPassfile}). */
   public String pgReplicationPassword() {
-    Path f = root.resolve("pg-replication-password");
-    if (!Files.exists(f)) writeSecret(f, newPassword());
-    return readSecret(f);
+    return generatedSecret(root.resolve("pg-replication-password"));
   }
 
   /** The database password, generated on first use. */
   public String pgPassword() {
-    Path f = pgPasswordFile();
+    return generatedSecret(pgPasswordFile());
+  }
+
+  /** The password kept in {@code f} (0600), a new random one written there on first use. */
+  private static String generatedSecret(Path f) {
     if (!Files.exists(f)) writeSecret(f, newPassword());
     return readSecret(f);
   }

@@ -59,7 +59,6 @@ public final class Worker implements AutoCloseable {
   private final WorkerConfig config;
   private final Database db;
   private final TaskQueue queue;
-  private final TaskRepository tasks;
   private final UsageRepository usage;
   private final BlobStore blobs;
   private final Retention retention;
@@ -87,7 +86,6 @@ public final class Worker implements AutoCloseable {
     this.config = config;
     this.db = db;
     this.queue = new TaskQueue(db);
-    this.tasks = new TaskRepository(db);
     this.usage = new UsageRepository(db);
     this.blobs = blobs;
     this.retention = new Retention(db, blobs);
@@ -451,8 +449,7 @@ public final class Worker implements AutoCloseable {
 
   private void maintenance() {
     try {
-      int pruned = tasks.pruneIdempotencyKeys(Duration.ofHours(24));
-      if (pruned > 0) log.info("[{}] pruned {} idempotency key(s) older than 24 h", workerId, pruned);
+      // idempotency keys older than 24 h are pruned by the retention sweep, every 5 minutes, before it deletes tasks
       int days = usage.rollUp(java.time.Instant.now().minus(UsageRepository.MINUTE_RETENTION));
       if (days > 0) log.info("[{}] rolled usage minutes older than {} d up into {} tenant-day row(s)", workerId,
           UsageRepository.MINUTE_RETENTION.toDays(), days);
