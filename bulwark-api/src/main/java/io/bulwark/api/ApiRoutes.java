@@ -46,7 +46,7 @@ final class ApiRoutes {
     TaskRoutes t = new TaskRoutes(config, tasks, batcher, waiters, usage, requests, blobs, tenantGate, quotas, metrics);
     KeyRoutes k = new KeyRoutes(config, keys, auth);
     UsageRoutes u = new UsageRoutes(usageRepo, quotas);
-    TenantRoutes tn = new TenantRoutes(config, tenantSettings);
+    TenantRoutes tn = new TenantRoutes(config, tenantSettings, quotas);
     HealthRoutes h = new HealthRoutes(metrics, auth, readiness, queue, replicationStats);
     // Literal patterns before {id} ones (tasks/batch before tasks/{id}); a pattern's methods in the order
     // its Allow header lists them.

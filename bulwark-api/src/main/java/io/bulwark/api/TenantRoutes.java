@@ -19,10 +19,12 @@ final class TenantRoutes {
 
   private final ApiConfig config;
   private final TenantSettingsRepository settings;
+  private final TenantQuotas quotas;
 
-  TenantRoutes(ApiConfig config, TenantSettingsRepository settings) {
+  TenantRoutes(ApiConfig config, TenantSettingsRepository settings, TenantQuotas quotas) {
     this.config = config;
     this.settings = settings;
+    this.quotas = quotas;
   }
 
   void get(Exchange ex, String tenant) {
@@ -49,6 +51,7 @@ final class TenantRoutes {
     }
     Overrides o = new Overrides(maxQueued, maxStoredBytes, retention);
     settings.put(tenant, o);
+    quotas.forget(tenant);
     log.info("[{}] settings of tenant {} set to {} by key {}", config.name(), tenant, o, ex.principal.keyId());
     write(ex, 200, tenant);
   }

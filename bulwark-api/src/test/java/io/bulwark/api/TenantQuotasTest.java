@@ -77,6 +77,15 @@ class TenantQuotasTest {
   }
 
   @Test
+  void a_quota_lowered_for_a_tenant_far_below_it_applies_at_once() {
+    // far below the default quota, the tenant's holdings are read only every 10 s; a change forgets the read
+    Tenant t = fx.newTenant();
+    assertThat(submitLater(t, "{}").status()).isEqualTo(202);
+    assertThat(put(fx.admin, t.name(), "{\"maxQueued\": 1}").status()).isEqualTo(200);
+    assertProblem(submitLater(t, "{}"), 429);
+  }
+
+  @Test
   void a_tenant_at_its_storage_quota_gets_429_naming_it() {
     Tenant t = fx.newTenant();
     assertThat(put(fx.admin, t.name(), "{\"maxStoredBytes\": 300}").status()).isEqualTo(200);
