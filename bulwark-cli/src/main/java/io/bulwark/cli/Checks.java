@@ -190,10 +190,7 @@ final class Checks {
   }
 
   private static boolean healthy(JsonNode c) {
-    int port = c.path("port").asInt();
-    return c.path("healthPath").isTextual()
-        ? StatusCommand.httpHealthy(c.path("healthHost").asText("127.0.0.1"), port, c.path("healthPath").asText())
-        : Ports.accepts(port, 1000);
+    return StatusCommand.healthy(c);
   }
 
   static CheckResult component(DataDir dir, String name, Thresholds t) throws IOException {

@@ -24,6 +24,8 @@ final class Component {
   final Supplier<ProcessBuilder> command;
   /** Where its health endpoint answers: loopback, or the address it listens on (an agent's API server). */
   volatile String healthHost = "127.0.0.1";
+  /** The certificate its health endpoint serves HTTPS with (a gateway with TLS); null for plain HTTP. */
+  volatile java.nio.file.Path tlsCertificate;
   /** A second port some components have (the gateway's admin API); 0 when none. */
   volatile int adminPort;
   volatile Process process;
@@ -38,6 +40,11 @@ final class Component {
     this.healthPath = healthPath;
     this.log = log;
     this.command = command;
+  }
+
+  /** Whether its health endpoint answers 200 (HTTP, or HTTPS trusting its own certificate), or its port accepts when it has none. */
+  boolean healthy(int connectTimeoutMillis) {
+    return healthPath == null ? Ports.accepts(port, connectTimeoutMillis) : StatusCommand.httpHealthy(healthHost, port, healthPath, tlsCertificate);
   }
 
   long pid() {

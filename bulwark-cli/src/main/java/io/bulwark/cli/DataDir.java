@@ -28,6 +28,7 @@ import java.util.HexFormat;
  *   run/              supervisor pid, lock and component table, while `up` runs
  *   admin.key         the first admin API key (0600)
  *   events.jsonl      the event journal: failovers, fencings, restarts (`bulwark events`)
+ *   tls/              with `up --tls`: the gateway's self-signed certificate and key (0600)
  * </pre>
  */
 public record DataDir(Path root) {
@@ -59,6 +60,29 @@ public record DataDir(Path root) {
   public Path events() { return root.resolve("events.jsonl"); }
   /** The built-in monitor's incidents and escalation timers (its own file: it must not depend on the database). */
   public Path incidents() { return root.resolve("monitor").resolve("incidents.json"); }
+
+  /** The gateway's self-signed certificate of {@code up --tls}. */
+  public Path tls() { return root.resolve("tls"); }
+
+  /**
+   * The self-signed certificate and key of {@code up --tls}, made on first use (ECDSA P-256, for
+   * localhost, 127.0.0.1 and 127.0.0.2, valid 825 days) and kept: clients told to trust it go on
+   * trusting it across restarts. Delete {@link #tls()} for a new one.
+   */
+  public io.bulwark.gateway.GatewayConfig.Tls selfSignedTls() {
+    Path cert = tls().resolve("gateway.crt");
+    Path key = tls().resolve("gateway.key");
+    if (!Files.exists(cert) || !Files.exists(key)) {
+      try {
+        io.bulwark.core.io.Fs.createPrivateDir(tls());
+      } catch (IOException e) {
+        throw new BulwarkException("cannot create " + tls() + ": " + e.getMessage(), e);
+      }
+      io.bulwark.core.tls.Certificates.writeSelfSigned(cert, key, "localhost", java.util.List.of("localhost"),
+          java.util.List.of("127.0.0.1", "127.0.0.2"), 825);
+    }
+    return new io.bulwark.gateway.GatewayConfig.Tls(cert, key);
+  }
 
   /** Creates the layout, private to the Bulwark user: tenants' data, secrets and logs are in here (0700). */
   public void create() {

@@ -90,8 +90,17 @@ final class GatewayCommand implements Callable<Integer> {
       description = "Client connections held at once from one address (default: ${DEFAULT-VALUE})")
   int maxConnectionsPerClient;
 
+  @Option(names = "--tls-cert", paramLabel = "FILE",
+      description = "Serve HTTPS with this PEM certificate (chain, leaf first); needs --tls-key")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE",
+      description = "The certificate's private key: unencrypted PKCS#8 PEM (-----BEGIN PRIVATE KEY-----), mode 0600")
+  Path tlsKey;
+
   @Override
   public Integer call() throws Exception {
+    if ((tlsCert == null) != (tlsKey == null)) throw new BulwarkException("HTTPS needs both --tls-cert FILE and --tls-key FILE");
     List<BackendConfig> backends = new ArrayList<>();
     for (String b : primaries) backends.add(backend(b, false));
     for (String b : backups) backends.add(backend(b, true));
@@ -101,7 +110,8 @@ final class GatewayCommand implements Callable<Integer> {
     GatewayConfig config = new GatewayConfig(name, host, port, d.adminHost(), adminPort, backends, checks, maxBodyBytes,
         DurationConverter.parse("--upstream-connect-timeout", upstreamConnectTimeout), DurationConverter.parse("--upstream-timeout", upstreamTimeout),
         DurationConverter.parse("--client-idle-timeout", clientIdleTimeout), DurationConverter.parse("--request-read-timeout", requestReadTimeout),
-        new GatewayConfig.ConnectionLimits(maxConnections, maxConnectionsPerClient));
+        new GatewayConfig.ConnectionLimits(maxConnections, maxConnectionsPerClient),
+        tlsCert == null ? null : new GatewayConfig.Tls(tlsCert, tlsKey));
     Gateway gateway = new Gateway(config, new Metrics().withJvmGauges());
     gateway.start();
     return Roles.runUntilSignalled(name, gateway::close);

@@ -57,46 +57,52 @@ final class LocalDeployment implements AutoCloseable {
    * controller; without it, one PostgreSQL node (pg-a) restarted by the supervisor.
    */
   record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb,
-      boolean standby, BackupService.Config backups, java.util.Optional<FrontDoor> frontDoor, Storage storage, Monitoring monitoring) {
+      boolean standby, BackupService.Config backups, java.util.Optional<FrontDoor> frontDoor, Storage storage, Monitoring monitoring,
+      java.util.Optional<io.bulwark.gateway.GatewayConfig.Tls> tls) {
     static Options defaults() {
       return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true, BackupService.Config.DEFAULTS, java.util.Optional.empty(),
-          Storage.FILES, Monitoring.DEFAULT);
+          Storage.FILES, Monitoring.DEFAULT, java.util.Optional.empty());
+    }
+
+    /** HTTPS on the public port (the built-in gateway) with these files. */
+    Options withTls(io.bulwark.gateway.GatewayConfig.Tls t) {
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring, java.util.Optional.of(t));
     }
 
     Options withStorage(Storage st) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, st, monitoring);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, st, monitoring, tls);
     }
 
     Options withFrontDoor(FrontDoor f) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, java.util.Optional.of(f), storage, monitoring);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, java.util.Optional.of(f), storage, monitoring, tls);
     }
 
     Options withPort(int p) {
-      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring);
+      return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring, tls);
     }
 
     Options withWorkers(int n) {
-      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring);
+      return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring, tls);
     }
 
     Options withWorkerArgs(String... args) {
-      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups, frontDoor, storage, monitoring);
+      return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups, frontDoor, storage, monitoring, tls);
     }
 
     Options withLb(Lb l) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups, frontDoor, storage, monitoring);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups, frontDoor, storage, monitoring, tls);
     }
 
     Options withBackups(BackupService.Config b) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b, frontDoor, storage, monitoring);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b, frontDoor, storage, monitoring, tls);
     }
 
     Options withStandby(boolean s) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups, frontDoor, storage, monitoring);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups, frontDoor, storage, monitoring, tls);
     }
 
     Options withMonitoring(Monitoring m) {
-      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, m);
+      return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, m, tls);
     }
   }
 
@@ -436,13 +442,16 @@ final class LocalDeployment implements AutoCloseable {
   /** A built-in gateway on the public port of {@code host}: api-main primary, api-backup backup. */
   private Component builtinGateway(String name, String host) {
     int adminPort = Ports.free();
+    List<String> args = new ArrayList<>(List.of("--name", name, "--host", host, "--port", Integer.toString(options.port()),
+        "--admin-port", Integer.toString(adminPort),
+        "--backend", "api-main=http://127.0.0.1:" + apis.get(0).port,
+        "--backup", "api-backup=http://127.0.0.1:" + apis.get(1).port));
+    options.tls().ifPresent(t -> args.addAll(List.of("--tls-cert", t.certificate().toString(), "--tls-key", t.key().toString())));
     Component g = new Component(name, "gateway", options.port(), "/health/ready", dir.logs().resolve(name + ".log").toFile(),
-        () -> javaRole("gateway", List.of("--name", name, "--host", host, "--port", Integer.toString(options.port()),
-            "--admin-port", Integer.toString(adminPort),
-            "--backend", "api-main=http://127.0.0.1:" + apis.get(0).port,
-            "--backup", "api-backup=http://127.0.0.1:" + apis.get(1).port)));
+        () -> javaRole("gateway", args));
     g.adminPort = adminPort;
     g.healthHost = host;
+    g.tlsCertificate = options.tls().map(io.bulwark.gateway.GatewayConfig.Tls::certificate).orElse(null);
     return g;
   }
 
@@ -579,6 +588,10 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   /** The front door's components (the second gateway, named, the DNS controller); empty without --dns. */
+  Options options() {
+    return options;
+  }
+
   List<Component> frontDoor() {
     return List.copyOf(frontDoor);
   }
@@ -634,7 +647,7 @@ final class LocalDeployment implements AutoCloseable {
   static void awaitHealthy(Component c, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
-      if (c.healthPath == null ? Ports.accepts(c.port, 500) : StatusCommand.httpHealthy(c.healthHost, c.port, c.healthPath)) return;
+      if (c.healthy(500)) return;
       pause(100);
     }
     throw new BulwarkException(c.name + " did not become ready within " + timeout.toSeconds() + " s; see " + c.log

@@ -341,7 +341,7 @@ final class NodeAgent implements AutoCloseable {
       List<java.util.concurrent.CompletableFuture<Boolean>> health = new ArrayList<>();
       for (Component c : components) {
         health.add(c.alive() ? java.util.concurrent.CompletableFuture.supplyAsync(
-            () -> StatusCommand.httpHealthy(c.healthHost, c.port, c.healthPath), probes)
+            () -> c.healthy(1000), probes)
             : java.util.concurrent.CompletableFuture.completedFuture(false));
       }
       ObjectNode doc = JSON.createObjectNode().put("node", node.name()).put("address", node.address())

@@ -49,9 +49,7 @@ final class StatusCommand implements Callable<Integer> {
       long pid = row.path("pid").asLong(-1);
       boolean alive = pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
       int port = row.path("port").asInt();
-      boolean healthy = alive && (row.path("healthPath").isTextual()
-          ? httpHealthy(row.path("healthHost").asText("127.0.0.1"), port, row.path("healthPath").asText())
-          : Ports.accepts(port, 1000));
+      boolean healthy = alive && healthy(row);
       row.put("alive", alive);
       row.put("healthy", healthy);
       allHealthy &= healthy;
@@ -121,9 +119,22 @@ final class StatusCommand implements Callable<Integer> {
     return httpHealthy("127.0.0.1", port, path);
   }
 
+  /** Whether a component-table row's health endpoint answers (HTTPS when the row names its certificate), or its port accepts. */
+  static boolean healthy(JsonNode row) {
+    int port = row.path("port").asInt();
+    if (!row.path("healthPath").isTextual()) return Ports.accepts(port, 1000);
+    java.nio.file.Path cert = row.path("tlsCertificate").isTextual() ? java.nio.file.Path.of(row.path("tlsCertificate").asText()) : null;
+    return httpHealthy(row.path("healthHost").asText("127.0.0.1"), port, row.path("healthPath").asText(), cert);
+  }
+
   static boolean httpHealthy(String host, int port, String path) {
+    return httpHealthy(host, port, path, null);
+  }
+
+  /** {@code tlsCertificate}: HTTPS, trusting only that certificate (host name verified); null for HTTP. */
+  static boolean httpHealthy(String host, int port, String path, java.nio.file.Path tlsCertificate) {
     try {
-      httpGet(host, port, path);
+      httpGet(host, port, path, tlsCertificate);
       return true;
     } catch (IOException e) {
       return false;
@@ -132,7 +143,19 @@ final class StatusCommand implements Callable<Integer> {
 
   /** A GET's body (200 only), with a check's short timeouts; a plain connection, cheap enough to make every second. */
   static String httpGet(String host, int port, String path) throws IOException {
-    HttpURLConnection c = (HttpURLConnection) URI.create("http://" + host + ":" + port + path).toURL().openConnection();
+    return httpGet(host, port, path, null);
+  }
+
+  static String httpGet(String host, int port, String path, java.nio.file.Path tlsCertificate) throws IOException {
+    HttpURLConnection c = (HttpURLConnection) URI.create((tlsCertificate == null ? "http://" : "https://") + host + ":" + port + path)
+        .toURL().openConnection();
+    if (c instanceof javax.net.ssl.HttpsURLConnection https) {
+      try {
+        https.setSSLSocketFactory(io.bulwark.core.tls.Certificates.trusting(tlsCertificate).getSocketFactory());
+      } catch (io.bulwark.core.BulwarkException e) {
+        throw new IOException(e.getMessage(), e);
+      }
+    }
     c.setConnectTimeout(1000);
     c.setReadTimeout(2000);
     try {

@@ -44,6 +44,10 @@ final class SubmitCommand implements Callable<Integer> {
   @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Where admin.key is (default: ./${DEFAULT-VALUE})")
   Path dataDir;
 
+  @Option(names = "--cacert", paramLabel = "FILE",
+      description = "Trust this PEM certificate for an https --url (default: DIR/tls/gateway.crt of `up --tls` when it exists, else the JDK's CAs)")
+  Path cacert;
+
   @Override
   public Integer call() throws Exception {
     String apiKey = key != null ? key : System.getenv("BULWARK_API_KEY");
@@ -58,7 +62,10 @@ final class SubmitCommand implements Callable<Integer> {
     }
     ObjectNode body = JSON.createObjectNode().put("type", type);
     body.set("input", inputNode);
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+    Path trust = cacert != null ? cacert : Files.exists(dir.tls().resolve("gateway.crt")) ? dir.tls().resolve("gateway.crt") : null;
+    if (url.startsWith("https:") && trust != null) client.sslContext(io.bulwark.core.tls.Certificates.trusting(trust));
+    HttpClient http = client.build();
     HttpRequest request = HttpRequest.newBuilder(URI.create(url + "/v1/tasks"))
         .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
         .header("Idempotency-Key", java.util.UUID.randomUUID().toString())
@@ -95,6 +102,9 @@ final class SubmitCommand implements Callable<Integer> {
         if (response.statusCode() != 503) return response;
         if (System.nanoTime() > deadline) return response;
         why = "HTTP 503: " + response.body();
+      } catch (javax.net.ssl.SSLHandshakeException e) {
+        throw new BulwarkException("TLS handshake with " + url + " failed (" + e.getMessage() + "); pass --cacert FILE to trust a"
+            + " self-signed certificate");
       } catch (java.io.IOException e) {
         if (System.nanoTime() > deadline) {
           throw new BulwarkException("cannot reach " + url + " (" + e.getClass().getSimpleName() + "); is `bulwark up`"

@@ -171,6 +171,7 @@ final class Supervisor implements AutoCloseable {
       if (c.adminPort > 0) row.put("adminPort", c.adminPort);
       row.put("healthPath", c.healthPath);
       if (!c.healthHost.equals("127.0.0.1")) row.put("healthHost", c.healthHost);
+      if (c.tlsCertificate != null) row.put("tlsCertificate", c.tlsCertificate.toString());
       row.put("restarts", c.restarts);
       row.put("startedAt", c.startedAt == null ? null : c.startedAt.toString());
       row.put("log", c.log.toString());

@@ -86,8 +86,24 @@ final class UpCommand implements Callable<Integer> {
           "with its SMTP server, before anything starts."})
   Path monitorPolicy;
 
+  @Option(names = "--tls", description = {"Serve the API over HTTPS. Without --tls-cert/--tls-key, a self-signed certificate for",
+      "localhost and 127.0.0.1 is made once in DIR/tls/ (for local use: clients must be told to trust it)."})
+  boolean tls;
+
+  @Option(names = "--tls-cert", paramLabel = "FILE", description = "HTTPS with this PEM certificate (chain, leaf first); needs --tls-key")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE", description = "The certificate's key: unencrypted PKCS#8 PEM, mode 0600")
+  Path tlsKey;
+
   @Override
   public Integer call() throws Exception {
+    if ((tlsCert == null) != (tlsKey == null)) throw new BulwarkException("HTTPS needs both --tls-cert FILE and --tls-key FILE (or --tls alone for a self-signed pair)");
+    boolean https = tls || tlsCert != null;
+    if (https && !lb.equals("builtin")) {
+      throw new BulwarkException("--tls is served by the built-in gateway; with --lb haproxy, terminate TLS in HAProxy (`bind :PORT ssl crt FILE`)");
+    }
+    if (https && !dns.equals("none")) throw new BulwarkException("--tls with --dns bind is not supported yet (the DNS controller checks gateways over HTTP); drop one");
     if (monitorPolicy != null && !monitor) throw new BulwarkException("--monitor-policy needs the monitor; drop --no-monitor");
     if (monitorPolicy != null) MonitorCommand.loadPolicy(monitorPolicy, true); // one line now, not a crash-looping monitor later
     if (!dns.equals("none") && !dns.equals("bind")) throw new BulwarkException("--dns must be none or bind, got '" + dns + "'");
@@ -133,12 +149,16 @@ final class UpCommand implements Callable<Integer> {
         case "haproxy" -> LocalDeployment.Lb.HAPROXY;
         default -> throw new BulwarkException("--lb must be builtin or haproxy, got '" + lb + "'");
       };
+      java.util.Optional<io.bulwark.gateway.GatewayConfig.Tls> tlsFiles = !https ? java.util.Optional.empty()
+          : java.util.Optional.of(tlsCert != null ? new io.bulwark.gateway.GatewayConfig.Tls(tlsCert.toAbsolutePath(), tlsKey.toAbsolutePath())
+              : dir.selfSignedTls());
       LocalDeployment deployment = new LocalDeployment(dir, new LocalDeployment.Options(port, workers, pgPort, heap,
           java.util.List.of(), java.util.List.of(), balancer, standby, backupConfig(),
           dns.equals("bind") ? java.util.Optional.of(frontDoor) : java.util.Optional.empty(),
           storageMode.equals("azurite") ? LocalDeployment.Storage.AZURITE : LocalDeployment.Storage.FILES,
           !monitor ? LocalDeployment.Monitoring.OFF
-              : monitorPolicy != null ? LocalDeployment.Monitoring.withPolicy(monitorPolicy) : LocalDeployment.Monitoring.DEFAULT));
+              : monitorPolicy != null ? LocalDeployment.Monitoring.withPolicy(monitorPolicy) : LocalDeployment.Monitoring.DEFAULT,
+          tlsFiles));
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("up-shutdown").unstarted(() -> {
         System.out.println("bulwark: stopping...");
@@ -179,9 +199,17 @@ final class UpCommand implements Callable<Integer> {
       System.out.println("    " + d.adminKey());
       System.out.println();
     }
-    System.out.println("  Bulwark is up.  API: http://127.0.0.1:" + port + "   data: " + dir.root());
+    var tlsFiles = d.options().tls();
+    System.out.println("  Bulwark is up.  API: " + (tlsFiles.isPresent() ? "https" : "http") + "://127.0.0.1:" + port + "   data: " + dir.root());
+    String curl = "curl";
+    if (tlsFiles.isPresent() && tlsCert == null) {
+      System.out.println("  HTTPS with a self-signed certificate, for local use only: " + tlsFiles.get().certificate());
+      System.out.println("        (clients must trust it, e.g. curl --cacert; pass --tls-cert/--tls-key for a real one)");
+    }
+    if (tlsFiles.isPresent()) curl = "curl --cacert " + tlsFiles.get().certificate();
     System.out.println("  Try:  KEY=$(cat " + dir.adminKeyFile() + ")");
-    System.out.println("        curl -H \"Authorization: Bearer $KEY\" -d '{\"type\":\"sha256\",\"input\":\"hello\"}' localhost:" + port + "/v1/tasks");
+    System.out.println("        " + curl + " -H \"Authorization: Bearer $KEY\" -d '{\"type\":\"sha256\",\"input\":\"hello\"}' "
+        + (tlsFiles.isPresent() ? "https://" : "") + "localhost:" + port + "/v1/tasks");
     if (!d.frontDoor().isEmpty()) {
       System.out.println("  DNS:  api.bulwark.test -> a healthy gateway (127.0.0.1 or 127.0.0.2), ttl 5 s:");
       System.out.println("        dig @127.0.0.1 -p " + dnsPort + " api.bulwark.test    ./bulwark dns status");

@@ -79,13 +79,21 @@ class UpCommandTest {
       assertThat(up.exitValue()).isZero();
       assertThat(run("status", "--data-dir", "data")).startsWith("2\n").contains("nothing is running");
 
-      // a second up reuses the database and the key: no new key is printed
+      // a second up reuses the database and the key (no new key is printed); this one serves HTTPS
+      // with a self-signed certificate it makes, and says so
       Path upLog2 = work.resolve("up2.log");
-      up = cli(upLog2, "up", "--data-dir", "data", "--port", Integer.toString(port), "--workers", "1");
+      up = cli(upLog2, "up", "--data-dir", "data", "--port", Integer.toString(port), "--workers", "1", "--tls");
       await().atMost(Duration.ofSeconds(90)).until(() -> Files.readString(upLog2).contains("Bulwark is up"));
-      assertThat(Files.readString(upLog2)).doesNotContain("Admin API key");
+      assertThat(Files.readString(upLog2)).doesNotContain("Admin API key")
+          .contains("API: https://127.0.0.1:" + port).contains("self-signed certificate, for local use only");
       assertThat(Files.readString(keyFile).trim()).isEqualTo(key);
-      String submitted = run("submit", "--data-dir", "data", "--url", "http://127.0.0.1:" + port, "--type", "sha256",
+      assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(work.resolve("data/tls/gateway.key")))).isEqualTo("rw-------");
+      io.bulwark.core.tls.Certificates.writeSelfSigned(work.resolve("other.crt"), work.resolve("other.key"), "localhost", List.of(),
+          List.of("127.0.0.1"), 1);
+      assertThat(run("submit", "--data-dir", "data", "--url", "https://127.0.0.1:" + port, "--type", "noop", "--cacert",
+          work.resolve("other.crt").toString())).startsWith("1\n").contains("TLS handshake with https://127.0.0.1:" + port + " failed");
+      await().atMost(Duration.ofSeconds(30)).until(() -> run("status", "--data-dir", "data").startsWith("0\n")); // gateway checked over HTTPS
+      String submitted = run("submit", "--data-dir", "data", "--url", "https://127.0.0.1:" + port, "--type", "sha256",
           "--input", "\"hello\"", "--wait");
       assertThat(submitted).startsWith("0\n")
           .contains("\"state\" : \"succeeded\"")
@@ -156,6 +164,12 @@ class UpCommandTest {
         .startsWith("1\n").contains("--upstream-timeout must be a number with a unit");
     assertThat(runHere("gateway", "--backend", "api-main=http://127.0.0.1:1", "--upstream-connect-timeout", "5s", "--upstream-timeout", "2s"))
         .startsWith("1\n").contains("upstream connect timeout (5000 ms) cannot exceed the upstream timeout (2000 ms)");
+    assertThat(runHere("gateway", "--backend", "api-main=http://127.0.0.1:1", "--tls-cert", "gateway.crt"))
+        .startsWith("1\n").contains("HTTPS needs both --tls-cert FILE and --tls-key FILE");
+    assertThat(runHere("gateway", "--backend", "api-main=http://127.0.0.1:1", "--tls-cert", "nope.crt", "--tls-key", "nope.key"))
+        .startsWith("1\n").contains("cannot read the TLS certificate nope.crt");
+    assertThat(runHere("up", "--tls", "--lb", "haproxy", "--data-dir", work.resolve("d").toString()))
+        .startsWith("1\n").contains("terminate TLS in HAProxy");
     assertThat(runHere("frobnicate")).startsWith("2\n").contains("Unmatched argument");
   }
 }

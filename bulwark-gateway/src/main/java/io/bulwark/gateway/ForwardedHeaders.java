@@ -32,7 +32,8 @@ final class ForwardedHeaders {
   static final AsciiString RETRY_AFTER = AsciiString.cached("Retry-After");
   static final AsciiString CONNECTION = AsciiString.cached("Connection");
   static final AsciiString TRANSFER_ENCODING = AsciiString.cached("Transfer-Encoding");
-  private static final AsciiString HTTP = AsciiString.cached("http");
+  static final AsciiString HTTP = AsciiString.cached("http");
+  static final AsciiString HTTPS = AsciiString.cached("https");
   private static final AsciiString CLOSE = AsciiString.cached("close");
   private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
 
@@ -51,10 +52,10 @@ final class ForwardedHeaders {
   /**
    * Fills {@code out} with the headers of the upstream request: the client's end-to-end headers,
    * then {@code Host} (the server's: {@code host}), {@code X-Forwarded-For} ({@code clientAddress}
-   * appended to the client's own list), {@code X-Forwarded-Proto}, {@code X-Forwarded-Host} (the
+   * appended to the client's own list), {@code X-Forwarded-Proto} ({@code proto}: how the client reached the gateway), {@code X-Forwarded-Host} (the
    * client's {@code Host}) and {@code X-Request-Id}.
    */
-  static void upstream(HttpHeaders in, String clientAddress, String requestId, CharSequence host, HttpHeaders out) {
+  static void upstream(HttpHeaders in, String clientAddress, String requestId, CharSequence host, CharSequence proto, HttpHeaders out) {
     Set<String> named = connectionTokens(in);
     String forwardedFor = null;
     CharSequence clientHost = null;
@@ -73,7 +74,7 @@ final class ForwardedHeaders {
     }
     out.add(HOST, host);
     out.add(X_FORWARDED_FOR, forwardedFor == null || forwardedFor.isBlank() ? clientAddress : forwardedFor + ", " + clientAddress);
-    out.add(X_FORWARDED_PROTO, HTTP);
+    out.add(X_FORWARDED_PROTO, proto);
     if (clientHost != null) out.add(X_FORWARDED_HOST, clientHost);
     out.add(X_REQUEST_ID, requestId);
   }

@@ -7,6 +7,9 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -71,6 +74,8 @@ public final class Gateway implements AutoCloseable {
   private final HealthChecker checker;
   private final RequestReadDeadlines deadlines;
   private final AccessLog accessLog;
+  /** HTTPS on the proxy's port; null for plain HTTP. */
+  private final SslContext tls;
   private volatile Channel listener;
   private final Server adminServer;
   private final ServerConnector adminConnector;
@@ -78,6 +83,7 @@ public final class Gateway implements AutoCloseable {
   public Gateway(GatewayConfig config, Metrics metrics) {
     this.config = config;
     this.metrics = metrics;
+    this.tls = config.tls() == null ? null : tlsContext(config.tls());
     this.gatewayMetrics = new GatewayMetrics(metrics);
     List<Backend> all = new ArrayList<>();
     for (BackendConfig b : config.backends()) all.add(new Backend(config.name(), b, config.checks(), gatewayMetrics));
@@ -99,6 +105,25 @@ public final class Gateway implements AutoCloseable {
     adminServer.setHandler(new AdminHandler(this, metrics));
     adminServer.setErrorHandler(new ProblemErrorHandler());
     adminServer.setStopTimeout(STOP_TIMEOUT.toMillis());
+  }
+
+  /** The server side of TLS from PEM files, with the JDK's provider (TLS 1.3 and 1.2); a clear error naming the file. */
+  static SslContext tlsContext(GatewayConfig.Tls files) {
+    for (java.nio.file.Path f : List.of(files.certificate(), files.key())) {
+      if (!java.nio.file.Files.isReadable(f)) {
+        throw new BulwarkException("cannot read the TLS " + (f == files.key() ? "key " : "certificate ") + f + " (no such file, or not readable)");
+      }
+    }
+    try {
+      return SslContextBuilder.forServer(files.certificate().toFile(), files.key().toFile())
+          .sslProvider(SslProvider.JDK).protocols("TLSv1.3", "TLSv1.2").build();
+    } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+      Throwable root = e;
+      while (root.getCause() != null) root = root.getCause();
+      throw new BulwarkException("cannot use the TLS certificate " + files.certificate() + " with the key " + files.key() + ": "
+          + root.getMessage() + " (the certificate must be PEM, the key unencrypted PKCS#8 PEM: -----BEGIN PRIVATE KEY-----;"
+          + " convert with `openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8`)", e);
+    }
   }
 
   private static QueuedThreadPool threads(String name, int max, int min) {
@@ -159,8 +184,8 @@ public final class Gateway implements AutoCloseable {
       throw new BulwarkException("[" + config.name() + "] cannot listen on " + config.adminHost() + ":" + config.adminPort() + ": " + why
           + "; make sure no other process is using the port, or pick another with --admin-port", e);
     }
-    log.info("[{}] gateway listening on http://{}:{} (admin http://{}:{}; {} event loops, {}); servers: {}", config.name(), config.host(),
-        port(), config.adminHost(), adminPort(), loops.threads, loops.transport, describe());
+    log.info("[{}] gateway listening on {}://{}:{} (admin http://{}:{}; {} event loops, {}); servers: {}", config.name(), tls == null ? "http" : "https",
+        config.host(), port(), config.adminHost(), adminPort(), loops.threads, loops.transport, describe());
   }
 
   private void listen() {
@@ -173,6 +198,7 @@ public final class Gateway implements AutoCloseable {
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
+            if (tls != null) ch.pipeline().addLast(tls.newHandler(ch.alloc()));
             ch.pipeline().addLast(new HttpServerCodec(Proxy.clientDecoder(), Proxy.MAX_PIPELINE_DEPTH), new ClientConnection(proxy));
           }
         });

@@ -31,11 +31,25 @@ import java.util.Map;
  *     just often enough to dodge the idle timeout)
  * @param connections how many client connections the gateway holds at once, in all and per client
  *     address; one more gets 503 with Retry-After and is closed
+ * @param tls the certificate and key the proxy serves HTTPS with; null for plain HTTP
  */
 public record GatewayConfig(
     String name, String host, int port, String adminHost, int adminPort, List<BackendConfig> backends,
     HealthCheckConfig checks, long maxBodyBytes, Duration upstreamConnectTimeout, Duration upstreamTimeout,
-    Duration clientIdleTimeout, Duration requestReadTimeout, ConnectionLimits connections) {
+    Duration clientIdleTimeout, Duration requestReadTimeout, ConnectionLimits connections, Tls tls) {
+
+  /**
+   * HTTPS for the proxy's port: PEM files read at start (a restart reads renewed ones).
+   *
+   * @param certificate the certificate chain, leaf first ({@code -----BEGIN CERTIFICATE-----})
+   * @param key its private key, unencrypted PKCS#8 ({@code -----BEGIN PRIVATE KEY-----}; convert others with
+   *     {@code openssl pkcs8 -topk8 -nocrypt})
+   */
+  public record Tls(java.nio.file.Path certificate, java.nio.file.Path key) {
+    public Tls {
+      if (certificate == null || key == null) throw new BulwarkException("TLS needs both a certificate file and a key file");
+    }
+  }
 
   /**
    * @param total client connections at once, all clients together (HAProxy's maxconn)
@@ -103,6 +117,15 @@ public record GatewayConfig(
     if (connections == null) throw new BulwarkException("connection limits are required (ConnectionLimits.DEFAULTS)");
   }
 
+  /** The thirteen settings before TLS: plain HTTP. */
+  public GatewayConfig(
+      String name, String host, int port, String adminHost, int adminPort, List<BackendConfig> backends,
+      HealthCheckConfig checks, long maxBodyBytes, Duration upstreamConnectTimeout, Duration upstreamTimeout,
+      Duration clientIdleTimeout, Duration requestReadTimeout, ConnectionLimits connections) {
+    this(name, host, port, adminHost, adminPort, backends, checks, maxBodyBytes, upstreamConnectTimeout,
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections, null);
+  }
+
   /** The twelve settings before connection limits; those get their defaults. */
   public GatewayConfig(
       String name, String host, int port, String adminHost, int adminPort, List<BackendConfig> backends,
@@ -136,32 +159,37 @@ public record GatewayConfig(
 
   public GatewayConfig withHost(String h) {
     return new GatewayConfig(name, h, port, adminHost, adminPort, backends, checks, maxBodyBytes, upstreamConnectTimeout,
-        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections);
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections, tls);
   }
 
   public GatewayConfig withChecks(HealthCheckConfig c) {
     return new GatewayConfig(name, host, port, adminHost, adminPort, backends, c, maxBodyBytes, upstreamConnectTimeout,
-        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections);
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections, tls);
   }
 
   public GatewayConfig withMaxBodyBytes(long max) {
     return new GatewayConfig(name, host, port, adminHost, adminPort, backends, checks, max, upstreamConnectTimeout,
-        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections);
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections, tls);
   }
 
   public GatewayConfig withUpstreamTimeouts(Duration connect, Duration total) {
     return new GatewayConfig(name, host, port, adminHost, adminPort, backends, checks, maxBodyBytes, connect, total,
-        clientIdleTimeout, requestReadTimeout, connections);
+        clientIdleTimeout, requestReadTimeout, connections, tls);
   }
 
   public GatewayConfig withClientTimeouts(Duration idle, Duration requestRead) {
     return new GatewayConfig(name, host, port, adminHost, adminPort, backends, checks, maxBodyBytes, upstreamConnectTimeout,
-        upstreamTimeout, idle, requestRead, connections);
+        upstreamTimeout, idle, requestRead, connections, tls);
   }
 
   public GatewayConfig withConnectionLimits(ConnectionLimits limits) {
     return new GatewayConfig(name, host, port, adminHost, adminPort, backends, checks, maxBodyBytes, upstreamConnectTimeout,
-        upstreamTimeout, clientIdleTimeout, requestReadTimeout, limits);
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, limits, tls);
+  }
+
+  public GatewayConfig withTls(Tls t) {
+    return new GatewayConfig(name, host, port, adminHost, adminPort, backends, checks, maxBodyBytes, upstreamConnectTimeout,
+        upstreamTimeout, clientIdleTimeout, requestReadTimeout, connections, t);
   }
 
   private static void requirePort(String what, int p) {

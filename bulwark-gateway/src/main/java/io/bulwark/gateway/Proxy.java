@@ -37,6 +37,8 @@ final class Proxy {
   final RequestReadDeadlines deadlines;
   final EventLoops loops;
   final long maxBodyBytes;
+  /** X-Forwarded-Proto: how clients reach the gateway. */
+  final io.netty.util.AsciiString scheme;
   /** Client connections held, in all and per address, across every event loop. */
   final ConnectionBudget connections;
   final long upstreamTimeoutNanos;
@@ -62,6 +64,7 @@ final class Proxy {
     this.deadlines = deadlines;
     this.loops = loops;
     this.maxBodyBytes = config.maxBodyBytes();
+    this.scheme = config.tls() == null ? ForwardedHeaders.HTTP : ForwardedHeaders.HTTPS;
     this.connections = new ConnectionBudget(config.connections());
     this.upstreamTimeoutNanos = config.upstreamTimeout().toNanos();
     this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, config.upstreamConnectTimeout().toMillis());

@@ -132,7 +132,7 @@ final class ProxyExchange implements ChannelFutureListener {
 
   private FullHttpRequest upstreamRequest(Backend backend) {
     HttpHeaders headers = proxy.trustedHeaders.newHeaders();
-    ForwardedHeaders.upstream(head.headers(), client.remoteAddress(), requestId, backend.hostHeader(), headers);
+    ForwardedHeaders.upstream(head.headers(), client.remoteAddress(), requestId, backend.hostHeader(), proxy.scheme, headers);
     ByteBuf content = body == null ? Unpooled.EMPTY_BUFFER : body.retainedDuplicate();
     if (body != null || expectsBody(head.method())) headers.setInt(ForwardedHeaders.CONTENT_LENGTH, content.readableBytes());
     return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, head.method(), Uris.originForm(method, head.uri()), content, headers,
