@@ -73,6 +73,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--hostile-seconds", defaultValue = "10", description = "Length of each victim run of the hostile suite (default: ${DEFAULT-VALUE})")
   double hostileSeconds;
 
+  @Option(names = "--attacks", split = ",", paramLabel = "NAME",
+      description = "Only these attacks of the hostile suite: declared-length, huge-json, long-polls, bad-run-at, big-binaries, priority-flood (default: all)")
+  Set<String> attacks = Set.of();
+
   @Option(names = "--hostile-rate", defaultValue = "200", description = "The victim's submit rate in the hostile suite (default: ${DEFAULT-VALUE}/s)")
   double hostileRate;
 
@@ -316,8 +320,13 @@ final class BenchCommand implements Callable<Integer> {
         () -> d.supervisor().components().stream().mapToInt(c -> c.restarts).sum(),
         (from, to) -> victimStartP99(db, from, to));
     HostileBench bench = new HostileBench(target, hostileSeconds, hostileRate, this::report);
-    bench.run(List.of(HostileBench.slowBodies(target), HostileBench.hugeJson(target), HostileBench.longPolls(target),
-        HostileBench.badRunAt(target), HostileBench.bigBinaries(target), HostileBench.priorityFlood(target)));
+    List<HostileBench.Attack> all = List.of(HostileBench.slowBodies(target), HostileBench.hugeJson(target), HostileBench.longPolls(target),
+        HostileBench.badRunAt(target), HostileBench.bigBinaries(target), HostileBench.priorityFlood(target));
+    List<String> names = all.stream().map(HostileBench.Attack::name).toList();
+    for (String a : attacks) {
+      if (!names.contains(a)) throw new BulwarkException("--attacks: no attack '" + a + "'; the attacks are " + String.join(", ", names));
+    }
+    bench.run(all.stream().filter(a -> attacks.isEmpty() || attacks.contains(a.name())).toList());
   }
 
   private static String newKey(Database db, String tenant) {

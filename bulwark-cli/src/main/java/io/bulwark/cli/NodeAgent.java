@@ -157,15 +157,26 @@ final class NodeAgent implements AutoCloseable {
     java.util.Map<String, String> settings = new java.util.LinkedHashMap<>(
         WalArchiver.postgresSettings(dir.walSpool(), WalArchiver.DEFAULT_ARCHIVE_TIMEOUT));
     settings.putAll(DatabaseMember.settings(node.name(), node.address()));
+    ClusterSpec.Tls tls = spec.tls();
+    if (tls != null) {
+      requireReadable("[tls] cert", tls.cert());
+      requireReadable("[tls] key", tls.key());
+      requireReadable("[tls] ca", tls.ca());
+      settings.put("ssl", "on");
+      settings.put("ssl_cert_file", Path.of(tls.cert()).toAbsolutePath().toString());
+      settings.put("ssl_key_file", Path.of(tls.key()).toAbsolutePath().toString());
+      settings.put("ssl_min_protocol_version", "TLSv1.2");
+    }
     List<String> hosts = spec.nodes().stream().map(ClusterSpec.Node::address).filter(a -> !a.equals("127.0.0.1")).distinct().toList();
     pg = EmbeddedPostgres.builder().dataDir(dir.pgNode("pg")).port(node.ports().postgres()).user(spec.database().user())
         .password(password).logFile(dir.logs().resolve(node.name() + "-postgres.log")).settings(settings).clientHosts(hosts)
-        .dieWithParent(true).build();
+        .clientHostsOverTls(tls != null).dieWithParent(true).build();
     List<DatabaseMember.Peer> peers = spec.running(Role.POSTGRES).stream().filter(n -> n != node)
         .map(n -> new DatabaseMember.Peer(n.name(), n.address(), n.ports().postgres())).toList();
     io.bulwark.core.blob.BlobStore archive = io.bulwark.core.blob.BlobStores.open(spec.archive().uri());
     DatabaseMember.Config config = new DatabaseMember.Config(new DatabaseMember.Peer(node.name(), node.address(), node.ports().postgres()),
-        peers, "bulwark", password, dir.pgPassfile(), LeaderLease.Config.DEFAULT, dir.root().resolve("db-member"));
+        peers, "bulwark", password, dir.pgPassfile(), LeaderLease.Config.DEFAULT, dir.root().resolve("db-member"),
+        tls == null ? null : Path.of(tls.ca()).toAbsolutePath());
     EmbeddedPostgres server = pg;
     PrimaryAccess local = new PrimaryAccess() {
       @Override
@@ -318,12 +329,18 @@ final class NodeAgent implements AutoCloseable {
   }
 
   private List<String> appArgs(String... args) {
-    List<String> all = new ArrayList<>(List.of("--jdbc-url", spec.database().url(), "--db-user", spec.database().user(),
+    List<String> all = new ArrayList<>(List.of("--jdbc-url", spec.jdbcUrl(), "--db-user", spec.database().user(),
         "--handlers-dir", dir.handlers().toString()));
     all.addAll(spec.storage().replicated() ? StorageOptions.flags(spec.storage().regions(), dir.storageState())
         : List.of("--blobs", spec.storage().blobs()));
     all.addAll(List.of(args));
     return all;
+  }
+
+  private static void requireReadable(String what, String file) {
+    if (!java.nio.file.Files.isReadable(Path.of(file))) {
+      throw new BulwarkException(what + " " + file + " cannot be read on this host; every host needs its own copy at the path the cluster file names");
+    }
   }
 
   private static ProcessBuilder withDatabase(ProcessBuilder pb, String password) {

@@ -79,9 +79,19 @@ public final class DatabaseMember implements AutoCloseable {
    * @param peers the other database nodes
    * @param database the application database (created at bootstrap)
    * @param passfile libpq password file the standby streams with (written by the caller, 0600)
+   * @param tlsRootCert when set, a standby streams over TLS and verifies the leader's certificate
+   *     against it and the leader's address ({@code sslmode=verify-full}); null: no TLS
    */
   public record Config(Peer self, List<Peer> peers, String database, String password, Path passfile,
-      LeaderLease.Config lease, Path stateDir) {}
+      LeaderLease.Config lease, Path stateDir, Path tlsRootCert) {}
+
+  /**
+   * A libpq connection-string value, quoted: a path with a space, a quote or a backslash in it stays
+   * one value.
+   */
+  static String conninfoValue(String v) {
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'";
+  }
 
   private final Config config;
   private final EmbeddedPostgres pg;
@@ -489,8 +499,10 @@ public final class DatabaseMember implements AutoCloseable {
 
   private void follow(String leader) {
     Peer p = peer(leader);
-    String conninfo = "host=" + p.address() + " port=" + p.port() + " user=" + pg.user() + " passfile=" + config.passfile()
-        + " application_name=" + config.self().name() + " connect_timeout=2";
+    String conninfo = "host=" + conninfoValue(p.address()) + " port=" + p.port() + " user=" + conninfoValue(pg.user())
+        + " passfile=" + conninfoValue(config.passfile().toString()) + " application_name=" + conninfoValue(config.self().name())
+        + " connect_timeout=2"
+        + (config.tlsRootCert() == null ? "" : " sslmode=verify-full sslrootcert=" + conninfoValue(config.tlsRootCert().toString()));
     try {
       if (!conninfo.equals(followed) || !pg.isRunning()) {
         notStreamingSince = 0; // a new leader, or a fresh start: give it time to connect

@@ -98,6 +98,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private final Duration stopTimeout;
   private final List<String> commandPrefix;
   private final List<String> clientHosts;
+  private final boolean clientHostsOverTls;
   private final String description;
   private final Postmaster control;
   private final ClusterInit init;
@@ -121,6 +122,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     this.stopTimeout = b.stopTimeout;
     this.commandPrefix = commandPrefix;
     this.clientHosts = List.copyOf(b.clientHosts);
+    this.clientHostsOverTls = b.clientHostsOverTls;
     this.description = "embedded-postgres[" + dataDir + ":" + port + "]";
     this.control = new Postmaster(dataDir, port, description);
     this.init = new ClusterInit(dataDir, user, password, binariesDir, commandPrefix, description, this::appendToLog);
@@ -187,7 +189,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     try {
       ServerSettings.ensureIncludeLine(dataDir);
       writeConf();
-      ServerSettings.writeHba(dataDir, clientHosts);
+      ServerSettings.writeHba(dataDir, clientHosts, clientHostsOverTls);
     } catch (IOException e) {
       throw new EmbeddedPostgresException("cannot write the configuration of " + dataDir + ": " + e, e);
     }
@@ -529,6 +531,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     private Duration startTimeout = DEFAULT_START_TIMEOUT;
     private Duration stopTimeout = DEFAULT_STOP_TIMEOUT;
     private final List<String> clientHosts = new ArrayList<>();
+    private boolean clientHostsOverTls;
     private boolean dieWithParent;
 
     private Builder() {}
@@ -546,6 +549,15 @@ public final class EmbeddedPostgres implements AutoCloseable {
       }
       clientHosts.clear();
       clientHosts.addAll(hosts);
+      return this;
+    }
+
+    /**
+     * Lets the {@link #clientHosts} in over TLS only ({@code hostssl}): set {@code ssl = on} and the
+     * certificate and key settings too, or nobody from those hosts gets in.
+     */
+    public Builder clientHostsOverTls(boolean tls) {
+      this.clientHostsOverTls = tls;
       return this;
     }
 

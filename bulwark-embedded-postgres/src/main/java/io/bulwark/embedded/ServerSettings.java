@@ -137,10 +137,10 @@ final class ServerSettings {
   static final String HBA_END = "# bulwark: end";
   /**
    * Keeps the block of {@code pg_hba.conf} that lets the cluster's other hosts in (clients and
-   * replication, scram-sha-256 like the loopback lines initdb wrote), rewritten from {@link
+   * replication, scram-sha-256 like the loopback lines initdb wrote; TLS only when {@code overTls}), rewritten from {@link
    * EmbeddedPostgres.Builder#clientHosts} on every start; the rest of the file is the operator's.
    */
-  static void writeHba(Path dataDir, List<String> clientHosts) throws IOException {
+  static void writeHba(Path dataDir, List<String> clientHosts, boolean overTls) throws IOException {
     Path hba = dataDir.resolve("pg_hba.conf");
     if (!Files.exists(hba)) return;
     String text = Files.readString(hba, StandardCharsets.UTF_8);
@@ -152,8 +152,9 @@ final class ServerSettings {
       sb.append(HBA_BEGIN).append('\n');
       for (String host : clientHosts) {
         String address = host.indexOf(':') >= 0 ? host + "/128" : host.matches("[0-9.]+") ? host + "/32" : host;
-        sb.append("host    all             all             ").append(address).append("    scram-sha-256\n");
-        sb.append("host    replication     all             ").append(address).append("    scram-sha-256\n");
+        String type = overTls ? "hostssl" : "host   ";
+        sb.append(type).append(" all             all             ").append(address).append("    scram-sha-256\n");
+        sb.append(type).append(" replication     all             ").append(address).append("    scram-sha-256\n");
       }
       sb.append(HBA_END).append('\n');
     }

@@ -71,6 +71,9 @@ public final class Database implements AutoCloseable {
     return new Database(config, pool(config));
   }
 
+  /** How long establishing one connection may take in all (pgjdbc's loginTimeout): every host tried, TLS, authentication. */
+  static final int LOGIN_TIMEOUT_SECONDS = 10;
+
   private static HikariDataSource pool(Config config) {
     HikariConfig hc = new HikariConfig();
     hc.setPoolName(config.name() + "-db");
@@ -87,6 +90,10 @@ public final class Database implements AutoCloseable {
     hc.addDataSourceProperty("tcpKeepAlive", "true");
     hc.addDataSourceProperty("connectTimeout", String.valueOf(Math.max(1, config.connectTimeout().toSeconds())));
     hc.addDataSourceProperty("socketTimeout", "60");
+    // a connection attempt (every host of the URL, TLS and authentication included) gives up after this:
+    // Hikari adds connections one at a time, so one attempt stalled on a server that accepted the TCP
+    // connection and never answered would otherwise hold up every new connection for the socket timeout
+    hc.addDataSourceProperty("loginTimeout", String.valueOf(LOGIN_TIMEOUT_SECONDS));
     return new HikariDataSource(hc);
   }
 

@@ -70,6 +70,7 @@ public final class PgListener implements AutoCloseable {
     p.setProperty("ApplicationName", config.name() + "-listener");
     p.setProperty("connectTimeout", String.valueOf(Math.max(1, config.connectTimeout().toSeconds())));
     p.setProperty("tcpKeepAlive", "true");
+    p.setProperty("loginTimeout", String.valueOf(Database.LOGIN_TIMEOUT_SECONDS));
     return DriverManager.getConnection(config.jdbcUrl(), p);
   }
 

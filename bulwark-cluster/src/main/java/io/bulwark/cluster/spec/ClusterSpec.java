@@ -34,7 +34,7 @@ import java.util.stream.Collectors;
  * @param name the cluster's name; its state in etcd lives under {@code /bulwark/<name>/}
  */
 public record ClusterSpec(String name, Etcd etcd, Archive archive, Database database, Storage storage, Dns dns, Monitor monitor,
-    List<Node> nodes) {
+    Tls tls, List<Node> nodes) {
   static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   private static final TomlMapper TOML = TomlMapper.builder()
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -122,6 +122,18 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
    *     policy-example`); none: incidents are kept and shown, nobody is told
    */
   public record Monitor(String policy) {}
+
+  /**
+   * TLS between hosts for the database: PostgreSQL serves it on every database node and accepts other
+   * hosts only over it ({@code hostssl}); API servers, workers and standbys connect with {@code
+   * sslmode=verify-full}, so a server whose certificate the CA did not sign, or that does not name the
+   * address connected to, is refused. The same paths on every host (each host its own files).
+   *
+   * @param ca the PEM certificate(s) clients trust (a CA, or one self-signed certificate for all nodes)
+   * @param cert this host's certificate (PEM), naming its address in subjectAltName
+   * @param key its key (PEM, mode 0600)
+   */
+  public record Tls(String ca, String cert, String key) {}
 
   /**
    * One host.
@@ -284,6 +296,14 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
       throw new ClusterSpecException(origin + ": a gateway but no node runs api; add \"api\" to a node's runs");
     }
     validateDns(origin);
+    if (tls != null && (blank(tls.ca()) || blank(tls.cert()) || blank(tls.key()))) {
+      throw new ClusterSpecException(origin + ": [tls] needs ca, cert and key, e.g. ca = \"/etc/bulwark/tls/ca.crt\", cert ="
+          + " \"/etc/bulwark/tls/node.crt\", key = \"/etc/bulwark/tls/node.key\"");
+    }
+  }
+
+  private static boolean blank(String s) {
+    return s == null || s.isBlank();
   }
 
   private static void validateRegions(String origin, List<String> regions) {
@@ -356,6 +376,17 @@ public record ClusterSpec(String name, Etcd etcd, Archive archive, Database data
     if (n.runs(Role.DNS)) used.put("dns-admin", p.dnsAdmin());
     if (n.runs(Role.MONITOR)) used.put("monitor-admin", p.monitorAdmin());
     return used;
+  }
+
+  /**
+   * The JDBC URL API servers and workers use: {@code [database] url}, with {@code sslmode=verify-full}
+   * and {@code sslrootcert} added when there is a {@code [tls]} table (unless the url sets sslmode).
+   */
+  public String jdbcUrl() {
+    String url = database.url();
+    if (tls == null || url.contains("sslmode=")) return url;
+    String ca = java.net.URLEncoder.encode(Path.of(tls.ca()).toAbsolutePath().toString(), StandardCharsets.UTF_8);
+    return url + (url.contains("?") ? "&" : "?") + "sslmode=verify-full&sslrootcert=" + ca;
   }
 
   public Etcd etcd() {

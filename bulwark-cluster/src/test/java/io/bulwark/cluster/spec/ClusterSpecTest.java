@@ -68,6 +68,16 @@ class ClusterSpecTest {
   }
 
   @Test
+  void a_tls_table_makes_the_apps_verify_the_database_and_needs_all_three_files() {
+    String tls = "[tls]\nca = \"/etc/b/ca crt.pem\"\ncert = \"/etc/b/node.crt\"\nkey = \"/etc/b/node.key\"\n";
+    ClusterSpec spec = ClusterSpec.parse(threeNodes("").replaceFirst("\\[\\[nodes]]", tls + "[[nodes]]"), "x");
+    assertThat(spec.jdbcUrl()).isEqualTo("jdbc:postgresql://127.0.0.11:5432,127.0.0.12:5432/bulwark?targetServerType=primary"
+        + "&sslmode=verify-full&sslrootcert=%2Fetc%2Fb%2Fca+crt.pem");
+    assertThat(ClusterSpec.parse(threeNodes(""), "x").jdbcUrl()).as("no [tls]: the url as written").doesNotContain("ssl");
+    refused(threeNodes("").replaceFirst("\\[\\[nodes]]", "[tls]\nca = \"/etc/b/ca.crt\"\n[[nodes]]"), "[tls] needs ca, cert and key");
+  }
+
+  @Test
   void a_one_node_cluster_needs_no_etcd_and_ports_default_per_component() {
     ClusterSpec spec = ClusterSpec.parse(ONE, "solo.toml");
     assertThat(spec.etcd().endpoints()).isEmpty();
