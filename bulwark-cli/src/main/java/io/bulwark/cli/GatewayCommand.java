@@ -90,6 +90,10 @@ final class GatewayCommand implements Callable<Integer> {
       description = "Client connections held at once from one address (default: ${DEFAULT-VALUE})")
   int maxConnectionsPerClient;
 
+  @Option(names = "--max-client-bytes-per-second", defaultValue = "16777216", paramLabel = "BYTES",
+      description = "Request bytes read per second from one client address, its connections together; reading pauses above it, 0 = no limit (default: ${DEFAULT-VALUE}, 16 MiB/s)")
+  long maxClientBytesPerSecond;
+
   @Option(names = "--tls-cert", paramLabel = "FILE",
       description = "Serve HTTPS with this PEM certificate (chain, leaf first); needs --tls-key")
   Path tlsCert;
@@ -110,7 +114,7 @@ final class GatewayCommand implements Callable<Integer> {
     GatewayConfig config = new GatewayConfig(name, host, port, d.adminHost(), adminPort, backends, checks, maxBodyBytes,
         DurationConverter.parse("--upstream-connect-timeout", upstreamConnectTimeout), DurationConverter.parse("--upstream-timeout", upstreamTimeout),
         DurationConverter.parse("--client-idle-timeout", clientIdleTimeout), DurationConverter.parse("--request-read-timeout", requestReadTimeout),
-        new GatewayConfig.ConnectionLimits(maxConnections, maxConnectionsPerClient),
+        new GatewayConfig.ConnectionLimits(maxConnections, maxConnectionsPerClient, maxClientBytesPerSecond),
         tlsCert == null ? null : new GatewayConfig.Tls(tlsCert, tlsKey));
     Gateway gateway = new Gateway(config, new Metrics().withJvmGauges());
     gateway.start();

@@ -53,6 +53,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   private boolean refused;
   /** This connection holds a place in the connection budget (to give back when it closes). */
   private boolean admitted;
+  /** Reading is paused: the client's address is over its byte rate. */
+  private boolean throttled;
   /** Read-deadline clock: when the gateway started waiting for a complete request; OFF while one is proxied. */
   volatile long clock = RequestReadDeadlines.OFF;
   /** Since when the client has not taken what the gateway wrote (its buffer is full); OFF otherwise. */
@@ -140,9 +142,20 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       refuse(x, problemFor(c.decoderResult().cause()));
       return;
     }
+    int bytes = c.content().readableBytes(); // before append, which reads them
     if (!x.append(c.content())) {
       refuse(x, Problems.bodyTooLarge(-1, proxy.maxBodyBytes));
       return;
+    }
+    long pause = proxy.connections.read(remoteAddress, bytes);
+    if (pause > 0 && !throttled) {
+      throttled = true;
+      proxy.metrics.clientThrottled();
+      updateAutoRead();
+      channel.eventLoop().schedule(() -> {
+        throttled = false;
+        updateAutoRead();
+      }, pause, TimeUnit.NANOSECONDS);
     }
     if (c instanceof LastHttpContent) {
       reading = null;
@@ -165,8 +178,14 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       x.start();
     } else {
       waiting.add(x);
-      if (waiting.size() >= Proxy.MAX_PIPELINED) channel.config().setAutoRead(false);
+      updateAutoRead();
     }
+  }
+
+  /** Reads while the pipeline has room and the client is within its byte rate (a refused one's lingering close reads on). */
+  private void updateAutoRead() {
+    if (refused) return;
+    channel.config().setAutoRead(!throttled && waiting.size() < Proxy.MAX_PIPELINED);
   }
 
   /** {@code x} is answered (or given up on); the next request may go. */
@@ -186,7 +205,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
     ProxyExchange next = waiting.poll();
     if (next != null) {
-      if (waiting.size() < Proxy.MAX_PIPELINED) channel.config().setAutoRead(true);
+      updateAutoRead();
       active = next;
       next.start();
     } else {

@@ -54,16 +54,28 @@ public record GatewayConfig(
   /**
    * @param total client connections at once, all clients together (HAProxy's maxconn)
    * @param perClient client connections at once from one address: no client can take them all
+   * @param perClientBytesPerSecond request bytes per second read from one address, all its connections
+   *     together (a second's worth may come at once); 0: no limit. Reading pauses, nothing is refused
    */
-  public record ConnectionLimits(int total, int perClient) {
-    /** 8,192 in all, 1,024 from one address: well under a default 65,536-descriptor limit. */
-    public static final ConnectionLimits DEFAULTS = new ConnectionLimits(8192, 1024);
+  public record ConnectionLimits(int total, int perClient, long perClientBytesPerSecond) {
+    /** The default byte rate of one client address: 16 MiB/s, one body of the API's largest size a second (the first at once). */
+    public static final long DEFAULT_CLIENT_BYTES_PER_SECOND = 16L * 1024 * 1024;
+    /** 8,192 in all, 1,024 from one address: well under a default 65,536-descriptor limit; 16 MiB/s from one address. */
+    public static final ConnectionLimits DEFAULTS = new ConnectionLimits(8192, 1024, DEFAULT_CLIENT_BYTES_PER_SECOND);
 
     public ConnectionLimits {
       if (total < 1) throw new BulwarkException("the connection limit must be at least 1, got " + total);
       if (perClient < 1 || perClient > total) {
         throw new BulwarkException("the per-client connection limit must be 1 to the total (" + total + "), got " + perClient);
       }
+      if (perClientBytesPerSecond < 0 || (perClientBytesPerSecond > 0 && perClientBytesPerSecond < 64 * 1024)) {
+        throw new BulwarkException("the per-client byte rate must be 0 (no limit) or at least 65536 bytes per second, got " + perClientBytesPerSecond);
+      }
+    }
+
+    /** Connection limits with the default byte rate. */
+    public ConnectionLimits(int total, int perClient) {
+      this(total, perClient, DEFAULT_CLIENT_BYTES_PER_SECOND);
     }
   }
 

@@ -20,12 +20,14 @@ import io.bulwark.core.metrics.Metrics.Histogram;
  * bulwark_gateway_backend_state{backend,state}            1 for the current admin state
  * bulwark_gateway_backend_in_flight{backend}
  * bulwark_gateway_request_body_buffer_bytes               memory held by request bodies being buffered
+ * bulwark_gateway_client_throttled_total                  reads paused: a client address over its byte rate
  * </pre>
  */
 final class GatewayMetrics {
   private final Metrics metrics;
   private final Counter[] byClass = new Counter[6];
   private final Histogram latency;
+  private final Counter throttled;
   /** Memory reserved by request bodies being buffered, all connections together (bytes of capacity). */
   private final java.util.concurrent.atomic.LongAdder bufferedBodyBytes = new java.util.concurrent.atomic.LongAdder();
 
@@ -35,6 +37,7 @@ final class GatewayMetrics {
       byClass[c] = metrics.counter("gateway_requests_total", "Client requests answered by the gateway, by status class", "class", c + "xx");
     }
     byClass[0] = byClass[5];
+    throttled = metrics.counter("gateway_client_throttled_total", "Times a connection's reads were paused: its client address over its byte rate");
     latency = metrics.histogram("gateway_request_seconds", "Client request duration at the gateway, retries included", Metrics.latencyBuckets());
     metrics.gauge("gateway_request_body_buffer_bytes", "Memory held by request bodies being buffered, all clients together",
         bufferedBodyBytes::sum);
@@ -43,6 +46,10 @@ final class GatewayMetrics {
   /** A request body's buffer grew (positive) or was released (negative) by this many bytes. */
   void bodyBuffer(long deltaBytes) {
     bufferedBodyBytes.add(deltaBytes);
+  }
+
+  void clientThrottled() {
+    throttled.inc();
   }
 
   long bodyBufferBytes() {
