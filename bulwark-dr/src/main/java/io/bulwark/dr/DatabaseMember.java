@@ -89,7 +89,7 @@ public final class DatabaseMember implements AutoCloseable {
    * A libpq connection-string value, quoted: a path with a space, a quote or a backslash in it stays
    * one value.
    */
-  static String conninfoValue(String v) {
+  public static String conninfoValue(String v) {
     return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'";
   }
 

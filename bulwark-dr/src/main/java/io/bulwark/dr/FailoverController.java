@@ -157,8 +157,8 @@ public final class FailoverController implements AutoCloseable {
   /** The settings each node needs for replication (merge them into the node's EmbeddedPostgres settings). */
   public static Map<String, String> replicationSettings(String self, int otherPort, String user, Path passfile) {
     return Map.of(
-        "primary_conninfo", "host=127.0.0.1 port=" + otherPort + " user=" + user + " passfile=" + passfile
-            + " application_name=" + self + " connect_timeout=2",
+        "primary_conninfo", "host=127.0.0.1 port=" + otherPort + " user=" + DatabaseMember.conninfoValue(user) + " passfile="
+            + DatabaseMember.conninfoValue(passfile.toString()) + " application_name=" + DatabaseMember.conninfoValue(self) + " connect_timeout=2",
         "primary_slot_name", slotName(self),
         "hot_standby", "on",
         "wal_sender_timeout", "5s",
