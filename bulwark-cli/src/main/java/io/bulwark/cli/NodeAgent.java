@@ -98,6 +98,9 @@ final class NodeAgent implements AutoCloseable {
       throw new BulwarkException("node '" + node.name() + "' runs postgres but the cluster file has no [archive] uri (file:/path or"
           + " azure://ACCOUNT/CONTAINER); the database nodes archive their WAL and base backups there and seed standbys from it");
     }
+    if (spec.tls() != null && (node.runs(Role.API) || node.runs(Role.WORKER))) {
+      requireReadable("[tls] ca", spec.tls().ca()); // its API servers and workers verify the database with it
+    }
   }
 
   /** Joins the cluster in etcd, starts the node's components, and starts registering them. */

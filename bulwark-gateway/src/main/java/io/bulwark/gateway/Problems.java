@@ -20,13 +20,22 @@ import org.eclipse.jetty.util.Callback;
 final class Problems {
   static final String TYPE_PREFIX = "https://bulwark.dev/problems/";
   static final String CONTENT_TYPE = "application/problem+json";
-  /** Seconds a client should wait before trying again after a 503. */
-  static final String RETRY_AFTER_SECONDS = "1";
+  /** Seconds a client should wait before trying again after a 503 (no server usable: a failover takes about that). */
+  static final int RETRY_AFTER_SECONDS = 1;
+  /**
+   * Retry-After of a connection over the gateway's connection limits: connections are held for long
+   * (keep-alive, long polls), so a place is rarely free a second later.
+   */
+  static final int CONNECTIONS_RETRY_AFTER_SECONDS = 5;
 
   private Problems() {}
 
-  /** A problem the gateway answers with. */
-  record Problem(int status, String slug, String title, String detail) {}
+  /** A problem the gateway answers with; {@code retryAfterSeconds} &gt; 0 is sent as Retry-After. */
+  record Problem(int status, String slug, String title, String detail, int retryAfterSeconds) {
+    Problem(int status, String slug, String title, String detail) {
+      this(status, slug, title, detail, status == 503 ? RETRY_AFTER_SECONDS : 0);
+    }
+  }
 
   static Problem noServer() {
     return new Problem(503, "no-server-available", "No server available",
@@ -36,7 +45,7 @@ final class Problems {
   static Problem tooManyConnections(GatewayConfig.ConnectionLimits limits) {
     return new Problem(503, "too-many-connections", "Too many connections",
         "the gateway holds its most connections (" + limits.total() + " in all, " + limits.perClient()
-            + " from one address); reuse a keep-alive connection, or try again shortly");
+            + " from one address); reuse a keep-alive connection, or try again after Retry-After", CONNECTIONS_RETRY_AFTER_SECONDS);
   }
 
   static Problem connectFailed(String backend) {
@@ -91,7 +100,7 @@ final class Problems {
     h.set(ForwardedHeaders.CONTENT_TYPE, CONTENT_TYPE);
     h.setInt(ForwardedHeaders.CONTENT_LENGTH, body.length);
     h.set(ForwardedHeaders.CACHE_CONTROL, "no-store");
-    if (p.status() == 503) h.set(ForwardedHeaders.RETRY_AFTER, RETRY_AFTER_SECONDS);
+    if (p.retryAfterSeconds() > 0) h.setInt(ForwardedHeaders.RETRY_AFTER, p.retryAfterSeconds());
     if (requestId != null) h.set(ForwardedHeaders.X_REQUEST_ID, requestId);
     return r;
   }
@@ -104,7 +113,7 @@ final class Problems {
     headers.put(HttpHeader.CONTENT_TYPE, CONTENT_TYPE);
     headers.put(HttpHeader.CONTENT_LENGTH, body.length);
     headers.put(HttpHeader.CACHE_CONTROL, "no-store");
-    if (p.status() == 503) headers.put(HttpHeader.RETRY_AFTER, RETRY_AFTER_SECONDS);
+    if (p.retryAfterSeconds() > 0) headers.put(HttpHeader.RETRY_AFTER, p.retryAfterSeconds());
     response.write(true, ByteBuffer.wrap(body), callback);
   }
 }

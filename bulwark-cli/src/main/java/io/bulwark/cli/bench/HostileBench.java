@@ -191,7 +191,7 @@ public final class HostileBench {
                 int status = -1;
                 while (!stop.get() && status < 0) status = c.awaitStatus(500);
                 if (status >= 0) answered.accept(status, 1L);
-                if (status == 429 || status == 503) pauseRetryAfter();
+                if (status == 429 || status == 503) pauseRetryAfter(c.retryAfterSeconds());
               } catch (IOException e) {
                 answered.accept(-1, 1L);
                 pause();
@@ -256,11 +256,12 @@ public final class HostileBench {
                 if (c == null) c = new HttpConnection(t.host(), t.gatewayPort(), ATTACKER_ADDRESS);
                 int status = c.send(request.apply(n.getAndIncrement()), null);
                 answered.accept(status, 1L);
+                int retryAfter = c.retryAfterSeconds();
                 if (!c.reusable()) {
                   c.close();
                   c = null;
                 }
-                if (status == 429 || status == 503) pauseRetryAfter();
+                if (status == 429 || status == 503) pauseRetryAfter(retryAfter);
               } catch (IOException e) {
                 answered.accept(-1, 1L);
                 try {
@@ -285,13 +286,14 @@ public final class HostileBench {
   }
 
   /**
-   * After a refusal, the attacker comes back after Retry-After (1 s). Not out of politeness: it runs
-   * on the same two cores as the system under test, and an attacker that reconnects in a tight loop
-   * measures its own CPU taken from the servers, which a remote attacker's would not be.
+   * After a refusal, the attacker comes back after the answer's Retry-After (1 s if it had none). Not
+   * out of politeness: it runs on the same two cores as the system under test, and an attacker that
+   * reconnects in a tight loop measures its own CPU taken from the servers, which a remote attacker's
+   * would not be.
    */
-  private static void pauseRetryAfter() {
+  private static void pauseRetryAfter(int seconds) {
     try {
-      Thread.sleep(1000); // Retry-After
+      Thread.sleep(1000L * Math.max(1, seconds)); // Retry-After
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new BulwarkException("interrupted");

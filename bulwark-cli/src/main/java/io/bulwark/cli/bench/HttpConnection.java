@@ -57,6 +57,13 @@ public final class HttpConnection implements AutoCloseable {
 
   /** Whether the last response said {@code Connection: close}: the connection cannot be used again. */
   private boolean serverClosed;
+  /** The last response's Retry-After in seconds; 0 when it had none. */
+  private int retryAfterSeconds;
+
+  /** The last response's Retry-After in seconds (0: none). */
+  public int retryAfterSeconds() {
+    return retryAfterSeconds;
+  }
 
   /**
    * Like {@link #exchange}, but a response with {@code Connection: close} is returned too (a refusal
@@ -64,6 +71,7 @@ public final class HttpConnection implements AutoCloseable {
    */
   public int send(byte[] request, byte[][] bodyOut) throws IOException {
     serverClosed = false;
+    retryAfterSeconds = 0;
     out.write(request);
     out.flush();
     int status = parseStatus(readLine());
@@ -76,6 +84,7 @@ public final class HttpConnection implements AutoCloseable {
       if (name.equalsIgnoreCase("Content-Length")) length = Integer.parseInt(h.substring(colon + 1).trim());
       else if (name.equalsIgnoreCase("Connection") && h.toLowerCase().contains("close")) close = true;
       else if (name.equalsIgnoreCase("Transfer-Encoding")) throw new IOException("chunked responses are not supported here");
+      else if (name.equalsIgnoreCase("Retry-After")) retryAfterSeconds = retryAfter(h.substring(colon + 1));
     }
     byte[] body = in.readNBytes(length);
     if (body.length < length) throw new EOFException("connection closed mid-body");
@@ -94,11 +103,18 @@ public final class HttpConnection implements AutoCloseable {
     out.flush();
   }
 
-  /** Reads a response status if one comes within {@code millis}; -1 if none does, or the connection closed first. */
+  /** Reads a response status (and its headers) if one comes within {@code millis}; -1 if none does, or the connection closed first. */
   public int awaitStatus(int millis) throws IOException {
     socket.setSoTimeout(millis);
+    retryAfterSeconds = 0;
     try {
-      return parseStatus(readLine());
+      int status = parseStatus(readLine());
+      socket.setSoTimeout(30_000);
+      for (String h = readLine(); !h.isEmpty(); h = readLine()) {
+        int colon = h.indexOf(':');
+        if (colon > 0 && h.substring(0, colon).trim().equalsIgnoreCase("Retry-After")) retryAfterSeconds = retryAfter(h.substring(colon + 1));
+      }
+      return status;
     } catch (java.net.SocketTimeoutException | EOFException e) {
       return -1;
     } finally {
@@ -115,6 +131,14 @@ public final class HttpConnection implements AutoCloseable {
       if (b != '\r' && n < line.length) line[n++] = (byte) b;
     }
     return new String(line, 0, n, StandardCharsets.ISO_8859_1);
+  }
+
+  private static int retryAfter(String value) {
+    try {
+      return Integer.parseInt(value.trim());
+    } catch (NumberFormatException e) {
+      return 0; // an HTTP date: not sent by Bulwark
+    }
   }
 
   private static int parseStatus(String statusLine) throws IOException {
