@@ -148,6 +148,23 @@ public final class Monitor implements AutoCloseable {
 
   // ------------------------------------------------------------------ for tests and the admin API, on the loop thread
 
+  /**
+   * Waits until every delivery handed out so far has been attempted and its outcome recorded on the
+   * loop (tests): the delivery thread takes them in order and hands each outcome to the loop before
+   * the next, so a no-op behind them on that thread, then one on the loop, comes after them all.
+   */
+  void awaitDeliveries() {
+    try {
+      delivery.submit(() -> { }).get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("the monitor's deliveries did not finish within 10 s", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+    call(() -> null);
+  }
+
   /** Runs {@code task} on the loop thread and waits for it (at most 10 s). */
   public <T> T call(Callable<T> task) {
     try {

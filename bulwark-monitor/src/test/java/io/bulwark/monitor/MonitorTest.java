@@ -110,9 +110,8 @@ class MonitorTest {
         monitor.escalateAndDeliver();
         return null;
       });
-      // deliveries hand their outcome back to the loop: wait for them
-      monitor.call(() -> null);
-      monitor.call(() -> null);
+      // deliveries run on their own thread and hand their outcome back to the loop: wait for both
+      monitor.awaitDeliveries();
     }
   }
 
