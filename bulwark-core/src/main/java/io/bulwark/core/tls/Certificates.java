@@ -7,8 +7,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.Key;
 import java.security.KeyStore;
@@ -69,7 +67,7 @@ public final class Certificates {
       }
       Key k = ks.getKey("bulwark", password);
       X509Certificate cert = (X509Certificate) ks.getCertificate("bulwark");
-      writePrivate(key, pem("PRIVATE KEY", k.getEncoded()));
+      io.bulwark.core.io.Fs.writeAtomically(key, pem("PRIVATE KEY", k.getEncoded()).getBytes(StandardCharsets.US_ASCII)); // 0600
       Files.writeString(certificate, pem("CERTIFICATE", cert.getEncoded()));
       return cert;
     } catch (IOException | GeneralSecurityException e) {
@@ -123,18 +121,6 @@ public final class Certificates {
   static String pem(String type, byte[] der) {
     return "-----BEGIN " + type + "-----\n" + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
         + "\n-----END " + type + "-----\n";
-  }
-
-  private static void writePrivate(Path file, String content) throws IOException {
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    Files.deleteIfExists(tmp);
-    try {
-      Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-    } catch (UnsupportedOperationException e) {
-      Files.createFile(tmp);
-    }
-    Files.writeString(tmp, content, StandardOpenOption.TRUNCATE_EXISTING);
-    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 
   private static byte[] random(int n) {
