@@ -53,7 +53,8 @@ class UpCommandTest {
       assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(keyFile))).isEqualTo("rw-------");
 
       // the standby is built from a base backup of the primary in the background: healthy soon after "up"
-      await().atMost(Duration.ofSeconds(60)).until(() -> run("status", "--data-dir", "data", "--json").startsWith("0\n"));
+      // untilAsserted: a timeout shows the last output, not just that it was not "0"
+      await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(run("status", "--data-dir", "data", "--json")).startsWith("0\n"));
       String status = run("status", "--data-dir", "data", "--json");
       assertThat(status).startsWith("0\n");
       JsonNode rows = new ObjectMapper().readTree(status.substring(2));
@@ -64,7 +65,9 @@ class UpCommandTest {
         roles.add(r.get("role").asText());
       }
       assertThat(roles).containsExactlyInAnyOrder("pg-primary", "pg-standby", "api", "gateway", "worker", "monitor");
-      await().atMost(Duration.ofSeconds(30)).until(() -> run("db", "status", "--data-dir", "data").startsWith("0\n"));
+      // eligible once the standby streams synchronously and has flushed past the switch; on a busy machine
+      // (CI runs this beside every module's tests) that has taken over 30 s after the standby's base backup
+      await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> assertThat(run("db", "status", "--data-dir", "data")).startsWith("0\n"));
       JsonNode db = new ObjectMapper().readTree(run("db", "status", "--data-dir", "data", "--json").substring(2));
       assertThat(db.at("/cluster/primary").asText()).isEqualTo("pg-a");
       assertThat(db.at("/cluster/replicationMode").asText()).isEqualTo("synchronous");
@@ -92,7 +95,7 @@ class UpCommandTest {
           List.of("127.0.0.1"), 1);
       assertThat(run("submit", "--data-dir", "data", "--url", "https://127.0.0.1:" + port, "--type", "noop", "--cacert",
           work.resolve("other.crt").toString())).startsWith("1\n").contains("TLS handshake with https://127.0.0.1:" + port + " failed");
-      await().atMost(Duration.ofSeconds(30)).until(() -> run("status", "--data-dir", "data").startsWith("0\n")); // gateway checked over HTTPS
+      await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(run("status", "--data-dir", "data")).startsWith("0\n")); // gateway checked over HTTPS
       String submitted = run("submit", "--data-dir", "data", "--url", "https://127.0.0.1:" + port, "--type", "sha256",
           "--input", "\"hello\"", "--wait");
       assertThat(submitted).startsWith("0\n")
