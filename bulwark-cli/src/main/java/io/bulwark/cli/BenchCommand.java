@@ -44,10 +44,25 @@ import picocli.CommandLine.Option;
         "Scenarios: burndown, http, batch, e2e, latency, gateway (default: all); blobs (only when named: the blob stores",
         "side by side, file system, one Azurite region, two replicated, and the replication lag; needs Azurite);",
         "hostile (only when named: a victim tenant's submits through the gateway, alone and during each attack of",
-        "a hostile client or tenant; its errors, p99 and lost tasks, and how the attacker was answered)."})
+        "a hostile client or tenant; its errors, p99 and lost tasks, and how the attacker was answered);",
+        "topology (only when named: `bulwark up` as users run it, started through the launcher, a tenant submitting",
+        "through its gateway while its workers drain the queue: submits/s, p50/p99/p99.9, tasks/s end to end, and CPU",
+        "µs per task of each of its processes, at the maximum rate, half of it, and 4 connections)."})
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--only", split = ",", description = "Scenarios to run (default: all)")
   Set<String> only = Set.of("footprint", "burndown", "http", "batch", "e2e", "latency", "gateway");
+
+  /** Scenarios that start what they measure themselves, without the bench's own deployment. */
+  private static final Set<String> STANDALONE = Set.of("footprint", "blobs", "topology");
+
+  @Option(names = "--topology-seconds", defaultValue = "60",
+      description = "Length of the topology scenario's maximum-rate run; its half-rate and low-load runs take half (default: ${DEFAULT-VALUE})")
+  double topologySeconds;
+
+  @Option(names = "--launcher", paramLabel = "FILE",
+      description = {"The `bulwark` launcher the footprint and topology scenarios start `up` with (default: this one);",
+          "another checkout's, to measure another commit with this bench"})
+  Path launcherOption;
 
   @Option(names = "--tasks", defaultValue = "200000", description = "Tasks in the burn-down (default: ${DEFAULT-VALUE})")
   int tasks;
@@ -104,8 +119,12 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Path root = dataDir != null ? dataDir : Files.createTempDirectory("bulwark-bench");
     if (only.contains("footprint")) footprint(root);
+    if (only.contains("topology")) {
+      new io.bulwark.cli.bench.TopologyBench(launcher("topology"), root.resolve("topology"), Ports.free(), connections, topologySeconds,
+          this::report).run();
+    }
     if (only.contains("blobs")) new io.bulwark.cli.bench.BlobBench(root, Duration.ofSeconds(seconds)).run();
-    if (only.equals(Set.of("footprint")) || only.equals(Set.of("blobs")) || only.equals(Set.of("footprint", "blobs"))) {
+    if (STANDALONE.containsAll(only)) {
       if (dataDir == null) deleteTree(root);
       printResults();
       return 0;
@@ -168,13 +187,22 @@ final class BenchCommand implements Callable<Integer> {
    * supervisor's JVM flags): resident memory of every process, by component. Runs before, and apart
    * from, the deployment the other scenarios use.
    */
-  private void footprint(Path root) throws Exception {
+  /** The `bulwark` launcher, for scenarios that run `bulwark up` exactly as users do. */
+  private Path launcher(String scenario) {
+    if (launcherOption != null) {
+      if (!Files.isExecutable(launcherOption)) throw new BulwarkException("--launcher " + launcherOption + " is not an executable file");
+      return launcherOption.toAbsolutePath();
+    }
     String launcher = System.getenv("BULWARK_LAUNCHER");
     if (launcher == null || !Files.isExecutable(Path.of(launcher))) {
-      throw new BulwarkException("the footprint scenario runs `bulwark up` through the launcher: run the bench as ./bulwark bench");
+      throw new BulwarkException("the " + scenario + " scenario runs `bulwark up` through the launcher: run the bench as ./bulwark bench");
     }
+    return Path.of(launcher);
+  }
+
+  private void footprint(Path root) throws Exception {
     System.out.println("bench: footprint: `bulwark up` idle for 20 s after the standby is synchronous");
-    List<Footprint.Row> rows = Footprint.measure(Path.of(launcher), root.resolve("footprint"), Ports.free(), Duration.ofSeconds(20));
+    List<Footprint.Row> rows = Footprint.measure(launcher("footprint"), root.resolve("footprint"), Ports.free(), Duration.ofSeconds(20));
     long rss = 0;
     long pss = 0;
     for (Footprint.Row r : rows) {

@@ -32,33 +32,49 @@ public final class Footprint {
    * @param idle how long the deployment idles before it is measured (background work settles)
    */
   public static List<Row> measure(Path launcher, Path dataDir, int port, Duration idle) throws Exception {
+    Process up = startUp(launcher, dataDir, port);
+    try {
+      Thread.sleep(idle.toMillis()); // the idle period is what is measured, not a wait for a condition
+      return rows(up.toHandle(), dataDir);
+    } finally {
+      stop(up);
+    }
+  }
+
+  /**
+   * Starts `bulwark up` through the launcher in dataDir and waits until it is up and its standby is
+   * synchronous; its output goes to {@code DIR-up.log} beside dataDir. Stop it with {@link #stop}.
+   */
+  static Process startUp(Path launcher, Path dataDir, int port) throws Exception {
     Path log = dataDir.resolveSibling(dataDir.getFileName() + "-up.log");
     Process up = new ProcessBuilder(launcher.toString(), "up", "--data-dir", dataDir.toString(), "--port", Integer.toString(port))
         .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
       await("`bulwark up` to print 'Bulwark is up' (log: " + log + ")", Duration.ofMinutes(3),
           () -> Files.exists(log) && Files.readString(log).contains("Bulwark is up"), up);
-      Path dbStatus = dataDir.resolve("run").resolve("db-status.json");
       await("the standby to be synchronous", Duration.ofMinutes(2),
-          () -> Files.exists(dbStatus) && JSON.readTree(dbStatus.toFile()).at("/cluster/standbyEligible").asBoolean(), up);
-      Thread.sleep(idle.toMillis()); // the idle period is what is measured, not a wait for a condition
-      return rows(up.toHandle(), dataDir);
-    } finally {
-      up.destroy(); // SIGTERM: `up` stops everything it started
-      if (!up.waitFor(60, TimeUnit.SECONDS)) up.destroyForcibly();
+          () -> dbStatus(dataDir).at("/cluster/standbyEligible").asBoolean(), up);
+      return up;
+    } catch (Exception | Error e) {
+      stop(up);
+      throw e;
     }
+  }
+
+  /** The supervisor's db-status.json (an empty object until it is written). */
+  static JsonNode dbStatus(Path dataDir) throws IOException {
+    Path f = dataDir.resolve("run").resolve("db-status.json");
+    return Files.exists(f) ? JSON.readTree(f.toFile()) : JSON.createObjectNode();
+  }
+
+  static void stop(Process up) throws InterruptedException {
+    up.destroy(); // SIGTERM: `up` stops everything it started
+    if (!up.waitFor(60, TimeUnit.SECONDS)) up.destroyForcibly();
   }
 
   /** Groups the tree's processes by component: a component's process and its descendants. */
   static List<Row> rows(ProcessHandle up, Path dataDir) throws IOException {
-    Map<Long, String> owner = new HashMap<>();
-    owner.put(up.pid(), "supervisor (up)");
-    for (JsonNode c : JSON.readTree(dataDir.resolve("run").resolve("components.json").toFile())) {
-      long pid = c.path("pid").asLong(-1);
-      if (pid <= 0) continue;
-      owner.put(pid, c.path("name").asText());
-      ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(d -> owner.put(d.pid(), c.path("name").asText())));
-    }
+    Map<Long, String> owner = owners(up, dataDir);
     Map<String, Row> sums = new TreeMap<>();
     for (ProcessMemory m : ProcessMemory.tree(up)) {
       String name = owner.getOrDefault(m.pid(), "other");
@@ -68,11 +84,24 @@ public final class Footprint {
     return new ArrayList<>(sums.values());
   }
 
+  /** The component each live process of up's tree belongs to, by pid (the supervisor's own JVM: "supervisor (up)"). */
+  static Map<Long, String> owners(ProcessHandle up, Path dataDir) throws IOException {
+    Map<Long, String> owner = new HashMap<>();
+    owner.put(up.pid(), "supervisor (up)");
+    for (JsonNode c : JSON.readTree(dataDir.resolve("run").resolve("components.json").toFile())) {
+      long pid = c.path("pid").asLong(-1);
+      if (pid <= 0) continue;
+      owner.put(pid, c.path("name").asText());
+      ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(d -> owner.put(d.pid(), c.path("name").asText())));
+    }
+    return owner;
+  }
+
   interface Condition {
     boolean met() throws Exception;
   }
 
-  private static void await(String what, Duration timeout, Condition condition, Process up) throws Exception {
+  static void await(String what, Duration timeout, Condition condition, Process up) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!condition.met()) {
       if (!up.isAlive()) throw new IllegalStateException("`bulwark up` exited (code " + up.exitValue() + ") while waiting for " + what);

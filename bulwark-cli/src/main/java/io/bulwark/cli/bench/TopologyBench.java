@@ -1,0 +1,185 @@
+package io.bulwark.cli.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.bulwark.cli.DataDir;
+import io.bulwark.core.BulwarkException;
+import io.bulwark.core.auth.ApiKey;
+import io.bulwark.postgres.ApiKeyRepository;
+import io.bulwark.postgres.Database;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+
+/**
+ * The default topology as users run it ({@code bulwark bench --only topology}): `bulwark up` started
+ * through the launcher in a scratch directory (gateway, two API servers, primary and synchronous
+ * standby, WAL archiving, base backups, workers, monitor), waited for until its standby is
+ * synchronous and its first base backup is verified; then a tenant submits {@code {"type":"noop"}}
+ * through the gateway while the workers drain the queue. This JVM is only the load generator: every
+ * figure of CPU is of `up`'s processes, read from {@code /proc} before the load and after the last
+ * task finished, and divided by the tasks run.
+ *
+ * <p>Three runs after a warm-up: closed loop on {@code connections} connections (the maximum rate),
+ * open loop at half that rate, and 4 connections (low load); each reports submits/s, submit
+ * latency p50/p99/p99.9, tasks/s end to end, and CPU µs per task of every process.
+ */
+public final class TopologyBench {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String TENANT = "topology-bench";
+  private static final byte[] BODY = "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8);
+
+  private final Path launcher;
+  private final Path dataDir;
+  private final int port;
+  private final int connections;
+  private final double seconds;
+  private final BiConsumer<String, String> report;
+
+  /**
+   * @param seconds length of the maximum-rate run; the half-rate and low-load runs take half as long
+   */
+  public TopologyBench(Path launcher, Path dataDir, int port, int connections, double seconds, BiConsumer<String, String> report) {
+    if (!(seconds >= 2)) throw new BulwarkException("--topology-seconds must be at least 2, got " + seconds);
+    if (connections < 1) throw new BulwarkException("--connections must be at least 1, got " + connections);
+    this.launcher = launcher;
+    this.dataDir = dataDir;
+    this.port = port;
+    this.connections = connections;
+    this.seconds = seconds;
+    this.report = report;
+  }
+
+  public void run() throws Exception {
+    Process up = Footprint.startUp(launcher, dataDir, port);
+    try {
+      Footprint.await("the first base backup to be verified (a minute after it is taken)", Duration.ofMinutes(4),
+          () -> Footprint.dbStatus(dataDir).at("/backups/lastVerification").isObject(), up);
+      try (Database db = Database.open(new Database.Config("jdbc:postgresql://127.0.0.1:" + primaryPort() + "/bulwark", "bulwark",
+          new DataDir(dataDir).pgPassword(), 2, Duration.ofSeconds(5), "topology-bench"))) {
+        ApiKey key = ApiKey.generate();
+        new ApiKeyRepository(db).create(key.id(), TENANT, "bench topology", key.secretHash(), false);
+        HttpLoad load = new HttpLoad("127.0.0.1", port);
+        byte[] request = HttpConnection.request("POST", "/v1/tasks", key.token(), "", BODY);
+        measure(up, db, "warm-up", () -> load.closedLoop(connections, Math.min(10, seconds), n -> request), false);
+        LoadResult max = measure(up, db, "maximum rate (" + connections + " connections, closed loop, " + fmt(seconds) + " s)",
+            () -> load.closedLoop(connections, seconds, n -> request), true);
+        double half = Math.max(1, max.rate() / 2);
+        measure(up, db, String.format("half the maximum (%,.0f submits/s, open loop, %s s)", half, fmt(seconds / 2)),
+            () -> load.openLoop(connections, seconds / 2, half, n -> request), true);
+        measure(up, db, "low load (4 connections, closed loop, " + fmt(seconds / 2) + " s)",
+            () -> load.closedLoop(4, seconds / 2, n -> request), true);
+      }
+    } finally {
+      Footprint.stop(up);
+    }
+  }
+
+  interface Run {
+    LoadResult load() throws Exception;
+  }
+
+  /** One run: CPU of up's processes from before the load until its last task finished, divided by the tasks run. */
+  private LoadResult measure(Process up, Database db, String name, Run run, boolean reported) throws Exception {
+    Instant from = Instant.now().minusMillis(100);
+    long machineBefore = machineBusyMicros();
+    Map<String, Long> before = cpu(up);
+    LoadResult r = run.load();
+    awaitDrained(db, from, up);
+    Map<String, Long> spent = ProcessCpu.difference(before, cpu(up));
+    long machine = machineBusyMicros() - machineBefore;
+    long tasks;
+    double span;
+    try (Connection c = db.dataSource().getConnection(); PreparedStatement st = c.prepareStatement(
+        "SELECT count(*), extract(epoch FROM max(finished_at) - min(created_at)) FROM tasks WHERE tenant = ? AND created_at >= ?")) {
+      st.setString(1, TENANT);
+      st.setTimestamp(2, Timestamp.from(from));
+      try (ResultSet rs = st.executeQuery()) {
+        rs.next();
+        tasks = rs.getLong(1);
+        span = rs.getDouble(2);
+      }
+    }
+    if (!reported) return r;
+    long total = spent.values().stream().mapToLong(Long::longValue).sum();
+    double perTask = tasks == 0 ? Double.NaN : (double) total / tasks;
+    report.accept("topology: " + name, String.format("submits %,.0f/s (ok %d, failed %d), p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms;"
+        + " end to end %,.0f tasks/s (%d tasks, first submit to last finish %.1f s); CPU per task %,.0f µs in `up`'s processes"
+        + " (%,.0f µs on the whole machine, the load generator included)", r.rate(), r.ok(), r.failed(), r.percentileMillis(50),
+        r.percentileMillis(99), r.percentileMillis(99.9), tasks / Math.max(span, 1e-3), tasks, span, perTask,
+        tasks == 0 ? Double.NaN : (double) machine / tasks));
+    List<Map.Entry<String, Long>> rows = new ArrayList<>(spent.entrySet());
+    rows.sort(Map.Entry.<String, Long>comparingByValue().reversed());
+    List<String> parts = new ArrayList<>();
+    for (Map.Entry<String, Long> e : rows) {
+      if (tasks > 0 && e.getValue() * 200 >= total) parts.add(String.format("%s %,.0f", e.getKey(), (double) e.getValue() / tasks));
+    }
+    report.accept("topology: " + name + ", CPU µs per task by process", String.join(", ", parts) + " (each ≥ 0.5 % of the total)");
+    return r;
+  }
+
+  /** CPU microseconds of up's processes, grouped by component; a PostgreSQL node split by process kind (backends, walsender, ...). */
+  private Map<String, Long> cpu(Process up) throws IOException {
+    Map<Long, String> group = new HashMap<>();
+    group.put(up.pid(), "supervisor (up)");
+    for (JsonNode c : JSON.readTree(dataDir.resolve("run").resolve("components.json").toFile())) {
+      long pid = c.path("pid").asLong(-1);
+      if (pid <= 0) continue;
+      String name = c.path("name").asText();
+      boolean postgres = c.path("role").asText().startsWith("pg-");
+      group.put(pid, postgres ? name + " " + ProcessCpu.postgresKind(pid) : name);
+      ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(
+          d -> group.put(d.pid(), postgres ? name + " " + ProcessCpu.postgresKind(d.pid()) : name)));
+    }
+    return ProcessCpu.byGroup(up.toHandle(), group::get);
+  }
+
+  private void awaitDrained(Database db, Instant from, Process up) throws Exception {
+    Footprint.await("the queue to drain", Duration.ofMinutes(5), () -> {
+      try (Connection c = db.dataSource().getConnection(); PreparedStatement st = c.prepareStatement(
+          "SELECT count(*) FROM tasks WHERE tenant = ? AND created_at >= ? AND state <> 'succeeded'")) {
+        st.setString(1, TENANT);
+        st.setTimestamp(2, Timestamp.from(from));
+        try (ResultSet rs = st.executeQuery()) {
+          rs.next();
+          return rs.getLong(1) == 0;
+        }
+      }
+    }, up);
+  }
+
+  private int primaryPort() throws IOException {
+    for (JsonNode c : JSON.readTree(dataDir.resolve("run").resolve("components.json").toFile())) {
+      if (c.path("role").asText().equals("pg-primary")) return c.path("port").asInt();
+    }
+    throw new BulwarkException("`bulwark up` lists no pg-primary in " + dataDir.resolve("run").resolve("components.json"));
+  }
+
+  /** Busy time of every CPU of the machine (all but idle and iowait), from /proc/stat, in microseconds. */
+  static long machineBusyMicros() {
+    try {
+      String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+      long busy = 0;
+      for (int i = 1; i < f.length && i <= 8; i++) if (i != 4 && i != 5) busy += Long.parseLong(f[i]);
+      return busy * 1_000_000 / ProcessCpu.TICKS_PER_SECOND;
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  private static String fmt(double s) {
+    return s == Math.rint(s) ? Long.toString((long) s) : Double.toString(s);
+  }
+}
