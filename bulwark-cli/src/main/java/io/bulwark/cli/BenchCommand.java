@@ -346,7 +346,20 @@ final class BenchCommand implements Callable<Integer> {
           }
         },
         () -> d.supervisor().components().stream().mapToInt(c -> c.restarts).sum(),
-        (from, to) -> victimStartP99(db, from, to));
+        (from, to) -> victimStartP99(db, from, to),
+        () -> {
+          Map<Long, String> group = new java.util.HashMap<>();
+          group.put(ProcessHandle.current().pid(), "bench (load, attacker, supervisor)");
+          for (Component c : d.supervisor().components()) {
+            long pid = c.pid();
+            if (pid <= 0) continue;
+            group.put(pid, c.name);
+            ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(x -> group.put(x.pid(), c.name)));
+          }
+          // PostgreSQL's nodes are not supervised components here: by process kind (backends, walsender, ...)
+          return io.bulwark.cli.bench.ProcessCpu.byGroup(ProcessHandle.current(),
+              pid -> group.containsKey(pid) ? group.get(pid) : io.bulwark.cli.bench.ProcessCpu.postgresGroup(pid));
+        });
     HostileBench bench = new HostileBench(target, hostileSeconds, hostileRate, this::report);
     List<HostileBench.Attack> all = List.of(HostileBench.slowBodies(target), HostileBench.hugeJson(target), HostileBench.longPolls(target),
         HostileBench.badRunAt(target), HostileBench.bigBinaries(target), HostileBench.priorityFlood(target));

@@ -363,6 +363,9 @@ public final class DatabaseMember implements AutoCloseable {
     writable = true;
     if (running && inRecovery()) {
       promote();
+      // promotion does not re-read the configuration: without a reload, a synchronous_standby_names
+      // the server read earlier would make the new primary's commits wait for a standby it has not got
+      reload();
     } else if (!running) {
       try {
         Files.deleteIfExists(pg.dataDir().resolve("standby.signal"));

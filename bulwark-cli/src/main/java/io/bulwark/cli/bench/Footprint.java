@@ -47,6 +47,7 @@ public final class Footprint {
    */
   static Process startUp(Path launcher, Path dataDir, int port) throws Exception {
     Path log = dataDir.resolveSibling(dataDir.getFileName() + "-up.log");
+    Files.createDirectories(log.getParent());
     Process up = new ProcessBuilder(launcher.toString(), "up", "--data-dir", dataDir.toString(), "--port", Integer.toString(port))
         .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {

@@ -33,8 +33,13 @@ public final class HostileBench {
   }
 
   /** What the suite needs of the deployment under test. */
+  /**
+   * @param cpu CPU microseconds so far of the deployment's processes by component, and of the bench's
+   *     own JVM (load generator, attacker, supervisor); see {@link ProcessCpu}
+   */
   public record Target(String host, int gatewayPort, String victimKey, String attackerKey, String attackerTaskId,
-      LongSupplier victimTasksInDatabase, IntSupplier restarts, StartLatency victimStartP99) {}
+      LongSupplier victimTasksInDatabase, IntSupplier restarts, StartLatency victimStartP99,
+      java.util.function.Supplier<Map<String, Long>> cpu) {}
 
   /** The p99 of enqueue → start (database clock) of the victim's tasks created in a window, once they have all started. */
   public interface StartLatency {
@@ -62,7 +67,9 @@ public final class HostileBench {
   /** Runs the baseline, then each attack; fails at the end if any target was missed. */
   public void run(List<Attack> attacks) throws Exception {
     victim("warm-up"); // the JIT, the connections and the first base backup, before anything is measured
+    Map<String, Long> cpuBefore = target.cpu().get();
     LoadResult baseline = victim("baseline");
+    report.accept("hostile: baseline CPU by process", cpu(cpuBefore, target.cpu().get(), baseline.seconds()));
     double baselineStart = startP99;
     report.accept("hostile: baseline (no attack)", String.format("victim %s; enqueue → start p99 %.2f ms", baseline.summary(), baselineStart));
     List<String> missed = new ArrayList<>();
@@ -80,7 +87,9 @@ public final class HostileBench {
         }
       });
       Thread.sleep(1000); // the attack is under way before the victim starts
+      Map<String, Long> attackCpuBefore = target.cpu().get();
       LoadResult r = victim(a.name());
+      String cpu = cpu(attackCpuBefore, target.cpu().get(), r.seconds());
       stop.set(true);
       attacker.join(90_000);
       int restarts = target.restarts().getAsInt() - restartsBefore;
@@ -94,6 +103,7 @@ public final class HostileBench {
       report.accept("hostile: " + a.name(), String.format("%s; victim submit p99 %.2f ms (%.2f× baseline), enqueue → start p99 %.2f ms,"
           + " errors %d, acknowledged lost %d; attacker answered %s; restarts %d%s", a.description(), r.percentileMillis(99), ratio,
           startP99, r.failed(), lost, describe(byStatus), restarts, ok ? "" : " — TARGET MISSED"));
+      report.accept("hostile: " + a.name() + ", CPU by process", cpu);
     }
     if (!missed.isEmpty()) report.accept("hostile: targets missed", String.join(", ", missed));
   }
@@ -113,6 +123,19 @@ public final class HostileBench {
     lost = Math.max(0, r.ok() - stored);
     startP99 = target.victimStartP99().p99Millis(from, java.time.Instant.now().plusSeconds(1));
     return r;
+  }
+
+  /** CPU spent between two samples as a share of one core, by process, largest first (those of at least 1 %). */
+  static String cpu(Map<String, Long> before, Map<String, Long> after, double seconds) {
+    List<Map.Entry<String, Long>> rows = new ArrayList<>(ProcessCpu.difference(before, after).entrySet());
+    rows.sort(Map.Entry.<String, Long>comparingByValue().reversed());
+    long total = rows.stream().mapToLong(Map.Entry::getValue).sum();
+    List<String> parts = new ArrayList<>();
+    for (Map.Entry<String, Long> e : rows) {
+      double share = e.getValue() / (seconds * 1e6);
+      if (share >= 0.01) parts.add(String.format("%s %.0f %%", e.getKey(), share * 100));
+    }
+    return String.format("%.0f %% of one core in all (2 cores = 200 %%): ", total / (seconds * 1e6) * 100) + String.join(", ", parts);
   }
 
   private static String describe(Map<Integer, Long> byStatus) {

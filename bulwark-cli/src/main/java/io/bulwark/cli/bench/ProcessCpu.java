@@ -57,6 +57,16 @@ public final class ProcessCpu {
     return out;
   }
 
+  /** "postgres KIND" for a PostgreSQL process (see {@link #postgresKind}), null for any other. */
+  public static String postgresGroup(long pid) {
+    try {
+      String cmd = Files.readString(Path.of("/proc", Long.toString(pid), "cmdline"));
+      return cmd.startsWith("postgres") || cmd.contains("/bin/postgres\0") ? "postgres " + postgresKind(pid) : null;
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
   /** A PostgreSQL process's kind from its title ("postgres: walsender ...", "postgres: checkpointer"): client backends are "backends". */
   static String postgresKind(long pid) {
     try {
