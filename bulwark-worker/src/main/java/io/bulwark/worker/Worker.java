@@ -70,6 +70,8 @@ public final class Worker implements AutoCloseable {
   /** Input bytes of the tasks admitted and not yet finished: within config.inputBudgetBytes() (a larger input runs alone). */
   private final AtomicLong inputBytes = new AtomicLong();
   private final BlockingQueue<Boolean> wake = new ArrayBlockingQueue<>(1);
+  /** The claim loop waits for running tasks to free input bytes (after handing tasks back). */
+  private volatile boolean waitingForInput;
   private final LinkedBlockingQueue<Completion> outcomes = new LinkedBlockingQueue<>();
   private final Map<UUID, Execution> running = new ConcurrentHashMap<>();
   private final Map<UUID, ClaimedTask> held = new ConcurrentHashMap<>();
@@ -212,7 +214,9 @@ public final class Worker implements AutoCloseable {
   private void freeInput(long size) {
     if (size > 0) {
       inputBytes.addAndGet(-size);
-      wakeUp();
+      // only a claim loop waiting for input bytes wants to know: waking it otherwise would make it
+      // claim once per finished task, an empty claim at low load
+      if (waitingForInput) wakeUp();
     }
   }
 
@@ -229,10 +233,15 @@ public final class Worker implements AutoCloseable {
    */
   private void awaitInputFreed(long level) throws InterruptedException {
     long deadline = System.nanoTime() + config.poll().toNanos();
-    while (inputBytes.get() >= level && claiming.get()) {
-      long left = deadline - System.nanoTime();
-      if (left <= 0) return;
-      wake.poll(left, TimeUnit.NANOSECONDS);
+    waitingForInput = true; // before the first check: a release after it sees the flag and wakes this loop
+    try {
+      while (inputBytes.get() >= level && claiming.get()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) return;
+        wake.poll(left, TimeUnit.NANOSECONDS);
+      }
+    } finally {
+      waitingForInput = false;
     }
   }
 
