@@ -100,18 +100,9 @@ public final class TopologyBench {
     awaitDrained(db, from, up);
     Map<String, Long> spent = ProcessCpu.difference(before, cpu(up));
     long machine = machineBusyMicros() - machineBefore;
-    long tasks;
-    double span;
-    try (Connection c = db.dataSource().getConnection(); PreparedStatement st = c.prepareStatement(
-        "SELECT count(*), extract(epoch FROM max(finished_at) - min(created_at)) FROM tasks WHERE tenant = ? AND created_at >= ?")) {
-      st.setString(1, TENANT);
-      st.setTimestamp(2, Timestamp.from(from));
-      try (ResultSet rs = st.executeQuery()) {
-        rs.next();
-        tasks = rs.getLong(1);
-        span = rs.getDouble(2);
-      }
-    }
+    double[] counted = ofRunTasks(db, from, "count(*), extract(epoch FROM max(finished_at) - min(created_at))", "true");
+    long tasks = (long) counted[0];
+    double span = counted[1];
     if (!reported) return r;
     long total = spent.values().stream().mapToLong(Long::longValue).sum();
     double perTask = tasks == 0 ? Double.NaN : (double) total / tasks;
@@ -147,17 +138,22 @@ public final class TopologyBench {
   }
 
   private void awaitDrained(Database db, Instant from, Process up) throws Exception {
-    Footprint.await("the queue to drain", Duration.ofMinutes(5), () -> {
-      try (Connection c = db.dataSource().getConnection(); PreparedStatement st = c.prepareStatement(
-          "SELECT count(*) FROM tasks WHERE tenant = ? AND created_at >= ? AND state <> 'succeeded'")) {
-        st.setString(1, TENANT);
-        st.setTimestamp(2, Timestamp.from(from));
-        try (ResultSet rs = st.executeQuery()) {
-          rs.next();
-          return rs.getLong(1) == 0;
-        }
+    Footprint.await("the queue to drain", Duration.ofMinutes(5), () -> ofRunTasks(db, from, "count(*)", "state <> 'succeeded'")[0] == 0, up);
+  }
+
+  /** {@code SELECT columns} over the bench tenant's tasks created since {@code from} that match {@code where}: one row, as numbers. */
+  private static double[] ofRunTasks(Database db, Instant from, String columns, String where) throws Exception {
+    try (Connection c = db.dataSource().getConnection(); PreparedStatement st = c.prepareStatement(
+        "SELECT " + columns + " FROM tasks WHERE tenant = ? AND created_at >= ? AND " + where)) {
+      st.setString(1, TENANT);
+      st.setTimestamp(2, Timestamp.from(from));
+      try (ResultSet rs = st.executeQuery()) {
+        rs.next();
+        double[] out = new double[rs.getMetaData().getColumnCount()];
+        for (int i = 0; i < out.length; i++) out[i] = rs.getDouble(i + 1);
+        return out;
       }
-    }, up);
+    }
   }
 
   private int primaryPort() throws IOException {
