@@ -59,6 +59,10 @@ final class BenchCommand implements Callable<Integer> {
       description = "Length of the topology scenario's maximum-rate run; its half-rate and low-load runs take half (default: ${DEFAULT-VALUE})")
   double topologySeconds;
 
+  @Option(names = "--topology-rate", defaultValue = "0",
+      description = "Rate of the topology scenario's open-loop run (default: half the maximum it measured; fix it to compare commits at the same load)")
+  double topologyRate;
+
   @Option(names = "--launcher", paramLabel = "FILE",
       description = {"The `bulwark` launcher the footprint and topology scenarios start `up` with (default: this one);",
           "another checkout's, to measure another commit with this bench"})
@@ -121,7 +125,7 @@ final class BenchCommand implements Callable<Integer> {
     if (only.contains("footprint")) footprint(root);
     if (only.contains("topology")) {
       new io.bulwark.cli.bench.TopologyBench(launcher("topology"), root.resolve("topology"), Ports.free(), connections, topologySeconds,
-          this::report).run();
+          topologyRate, this::report).run();
     }
     if (only.contains("blobs")) new io.bulwark.cli.bench.BlobBench(root, Duration.ofSeconds(seconds)).run();
     if (STANDALONE.containsAll(only)) {

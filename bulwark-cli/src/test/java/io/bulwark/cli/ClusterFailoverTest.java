@@ -81,6 +81,10 @@ class ClusterFailoverTest {
       clientLinks.put(n, new TcpProxy("127.0.0.1", pgPorts.get(n)));
     }
     for (String endpoint : etcd.endpoints()) etcdLinksOfA.add(new TcpProxy("127.0.0.1", URI.create(endpoint).getPort()));
+    // TLS between the hosts: one self-signed certificate naming every address, trusted as the CA
+    Path cert = work.resolve("tls/node.crt");
+    io.bulwark.core.tls.Certificates.writeSelfSigned(cert, work.resolve("tls/node.key"), "bulwark-cluster-test", List.of(),
+        List.of("127.0.0.1", "127.0.0.11", "127.0.0.12", "127.0.0.13"), 30);
     gatewayPort = Ports.free();
     monitorPort = Ports.free();
     String etcdList = String.join("\", \"", etcd.endpoints());
@@ -96,6 +100,10 @@ class ClusterFailoverTest {
         password-file = "%s"
         [storage]
         blobs = "file:%s"
+        [tls]
+        ca = "%s"
+        cert = "%s"
+        key = "%s"
         [[nodes]]
         name = "host-a"
         address = "127.0.0.11"
@@ -121,7 +129,7 @@ class ClusterFailoverTest {
         monitor-admin = %d
         """.formatted(UUID.randomUUID().toString().substring(0, 8), etcdList, work.resolve("archive"),
         clientLinks.get("host-a").port(), clientLinks.get("host-b").port(), passwordFile, work.resolve("blobs"),
-        pgPorts.get("host-a"), pgPorts.get("host-b"), Ports.free(), gatewayPort, Ports.free(), Ports.free(), monitorPort));
+        cert, cert, work.resolve("tls/node.key"), pgPorts.get("host-a"), pgPorts.get("host-b"), Ports.free(), gatewayPort, Ports.free(), Ports.free(), monitorPort));
     clusterState = io.bulwark.etcd.EtcdClusterState.of(io.bulwark.cluster.spec.ClusterSpec.read(clusterFile), Duration.ofSeconds(2));
     List<String> viaProxies = new ArrayList<>();
     for (TcpProxy p : etcdLinksOfA) viaProxies.addAll(List.of("--etcd-endpoint", "http://127.0.0.1:" + p.port()));
@@ -260,6 +268,17 @@ class ClusterFailoverTest {
         .contains("pg-primary").contains("pg-standby");
     String events = run("events", "--cluster", clusterFile.toString());
     assertThat(events).contains("initialized the cluster's database").contains("seeded from backup");
+
+    // [tls]: the standby streams and the API server and worker connect over TLS (verify-full)
+    Map<String, Boolean> ssl = new java.util.TreeMap<>();
+    try (Connection c = direct(p, 5); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
+        "SELECT a.backend_type || ':' || a.application_name AS who, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)"
+            + " WHERE a.backend_type = 'walsender' OR a.application_name LIKE 'host-c-%'")) {
+      while (rs.next()) ssl.merge(rs.getString(1), rs.getBoolean(2), Boolean::logicalAnd);
+    }
+    assertThat(ssl.keySet()).as("%s", ssl).anyMatch(w -> w.startsWith("walsender:")).anyMatch(w -> w.contains(":host-c-api"))
+        .anyMatch(w -> w.contains(":host-c-worker"));
+    assertThat(ssl.values()).as("%s", ssl).containsOnly(true);
   }
 
   static HttpResponse<String> submit(HttpClient http) throws Exception {

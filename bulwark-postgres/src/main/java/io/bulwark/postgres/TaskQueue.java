@@ -133,7 +133,9 @@ public final class TaskQueue {
         // next claim looks at the tenants after them
         tenantCursor.set(tenantsAfter(c, cursor, tenants));
       } else {
-        if (out.size() < max) out.addAll(claimRest(c, token, workerId, lease, cursor, out, max - out.size()));
+        if (out.size() < max && someShareFilled(out, max, tenants)) {
+          out.addAll(claimRest(c, token, workerId, lease, cursor, out, max - out.size()));
+        }
         tenantCursor.set(lastInTurn(cursor, out));
       }
       c.commit();
@@ -141,6 +143,22 @@ public final class TaskQueue {
     } catch (SQLException e) {
       throw DatabaseUnavailableException.translate("claiming tasks for " + workerId, e);
     }
+  }
+
+  /**
+   * Whether a tenant may have ready tasks left past its share: one claimed at least the smallest share
+   * a claim over up to {@code tenants} tenants gives ({@code max / tenants}). A tenant that got less
+   * than its share had no more ready tasks (those locked by another claim are skipped by the rest
+   * too), so when none got that much, the second statement would find nothing: at low load, where a
+   * claim takes a task or two of a batch of hundreds, that is every claim.
+   */
+  static boolean someShareFilled(List<ClaimedTask> claimed, int max, int tenants) {
+    int smallestShare = max / tenants;
+    Map<String, Integer> byTenant = new java.util.HashMap<>();
+    for (ClaimedTask t : claimed) {
+      if (byTenant.merge(t.tenant(), 1, Integer::sum) >= smallestShare) return true;
+    }
+    return false;
   }
 
   /** Fills the slots the shares left from the tenants that had tasks, in turn order. */

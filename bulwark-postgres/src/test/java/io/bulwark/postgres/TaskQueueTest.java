@@ -163,6 +163,20 @@ class TaskQueueTest {
   }
 
   @Test
+  void the_second_statement_runs_only_when_a_tenant_may_have_filled_its_share() {
+    java.util.function.Function<String, ClaimedTask> of = t -> new ClaimedTask(UUID.randomUUID(), t, "noop", 1, 5, 60, UUID.randomUUID(),
+        null, null, null);
+    // 512 slots over up to 64 tenants: every share is 8 or more, so a tenant with fewer had nothing else ready
+    assertThat(TaskQueue.someShareFilled(List.of(of.apply("a"), of.apply("b"), of.apply("a")), 512, 64)).isFalse();
+    List<ClaimedTask> eight = new ArrayList<>();
+    for (int i = 0; i < 8; i++) eight.add(of.apply("a"));
+    assertThat(TaskQueue.someShareFilled(eight, 512, 64)).isTrue();
+    // 10 slots over up to 10 tenants: a share may be 1
+    assertThat(TaskQueue.someShareFilled(List.of(of.apply("a")), 10, 10)).isTrue();
+    assertThat(TaskQueue.someShareFilled(List.of(), 10, 10)).isFalse();
+  }
+
+  @Test
   void more_tenants_than_slots_each_get_a_turn() {
     for (int t = 0; t < 7; t++) submitMany("tenant-" + t, 3, t * 100, null);
     Set<String> served = new HashSet<>();

@@ -33,7 +33,7 @@ import java.util.function.BiConsumer;
  * task finished, and divided by the tasks run.
  *
  * <p>Three runs after a warm-up: closed loop on {@code connections} connections (the maximum rate),
- * open loop at half that rate, and 4 connections (low load); each reports submits/s, submit
+ * open loop at half that rate (or a given one), and 4 connections (low load); each reports submits/s, submit
  * latency p50/p99/p99.9, tasks/s end to end, and CPU µs per task of every process.
  */
 public final class TopologyBench {
@@ -46,12 +46,18 @@ public final class TopologyBench {
   private final int port;
   private final int connections;
   private final double seconds;
+  private final double rate;
   private final BiConsumer<String, String> report;
 
   /**
-   * @param seconds length of the maximum-rate run; the half-rate and low-load runs take half as long
+   * @param seconds length of the maximum-rate run; the open-loop and low-load runs take half as long
+   * @param rate the open-loop run's rate; 0 for half the measured maximum (a fixed rate compares commits
+   *     under the same load: at their own maximum, a slower commit's batches are smaller everywhere)
    */
-  public TopologyBench(Path launcher, Path dataDir, int port, int connections, double seconds, BiConsumer<String, String> report) {
+  public TopologyBench(Path launcher, Path dataDir, int port, int connections, double seconds, double rate,
+      BiConsumer<String, String> report) {
+    if (rate < 0) throw new BulwarkException("--topology-rate must be 0 (half the maximum) or more, got " + rate);
+    this.rate = rate;
     if (!(seconds >= 2)) throw new BulwarkException("--topology-seconds must be at least 2, got " + seconds);
     if (connections < 1) throw new BulwarkException("--connections must be at least 1, got " + connections);
     this.launcher = launcher;
@@ -76,9 +82,9 @@ public final class TopologyBench {
         measure(up, db, "warm-up", () -> load.closedLoop(connections, Math.min(10, seconds), n -> request), false);
         LoadResult max = measure(up, db, "maximum rate (" + connections + " connections, closed loop, " + fmt(seconds) + " s)",
             () -> load.closedLoop(connections, seconds, n -> request), true);
-        double half = Math.max(1, max.rate() / 2);
-        measure(up, db, String.format("half the maximum (%,.0f submits/s, open loop, %s s)", half, fmt(seconds / 2)),
-            () -> load.openLoop(connections, seconds / 2, half, n -> request), true);
+        double fixed = rate > 0 ? rate : Math.max(1, max.rate() / 2);
+        measure(up, db, String.format("%s (%,.0f submits/s, open loop, %s s)", rate > 0 ? "a fixed rate" : "half the maximum", fixed,
+            fmt(seconds / 2)), () -> load.openLoop(connections, seconds / 2, fixed, n -> request), true);
         measure(up, db, "low load (4 connections, closed loop, " + fmt(seconds / 2) + " s)",
             () -> load.closedLoop(4, seconds / 2, n -> request), true);
       }
