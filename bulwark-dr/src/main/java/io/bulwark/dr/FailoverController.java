@@ -373,6 +373,12 @@ public final class FailoverController implements AutoCloseable {
       event(Kinds.DB_STANDBY, "standby " + s.name() + " is down");
     }
     if (System.nanoTime() - nextStandbyStart < 0) return;
+    if (needsRebuild(s)) {
+      // a fenced old primary, or a rebuild that failed half-way (its marker is still there): only a fresh
+      // copy of the primary may run as its standby, never the data it had
+      scheduleRebuild(s);
+      return;
+    }
     try {
       s.start();
       standbyStartFailures = 0;
@@ -537,7 +543,7 @@ public final class FailoverController implements AutoCloseable {
       standbyRole = NodeRole.DOWN;
       n.roleChanged(NodeRole.DOWN);
       nextStandbyStart = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-      standbyStartFailures = 2; // next supervision rebuilds again
+      // the next supervision rebuilds again: the node still needs it (needsRebuild)
     }
     rebuilding = false;
   }
