@@ -355,10 +355,7 @@ final class BenchCommand implements Callable<Integer> {
           Map<Long, String> group = new java.util.HashMap<>();
           group.put(ProcessHandle.current().pid(), "bench (load, attacker, supervisor)");
           for (Component c : d.supervisor().components()) {
-            long pid = c.pid();
-            if (pid <= 0) continue;
-            group.put(pid, c.name);
-            ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(x -> group.put(x.pid(), c.name)));
+            if (c.pid() > 0) Footprint.putTree(group, c.pid(), c.name);
           }
           // PostgreSQL's nodes are not supervised components here: by process kind (backends, walsender, ...)
           return io.bulwark.cli.bench.ProcessCpu.byGroup(ProcessHandle.current(),

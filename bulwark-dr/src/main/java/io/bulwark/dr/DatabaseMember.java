@@ -363,9 +363,6 @@ public final class DatabaseMember implements AutoCloseable {
     writable = true;
     if (running && inRecovery()) {
       promote();
-      // promotion does not re-read the configuration: without a reload, a synchronous_standby_names
-      // the server read earlier would make the new primary's commits wait for a standby it has not got
-      reload();
     } else if (!running) {
       try {
         Files.deleteIfExists(pg.dataDir().resolve("standby.signal"));
@@ -373,9 +370,11 @@ public final class DatabaseMember implements AutoCloseable {
         throw new DrException("cannot remove standby.signal from " + pg.dataDir() + ": " + e, e);
       }
       pg.start();
-    } else {
-      reload();
     }
+    // a server that was running (promoted just now, or already primary) has the settings written above
+    // only after a reload: promotion does not re-read the configuration, and a synchronous_standby_names
+    // read earlier would make the new primary's commits wait for a standby it has not got
+    if (running) reload();
     role = Role.PRIMARY;
     leadingSince = Instant.now();
     slotsMade = false;

@@ -92,10 +92,15 @@ public final class Footprint {
     for (JsonNode c : JSON.readTree(dataDir.resolve("run").resolve("components.json").toFile())) {
       long pid = c.path("pid").asLong(-1);
       if (pid <= 0) continue;
-      owner.put(pid, c.path("name").asText());
-      ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(d -> owner.put(d.pid(), c.path("name").asText())));
+      putTree(owner, pid, c.path("name").asText());
     }
     return owner;
+  }
+
+  /** Puts pid and every live descendant of it into owner, as name's. */
+  public static void putTree(Map<Long, String> owner, long pid, String name) {
+    owner.put(pid, name);
+    ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(d -> owner.put(d.pid(), name)));
   }
 
   interface Condition {

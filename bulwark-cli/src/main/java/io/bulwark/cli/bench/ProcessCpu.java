@@ -59,27 +59,37 @@ public final class ProcessCpu {
 
   /** "postgres KIND" for a PostgreSQL process (see {@link #postgresKind}), null for any other. */
   public static String postgresGroup(long pid) {
-    try {
-      String cmd = Files.readString(Path.of("/proc", Long.toString(pid), "cmdline"));
-      return cmd.startsWith("postgres") || cmd.contains("/bin/postgres\0") ? "postgres " + postgresKind(pid) : null;
-    } catch (IOException | RuntimeException e) {
-      return null;
-    }
+    String cmd = cmdline(pid);
+    if (cmd == null) return null;
+    return cmd.startsWith("postgres") || cmd.contains("/bin/postgres ") || cmd.endsWith("/bin/postgres") ? "postgres " + postgresKind(cmd) : null;
   }
 
-  /** A PostgreSQL process's kind from its title ("postgres: walsender ...", "postgres: checkpointer"): client backends are "backends". */
+  /** A PostgreSQL process's kind ("backends" for client backends, "walsender", "checkpointer", ...). */
   static String postgresKind(long pid) {
+    return postgresKind(cmdline(pid));
+  }
+
+  /**
+   * The kind from a process title ("postgres: walsender ...", "postgres: checkpointer"); any other
+   * command line is the postmaster; a process gone (null) counts with the backends, which come and go.
+   */
+  private static String postgresKind(String cmd) {
+    if (cmd == null) return "backends";
+    if (!cmd.startsWith("postgres: ")) return "postmaster";
+    String title = cmd.substring("postgres: ".length());
+    for (String kind : new String[] {"walsender", "walreceiver", "walwriter", "checkpointer", "background writer", "archiver",
+        "autovacuum", "startup", "logical replication", "stats", "io worker"}) {
+      if (title.startsWith(kind) || title.contains(": " + kind)) return kind; // "NAME: kind" with cluster_name set
+    }
+    return "backends";
+  }
+
+  /** The process's command line, arguments separated by spaces; null when it is gone. */
+  private static String cmdline(long pid) {
     try {
-      String cmd = Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ').trim();
-      if (!cmd.startsWith("postgres: ")) return "postmaster";
-      String title = cmd.substring("postgres: ".length());
-      for (String kind : new String[] {"walsender", "walreceiver", "walwriter", "checkpointer", "background writer", "archiver",
-          "autovacuum", "startup", "logical replication", "stats", "io worker"}) {
-        if (title.startsWith(kind) || title.contains(": " + kind)) return kind; // "NAME: kind" with cluster_name set
-      }
-      return "backends";
+      return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ').trim();
     } catch (IOException | RuntimeException e) {
-      return "backends";
+      return null;
     }
   }
 }

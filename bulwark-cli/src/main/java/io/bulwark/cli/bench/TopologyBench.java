@@ -18,9 +18,9 @@ import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.BiConsumer;
 
 /**
@@ -48,6 +48,8 @@ public final class TopologyBench {
   private final double seconds;
   private final double rate;
   private final BiConsumer<String, String> report;
+  /** The components that are PostgreSQL nodes (their role is pg-primary or pg-standby), read once `up` is up. */
+  private Set<String> postgresNodes = Set.of();
 
   /**
    * @param seconds length of the maximum-rate run; the open-loop and low-load runs take half as long
@@ -57,7 +59,6 @@ public final class TopologyBench {
   public TopologyBench(Path launcher, Path dataDir, int port, int connections, double seconds, double rate,
       BiConsumer<String, String> report) {
     if (rate < 0) throw new BulwarkException("--topology-rate must be 0 (half the maximum) or more, got " + rate);
-    this.rate = rate;
     if (!(seconds >= 2)) throw new BulwarkException("--topology-seconds must be at least 2, got " + seconds);
     if (connections < 1) throw new BulwarkException("--connections must be at least 1, got " + connections);
     this.launcher = launcher;
@@ -65,12 +66,16 @@ public final class TopologyBench {
     this.port = port;
     this.connections = connections;
     this.seconds = seconds;
+    this.rate = rate;
     this.report = report;
   }
 
   public void run() throws Exception {
     Process up = Footprint.startUp(launcher, dataDir, port);
     try {
+      Set<String> nodes = new java.util.HashSet<>();
+      for (JsonNode c : components()) if (c.path("role").asText().startsWith("pg-")) nodes.add(c.path("name").asText());
+      postgresNodes = nodes;
       Footprint.await("the first base backup to be verified (a minute after it is taken)", Duration.ofMinutes(4),
           () -> Footprint.dbStatus(dataDir).at("/backups/lastVerification").isObject(), up);
       try (Database db = Database.open(new Database.Config("jdbc:postgresql://127.0.0.1:" + primaryPort() + "/bulwark", "bulwark",
@@ -129,18 +134,11 @@ public final class TopologyBench {
 
   /** CPU microseconds of up's processes, grouped by component; a PostgreSQL node split by process kind (backends, walsender, ...). */
   private Map<String, Long> cpu(Process up) throws IOException {
-    Map<Long, String> group = new HashMap<>();
-    group.put(up.pid(), "supervisor (up)");
-    for (JsonNode c : JSON.readTree(dataDir.resolve("run").resolve("components.json").toFile())) {
-      long pid = c.path("pid").asLong(-1);
-      if (pid <= 0) continue;
-      String name = c.path("name").asText();
-      boolean postgres = c.path("role").asText().startsWith("pg-");
-      group.put(pid, postgres ? name + " " + ProcessCpu.postgresKind(pid) : name);
-      ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(
-          d -> group.put(d.pid(), postgres ? name + " " + ProcessCpu.postgresKind(d.pid()) : name)));
-    }
-    return ProcessCpu.byGroup(up.toHandle(), group::get);
+    Map<Long, String> owner = Footprint.owners(up.toHandle(), dataDir);
+    return ProcessCpu.byGroup(up.toHandle(), pid -> {
+      String component = owner.get(pid);
+      return component != null && postgresNodes.contains(component) ? component + " " + ProcessCpu.postgresKind(pid) : component;
+    });
   }
 
   private void awaitDrained(Database db, Instant from, Process up) throws Exception {
@@ -162,8 +160,12 @@ public final class TopologyBench {
     }
   }
 
+  private JsonNode components() throws IOException {
+    return JSON.readTree(dataDir.resolve("run").resolve("components.json").toFile());
+  }
+
   private int primaryPort() throws IOException {
-    for (JsonNode c : JSON.readTree(dataDir.resolve("run").resolve("components.json").toFile())) {
+    for (JsonNode c : components()) {
       if (c.path("role").asText().equals("pg-primary")) return c.path("port").asInt();
     }
     throw new BulwarkException("`bulwark up` lists no pg-primary in " + dataDir.resolve("run").resolve("components.json"));
