@@ -22,7 +22,7 @@ final class RoleProcess {
       // cut their resident memory (docs/performance.md, "Footprint"); they have no throughput to lose
       cmd.addAll(List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m", "-Xss512k"));
     } else {
-      cmd.add("-XX:+UseG1GC");
+      cmd.addAll(List.of("-XX:+UseSerialGC", "-Xms16m"));
     }
     cmd.addAll(List.of("-XX:+ExitOnOutOfMemoryError", "--enable-native-access=ALL-UNNAMED", "-Xshare:auto", gcLog));
     // Netty (the gateway) uses sun.misc.Unsafe for its buffers where allowed; Java 23+ asks for it explicitly
