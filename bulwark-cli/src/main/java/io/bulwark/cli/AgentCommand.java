@@ -15,6 +15,11 @@ import picocli.CommandLine.Option;
         "Database nodes elect their primary through a leader lease in etcd: the primary's agent renews it every second",
         "and kills its primary if it cannot for 3 s; when the lease expires (5 s), the synchronous standby takes over.",
         "",
+        "Stopped (SIGTERM), the agent stops its other components but leaves PostgreSQL running for its restart: a",
+        "standby for 15 s, a primary on a 15 s lease that its keeper outlives by no more than 13 s. Started again",
+        "within that, the agent adopts the running server: no failover, no failed request. To stop a primary's host",
+        "for longer, hand the primary over first: bulwark db failover --cluster FILE.",
+        "",
         "Run one per host, e.g. as a systemd service: bulwark agent --print-systemd-unit --cluster FILE --node NAME."})
 final class AgentCommand implements Callable<Integer> {
   @Option(names = "--cluster", required = true, paramLabel = "FILE", description = "The cluster file (bulwark cluster init)")
@@ -71,8 +76,10 @@ final class AgentCommand implements Callable<Integer> {
 
         [Service]
         ExecStart=%3$s agent --cluster %4$s --node %1$s --data-dir %5$s
-        # the agent stops its components itself on SIGTERM (gracefully: running tasks are handed back)
-        KillMode=mixed
+        # only the agent gets SIGTERM: it stops its components itself (running tasks are handed back), and
+        # leaves PostgreSQL running under its keeper for a restart, which adopts it (no failover); a keeper
+        # that is not picked up within 15 s stops PostgreSQL itself
+        KillMode=process
         TimeoutStopSec=60
         Restart=always
         RestartSec=1

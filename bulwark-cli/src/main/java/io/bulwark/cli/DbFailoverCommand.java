@@ -5,7 +5,13 @@ import io.bulwark.core.BulwarkException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.UUID;
+import io.bulwark.cluster.lease.LeaseStore;
+import io.bulwark.cluster.spec.ClusterSpec;
+import io.bulwark.cluster.state.ClusterKeys;
+import io.bulwark.dr.DatabaseMember;
+import io.bulwark.etcd.EtcdClusterState;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -15,7 +21,12 @@ import picocli.CommandLine.Option;
         "",
         "The primary is stopped cleanly (it sends the standby all its WAL first), fenced, the standby is",
         "promoted, and the old primary is rebuilt as the new standby. Clients reconnect to the new primary",
-        "by themselves. Refused, with the reason, when there is no healthy synchronous standby."})
+        "by themselves. Refused, with the reason, when there is no healthy synchronous standby.",
+        "",
+        "With --cluster FILE, the same for a cluster's database (run by `bulwark agent`): the primary's agent stops it",
+        "cleanly and releases the leader lease, the synchronous standby takes over at once, and the old primary",
+        "rejoins as its standby without a rebuild. Do this before stopping the primary's host for maintenance:",
+        "restarting an agent keeps its database running instead (no failover)."})
 final class DbFailoverCommand implements Callable<Integer> {
   @Option(names = "--data-dir", defaultValue = DataDir.DEFAULT, paramLabel = "DIR", description = "Data directory (default: ./${DEFAULT-VALUE})")
   Path dataDir;
@@ -23,8 +34,12 @@ final class DbFailoverCommand implements Callable<Integer> {
   @Option(names = "--timeout", defaultValue = "90", paramLabel = "SECONDS", description = "How long to wait for the result (default: ${DEFAULT-VALUE})")
   int timeoutSeconds;
 
+  @Option(names = "--cluster", paramLabel = "FILE", description = "Switch over a cluster's database (the cluster file) instead of `up`'s")
+  Path clusterFile;
+
   @Override
   public Integer call() throws Exception {
+    if (clusterFile != null) return clusterSwitchover();
     DataDir dir = new DataDir(dataDir);
     if (!Files.exists(dir.run().resolve(DbStatus.FILE))) {
       throw new BulwarkException("nothing is running on " + dir.root() + "; a switchover needs `bulwark up --data-dir "
@@ -57,5 +72,40 @@ final class DbFailoverCommand implements Callable<Integer> {
     Files.deleteIfExists(request);
     throw new BulwarkException("no answer from the supervisor within " + timeoutSeconds + " s; is `bulwark up` running on "
         + dir.root() + "? See its log and `bulwark db status`");
+  }
+
+  /**
+   * Asks the cluster's leader to hand over ({@value DatabaseMember#SWITCHOVER_KEY} in etcd naming it)
+   * and waits until another node holds the leader lease.
+   */
+  private int clusterSwitchover() {
+    ClusterSpec spec = ClusterSpec.read(clusterFile);
+    String status = "`bulwark status --cluster " + clusterFile + "`";
+    try (EtcdClusterState state = EtcdClusterState.of(spec, Duration.ofSeconds(2))) {
+      ClusterKeys keys = state.keys();
+      LeaseStore leases = state.leases(Duration.ofSeconds(2));
+      String from = leases.holder(DatabaseMember.LEADER_KEY).orElseThrow(() -> new BulwarkException(
+          "switchover refused: no database node leads cluster " + spec.name() + " now; see " + status));
+      String to = keys.get(DatabaseMember.SYNC_KEY).orElseThrow(() -> new BulwarkException("switchover refused: " + from
+          + " has no synchronous standby that holds every acknowledged commit; wait until " + status + " shows one"));
+      long began = System.nanoTime();
+      keys.put(DatabaseMember.SWITCHOVER_KEY, from);
+      long deadline = began + Duration.ofSeconds(timeoutSeconds).toNanos();
+      while (System.nanoTime() - deadline < 0) {
+        Optional<String> leader = leases.holder(DatabaseMember.LEADER_KEY);
+        if (leader.isPresent() && !leader.get().equals(from)) {
+          System.out.println("switchover done: " + leader.get() + " is the primary (was " + from + "); took "
+              + (System.nanoTime() - began) / 1_000_000 + " ms; " + from + " rejoins as its standby (see " + status + ")");
+          return 0;
+        }
+        if (leader.isPresent() && keys.get(DatabaseMember.SWITCHOVER_KEY).isEmpty()) {
+          throw new BulwarkException("switchover refused by " + from + "; `bulwark events --cluster " + clusterFile + "` says why");
+        }
+        LocalDeployment.pause(100);
+      }
+      keys.delete(DatabaseMember.SWITCHOVER_KEY);
+      throw new BulwarkException("the switchover from " + from + " to " + to + " did not finish within " + timeoutSeconds
+          + " s; see " + status + " and `bulwark events --cluster " + clusterFile + "`");
+    }
   }
 }

@@ -152,7 +152,8 @@ final class NodeAgent implements AutoCloseable {
   }
 
   /**
-   * This host's database node: PostgreSQL (a child of the agent, killed if the agent dies) and the
+   * This host's database node: PostgreSQL (under a keeper that outlives the agent only for its restart:
+   * {@link DatabaseMember#RESTART_WINDOW}, a primary no longer than its lease) and the
    * member loop that decides through the cluster's leader lease whether it is the primary.
    */
   private void startDatabase(String password) {
@@ -173,7 +174,7 @@ final class NodeAgent implements AutoCloseable {
     List<String> hosts = spec.nodes().stream().map(ClusterSpec.Node::address).filter(a -> !a.equals("127.0.0.1")).distinct().toList();
     pg = EmbeddedPostgres.builder().dataDir(dir.pgNode("pg")).port(node.ports().postgres()).user(spec.database().user())
         .password(password).logFile(dir.logs().resolve(node.name() + "-postgres.log")).settings(settings).clientHosts(hosts)
-        .clientHostsOverTls(tls != null).dieWithParent(true).build();
+        .clientHostsOverTls(tls != null).keeper(dir.root().resolve("db-member/keeper-deadline")).build();
     List<DatabaseMember.Peer> peers = spec.running(Role.POSTGRES).stream().filter(n -> n != node)
         .map(n -> new DatabaseMember.Peer(n.name(), n.address(), n.ports().postgres())).toList();
     io.bulwark.core.blob.BlobStore archive = io.bulwark.core.blob.BlobStores.open(spec.archive().uri());

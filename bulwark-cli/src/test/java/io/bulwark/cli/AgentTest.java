@@ -283,7 +283,7 @@ class AgentTest {
   void the_systemd_unit_runs_this_agent_for_this_node() throws Exception {
     String unit = run("agent", "--cluster", clusterFile.toString(), "--node", "host-a", "--print-systemd-unit");
     assertThat(unit).startsWith("0\n").contains("[Service]").contains("agent --cluster " + clusterFile.toAbsolutePath() + " --node host-a")
-        .contains("Restart=always").contains("KillMode=mixed");
+        .contains("Restart=always").contains("KillMode=process");
   }
 
   @Test

@@ -61,6 +61,14 @@ public final class DatabaseMember implements AutoCloseable {
   public static final String LAST_LEADER_KEY = "db/last-leader";
   public static final String INITIALIZE_KEY = "db/initialize";
   public static final String SEED_KEY = "db/seed";
+  /** A planned switchover: the leader named here hands over to its synchronous standby ({@code bulwark db switchover}). */
+  public static final String SWITCHOVER_KEY = "db/switchover";
+  /**
+   * How long a server outlives its agent for the agent's restart ({@link #close()}): a standby's, and
+   * the lease a primary moves to when its agent stops (its keeper kills it {@code safetyMargin}
+   * earlier). A restarted agent adopts the running server within it: no restart, no failover.
+   */
+  public static final Duration RESTART_WINDOW = Duration.ofSeconds(15);
   static final Duration TICK = Duration.ofMillis(250);
   private static final Duration WATCHDOG_EVERY = Duration.ofMillis(50);
   /** A standby that fails to start this many times in a row is rebuilt from the archive. */
@@ -158,6 +166,13 @@ public final class DatabaseMember implements AutoCloseable {
   }
 
   public void start() {
+    if (pg.adoptRunning()) {
+      // its keeper kept it running while this node's agent restarted; the first tick decides what it is now
+      // (the leader continues its lease, a standby follows, a fenced or diverged one is killed and rebuilt);
+      // until then its keeper's deadline stays what the agent before set (for a primary: within its lease)
+      events.record("primary".equals(readLocal("role").orElse("")) ? Kinds.DB_PRIMARY : Kinds.DB_STANDBY,
+          config.self().name() + "'s agent adopted its running PostgreSQL (pid " + pg.pid() + ") after a restart");
+    }
     loop.scheduleWithFixedDelay(this::tick, 0, TICK.toMillis(), TimeUnit.MILLISECONDS);
     watchdog.scheduleWithFixedDelay(this::watch, WATCHDOG_EVERY.toMillis(), WATCHDOG_EVERY.toMillis(), TimeUnit.MILLISECONDS);
   }
@@ -194,6 +209,32 @@ public final class DatabaseMember implements AutoCloseable {
 
   private void tick() {
     if (closing) return;
+    try {
+      tickOnce();
+    } finally {
+      holdServer();
+    }
+  }
+
+  /**
+   * Tells the server's keeper how long it may outlive this agent: a primary no longer than its lease
+   * is known to be ours (the keeper is then the watchdog of last resort, for an agent that died or
+   * hangs); a standby, or no server, for {@link #RESTART_WINDOW}. A server this agent adopted and has
+   * not yet made its primary or standby keeps the deadline the agent before it set.
+   */
+  private void holdServer() {
+    try {
+      if (writable) {
+        pg.holdFor(Duration.ofNanos(Math.max(0, leadUntilNanos - System.nanoTime())));
+      } else if (role == Role.STANDBY || !pg.isRunning()) {
+        pg.holdFor(RESTART_WINDOW);
+      }
+    } catch (RuntimeException e) {
+      log.error("{}: {}", config.self().name(), e.getMessage()); // the keeper kills the server when its deadline passes
+    }
+  }
+
+  private void tickOnce() {
     try {
       if (!writable) closeBackups(); // the watchdog fenced the primary: only a primary archives and backs up
       renewLease();
@@ -236,6 +277,7 @@ public final class DatabaseMember implements AutoCloseable {
 
   private void publishDeadline() {
     leadUntilNanos = System.nanoTime() + leaderLease.remaining(System.nanoTime()).toNanos();
+    if (writable) holdServer();
   }
 
   private void act(MemberPolicy.Action action) {
@@ -324,8 +366,12 @@ public final class DatabaseMember implements AutoCloseable {
     }
     long sent = System.nanoTime();
     LeaseStore.Lease earlier = new LeaseStore.Lease(LEADER_KEY, config.self().name(), Long.parseLong(id.get()), config.lease().ttl());
-    if (leases.renew(earlier)) {
-      lease = earlier;
+    // the lease the agent left (RESTART_WINDOW long), moved back to the usual ttl: a host lost from now on
+    // fails over as fast as ever
+    Optional<LeaseStore.Lease> continued = leases.renew(earlier) ? leases.rehold(earlier, config.lease().ttl()) : Optional.empty();
+    if (continued.isPresent()) {
+      lease = continued.get();
+      writeLocal("lease-id", Long.toString(lease.id()));
       lastRenewSent = sent;
       leaderLease.acquired(sent);
       publishDeadline();
@@ -359,8 +405,10 @@ public final class DatabaseMember implements AutoCloseable {
       return;
     }
     // From here the watchdog guards the server: should the lease run out during or after the
-    // promotion, it kills the server; it never becomes writable unguarded.
+    // promotion, it kills the server; it never becomes writable unguarded. So does its keeper,
+    // should this agent die: it lets the server live no longer than the lease.
     writable = true;
+    holdServer();
     if (running && inRecovery()) {
       promote();
     } else if (!running) {
@@ -386,6 +434,11 @@ public final class DatabaseMember implements AutoCloseable {
   }
 
   private void lead() {
+    Optional<String> switchover = keys.get(SWITCHOVER_KEY);
+    if (switchover.isPresent() && switchover.get().equals(config.self().name()) && writable) {
+      handOver();
+      return;
+    }
     if (!writable) {
       // the server died, or this node led before: run it again as the primary (crash recovery loses nothing)
       becomeLeader(pg.isRunning() ? "leading" : "restarted the primary after it stopped");
@@ -702,29 +755,29 @@ public final class DatabaseMember implements AutoCloseable {
   }
 
   /**
-   * Stops deciding; a leader stops its server and then releases its lease, so that its synchronous
-   * standby takes over at once (a planned switchover), and marks itself to rejoin as that standby's
-   * standby when it stopped cleanly.
+   * Stops deciding and leaves the server running under its keeper for this agent's restart ({@link
+   * #RESTART_WINDOW}): a restarted agent adopts it (no restart of PostgreSQL, no failover). A leader
+   * first moves its leadership onto a lease of that length, and its keeper kills the server before
+   * that lease can expire; if no agent comes back, the standby takes over as after a crash (for a
+   * planned stop of the primary's host, {@code bulwark db switchover} first).
    */
   @Override
   public void close() {
     closing = true; // no tick decides anything from now on
-    CompletableFuture<Void> stopped = new CompletableFuture<>();
+    CompletableFuture<Void> left = new CompletableFuture<>();
     try {
-      // on the loop's thread: PostgreSQL was started from it and dies with it (pdeathsig), so it must
-      // still live while the server is stopped cleanly
       loop.execute(() -> {
         try {
-          stopServer();
-          stopped.complete(null);
+          leaveRunning();
+          left.complete(null);
         } catch (Throwable t) {
-          stopped.completeExceptionally(t);
+          left.completeExceptionally(t);
         }
       });
-      stopped.get(2, TimeUnit.MINUTES);
+      left.get(30, TimeUnit.SECONDS);
     } catch (java.util.concurrent.RejectedExecutionException | java.util.concurrent.ExecutionException
         | java.util.concurrent.TimeoutException e) {
-      log.warn("{}: stopping the database node did not finish cleanly: {}", config.self().name(), e.toString());
+      log.warn("{}: leaving the database node did not finish cleanly: {}", config.self().name(), e.toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -736,10 +789,64 @@ public final class DatabaseMember implements AutoCloseable {
     }
   }
 
-  private void stopServer() {
-    watchdog.shutdownNow();
+  private void leaveRunning() {
     closeAdmin();
     closeBackups();
+    if (!pg.isRunning()) {
+      watchdog.shutdownNow();
+      return;
+    }
+    Duration hold = RESTART_WINDOW;
+    if (writable) {
+      hold = Duration.ofNanos(Math.max(0, leadUntilNanos - System.nanoTime())); // what the lease allows now
+      long sent = System.nanoTime();
+      try {
+        Optional<LeaseStore.Lease> longer = lease == null || !leading() ? Optional.empty() : leases.rehold(lease, RESTART_WINDOW);
+        if (longer.isPresent()) {
+          lease = longer.get();
+          writeLocal("lease-id", Long.toString(lease.id()));
+          hold = RESTART_WINDOW.minus(config.lease().safetyMargin()).minusNanos(System.nanoTime() - sent);
+        }
+      } catch (LeaseStoreUnavailableException e) {
+        log.warn("{}: cannot extend the leader lease for the restart ({}); the primary lives only as long as the lease",
+            config.self().name(), e.getMessage());
+      }
+    }
+    // the watchdog stops with this agent; from here the keeper alone bounds the server's life
+    pg.holdFor(hold);
+    watchdog.shutdownNow();
+    events.record(writable ? Kinds.DB_PRIMARY : Kinds.DB_STANDBY, config.self().name() + "'s agent stops; its "
+        + (writable ? "primary" : "server") + " (pid " + pg.pid() + ") keeps running for " + hold.toMillis()
+        + " ms for the agent's restart, then is stopped");
+  }
+
+  /**
+   * A planned switchover ({@value #SWITCHOVER_KEY} names this leader): stops the server cleanly, so
+   * that its synchronous standby has every record of it, releases the lease so that the standby takes
+   * over at once, and rejoins as that standby's standby without a rebuild. Refused (the key removed,
+   * the refusal in the journal) without a synchronous standby to hand over to.
+   */
+  private void handOver() {
+    String standby = syncStandby;
+    if (standby == null) {
+      keys.delete(SWITCHOVER_KEY);
+      events.record(Kinds.DB_PRIMARY, config.self().name() + " refused a switchover: it has no synchronous standby that holds"
+          + " every acknowledged commit");
+      return;
+    }
+    long began = System.nanoTime();
+    closeAdmin();
+    closeBackups();
+    stopServer();
+    keys.delete(SWITCHOVER_KEY);
+    role = Role.WAITING;
+    followed = null;
+    note("handed over to " + standby + " (switchover)");
+    events.record(Kinds.DB_FAILOVER, config.self().name() + " handed over to " + standby + " in a switchover (stopped cleanly in "
+        + (System.nanoTime() - began) / 1_000_000 + " ms)");
+  }
+
+  private void stopServer() {
     boolean led = writable;
     String standby = syncStandby;
     writable = false;
@@ -767,5 +874,7 @@ public final class DatabaseMember implements AutoCloseable {
       }
       lease = null;
     }
+    leaderLease.lost();
+    syncStandby = null;
   }
 }

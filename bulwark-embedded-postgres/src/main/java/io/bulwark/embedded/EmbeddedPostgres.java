@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
@@ -68,6 +69,10 @@ public final class EmbeddedPostgres implements AutoCloseable {
   public static final String DEFAULT_USER = "bulwark";
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(30);
+  /** How long past its start timeout a server under a keeper lives before its starter must hold it. */
+  private static final Duration KEEPER_START_GRACE = Duration.ofSeconds(10);
+  /** How long a keeper takes to exit after its server did. */
+  private static final Duration KEEPER_EXIT_WAIT = Duration.ofSeconds(2);
   /** Rewritten in the data directory on every start; included last by postgresql.conf. */
   public static final String CONF_FILE = "bulwark.conf";
 
@@ -103,9 +108,13 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private final Postmaster control;
   private final ClusterInit init;
 
-  private Process process; // guarded by this
+  private final Keeper keeper; // null: the server is a direct child
 
-  private EmbeddedPostgres(Builder b, Path binariesDir, int port, List<String> commandPrefix) {
+  // guarded by this
+  private Process process; // what this instance launched: the postmaster, or its keeper
+  private ProcessHandle server; // the running postmaster: launched by this instance, or adopted
+
+  private EmbeddedPostgres(Builder b, Path binariesDir, int port, List<String> commandPrefix, Keeper keeper) {
     this.dataDir = b.dataDir;
     this.port = port;
     this.user = b.user;
@@ -121,6 +130,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     this.startTimeout = b.startTimeout;
     this.stopTimeout = b.stopTimeout;
     this.commandPrefix = commandPrefix;
+    this.keeper = keeper;
     this.clientHosts = List.copyOf(b.clientHosts);
     this.clientHostsOverTls = b.clientHostsOverTls;
     this.description = "embedded-postgres[" + dataDir + ":" + port + "]";
@@ -275,26 +285,68 @@ public final class EmbeddedPostgres implements AutoCloseable {
    */
   public synchronized void start() {
     if (isRunning()) {
-      throw new EmbeddedPostgresException.AlreadyRunning(dataDir, process.pid());
+      throw new EmbeddedPostgresException.AlreadyRunning(dataDir, server.pid());
     }
     process = null;
+    server = null;
     prepareStart();
     Process started;
+    ProcessBuilder pb = processBuilder();
     try {
       appendToLog("starting: " + String.join(" ", serverCommand()));
-      started = processBuilder().start();
+      if (keeper != null) {
+        keeper.holdFor(startTimeout.plus(KEEPER_START_GRACE)); // until the caller holds it itself
+        List<String> kept = new ArrayList<>(keeper.prefix());
+        kept.addAll(pb.command());
+        pb.command(kept);
+      }
+      started = pb.start();
     } catch (IOException e) {
       throw new EmbeddedPostgresException("cannot launch " + serverCommand() + ": " + e, e);
     }
     long began = System.nanoTime();
+    ProcessHandle postmaster;
     try {
-      awaitReady(started, startTimeout);
+      postmaster = keeper == null ? awaitReadyHandle(started, started, startTimeout) : awaitReadyHandle(started, null, startTimeout);
     } catch (RuntimeException e) {
       control.killTree(started);
       throw e;
     }
     process = started;
-    log.info("{}: started (pid {}) in {} ms", this, started.pid(), (System.nanoTime() - began) / 1_000_000);
+    server = postmaster;
+    log.info("{}: started (pid {}{}) in {} ms", this, postmaster.pid(), keeper == null ? "" : ", under keeper pid " + started.pid(),
+        (System.nanoTime() - began) / 1_000_000);
+  }
+
+  /**
+   * Takes over a server already running on this data directory (ready, and its {@code
+   * postmaster.pid} naming a live postmaster of this directory): one its keeper kept alive while the
+   * supervisor that started it restarted. From then on it is this instance's to stop, kill and watch.
+   *
+   * @return whether a running server was adopted (false: none runs; {@link #start()} it)
+   */
+  public synchronized boolean adoptRunning() {
+    if (isRunning()) return true;
+    List<String> lines = control.pidFileLines();
+    long pid = lines.isEmpty() ? -1 : Postmaster.parsePid(lines.get(0));
+    // a server of this directory that listens elsewhere (started with another port) is not adopted: start() refuses it
+    if (pid <= 0 || !control.ownsDataDir(pid) || !control.pidFileSaysReady(pid) || !control.acceptsTcp()) return false;
+    Optional<ProcessHandle> h = ProcessHandle.of(pid);
+    if (h.isEmpty()) return false;
+    process = null;
+    server = h.get();
+    log.info("{}: adopted the running server (pid {})", this, pid);
+    appendToLog("adopted the running server (pid " + pid + ")");
+    return true;
+  }
+
+  /**
+   * With a keeper ({@link Builder#keeper}): lets the server live for {@code fromNow} from now and no
+   * longer unless called again. Whoever runs the server calls this while it runs it; once nobody does,
+   * the keeper kills the server when the time is up. No-op without a keeper.
+   */
+  public void holdFor(Duration fromNow) {
+    if (keeper != null) keeper.holdFor(fromNow);
   }
 
   /**
@@ -306,24 +358,35 @@ public final class EmbeddedPostgres implements AutoCloseable {
    *     timeout (the process is left running)
    */
   public void awaitReady(Process postmaster, Duration timeout) {
+    awaitReadyHandle(postmaster, postmaster, timeout);
+  }
+
+  /**
+   * Waits until the postmaster launched as (or under) {@code launched} is ready, and returns it.
+   *
+   * @param postmaster the postmaster when it is {@code launched} itself; null when {@code launched} is
+   *     its keeper (the postmaster is then the keeper's child that {@code postmaster.pid} names)
+   */
+  private ProcessHandle awaitReadyHandle(Process launched, Process postmaster, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
-      if (!postmaster.isAlive()) {
+      if (!launched.isAlive()) {
         throw new EmbeddedPostgresException(
-            this + ": PostgreSQL exited with status " + postmaster.exitValue() + " before accepting"
+            this + ": PostgreSQL exited with status " + launched.exitValue() + " before accepting"
                 + " connections; last lines of " + logFile + ":\n" + logTail());
       }
-      if (control.pidFileSaysReady(postmaster.pid()) && control.acceptsTcp()) {
-        return;
+      long pid = postmaster != null ? postmaster.pid() : keptServerPid(launched);
+      if (pid > 0 && control.pidFileSaysReady(pid) && control.acceptsTcp()) {
+        return postmaster != null ? postmaster.toHandle() : ProcessHandle.of(pid).orElseThrow();
       }
       if (System.nanoTime() - deadline > 0) {
         throw new EmbeddedPostgresException(
-            this + ": PostgreSQL (pid " + postmaster.pid() + ") did not accept connections within "
+            this + ": PostgreSQL (pid " + launched.pid() + ") did not accept connections within "
                 + timeout + "; last lines of " + logFile + ":\n" + logTail());
       }
       try {
         // returns at once if the process exits
-        postmaster.waitFor(POLL.toMillis(), TimeUnit.MILLISECONDS);
+        launched.waitFor(POLL.toMillis(), TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new EmbeddedPostgresException(this + ": interrupted while waiting for PostgreSQL to start", e);
@@ -350,9 +413,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
    * a shutdown checkpoint), wait up to the stop timeout, then SIGKILL. No-op if not running.
    */
   public synchronized void stop() {
-    Process p = process;
-    if (p == null || !p.isAlive()) {
-      process = null;
+    ProcessHandle p = server;
+    if (p == null || !isRunning()) {
+      forget();
       return;
     }
     log.info("{}: stopping (fast shutdown of pid {})", this, p.pid());
@@ -360,16 +423,30 @@ public final class EmbeddedPostgres implements AutoCloseable {
       p.destroy(); // SIGTERM: smart shutdown, better than nothing
     }
     try {
-      if (!p.waitFor(stopTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        log.warn("{}: pid {} did not stop within {}; sending SIGKILL", this, p.pid(), stopTimeout);
-        control.killTree(p);
-      }
+      p.onExit().get(stopTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      if (process != null) process.waitFor(KEEPER_EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS); // its keeper follows it
+    } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+      log.warn("{}: pid {} did not stop within {}; sending SIGKILL", this, p.pid(), stopTimeout);
+      control.killTree(p);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       control.killTree(p);
     }
-    process = null;
+    forget();
     log.info("{}: stopped", this);
+  }
+
+  private void forget() {
+    process = null;
+    server = null;
+  }
+
+  /** The pid of the postmaster a keeper launched: the one {@code postmaster.pid} names, if it is the keeper's child. */
+  private long keptServerPid(Process keeperProcess) {
+    List<String> lines = control.pidFileLines();
+    long pid = lines.isEmpty() ? -1 : Postmaster.parsePid(lines.get(0));
+    if (pid <= 0) return -1;
+    return ProcessHandle.of(pid).flatMap(ProcessHandle::parent).map(ProcessHandle::pid).orElse(-1L) == keeperProcess.pid() ? pid : -1;
   }
 
   /**
@@ -377,13 +454,13 @@ public final class EmbeddedPostgres implements AutoCloseable {
    * are gone. The next start runs crash recovery. For failure tests.
    */
   public synchronized void kill() {
-    Process p = process;
+    ProcessHandle p = server;
     if (p == null) {
       return;
     }
     log.warn("{}: killing pid {} and its children with SIGKILL", this, p.pid());
     control.killTree(p);
-    process = null;
+    forget();
   }
 
   /**
@@ -400,9 +477,12 @@ public final class EmbeddedPostgres implements AutoCloseable {
     control.killTree(postmaster);
   }
 
-  /** Whether the server this instance started is alive. */
+  /** Whether the server this instance started (or adopted) is alive. */
   public synchronized boolean isRunning() {
-    return process != null && process.isAlive();
+    if (server == null) return false;
+    // a direct child is reaped by the JVM (Process.isAlive is exact); an adopted server or a keeper's
+    // child is not ours to reap, and a zombie counts as gone
+    return process != null && keeper == null ? process.isAlive() : server.isAlive() && !Postmaster.isDead(server.pid());
   }
 
   /**
@@ -414,7 +494,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     if (!isRunning()) {
       throw new IllegalStateException(this + " is not running");
     }
-    return process.pid();
+    return server.pid();
   }
 
   /** {@link #stop()}. */
@@ -533,6 +613,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     private final List<String> clientHosts = new ArrayList<>();
     private boolean clientHostsOverTls;
     private boolean dieWithParent;
+    private Path keeperDeadline;
 
     private Builder() {}
 
@@ -568,6 +649,18 @@ public final class EmbeddedPostgres implements AutoCloseable {
      */
     public Builder dieWithParent(boolean dieWithParent) {
       this.dieWithParent = dieWithParent;
+      return this;
+    }
+
+    /**
+     * The server runs under a keeper ({@link Keeper}) instead of as a child of this JVM: it survives
+     * the JVM's exit until the deadline last set with {@link EmbeddedPostgres#holdFor} (kept in
+     * {@code deadlineFile}, outside the data directory), and is killed with its backends then; a
+     * supervisor started again adopts it with {@link EmbeddedPostgres#adoptRunning()}. For an agent
+     * whose restart must not restart its primary. Replaces {@link #dieWithParent}.
+     */
+    public Builder keeper(Path deadlineFile) {
+      this.keeperDeadline = deadlineFile;
       return this;
     }
 
@@ -690,8 +783,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
       }
       int chosenPort = port != 0 ? port : freePort();
       List<String> prefix = new ArrayList<>(currentUid() == 0 ? List.of(unshare(), "-U") : List.of());
-      if (dieWithParent) prefix.addAll(List.of(setpriv(), "--pdeathsig", "SIGKILL"));
-      return new EmbeddedPostgres(this, binaries, chosenPort, prefix);
+      if (dieWithParent || keeperDeadline != null) prefix.addAll(List.of(setpriv(), "--pdeathsig", "SIGKILL"));
+      return new EmbeddedPostgres(this, binaries, chosenPort, prefix,
+          keeperDeadline == null ? null : new Keeper(keeperDeadline.toAbsolutePath().normalize()));
     }
 
     private static void requirePositive(String name, Duration d) {

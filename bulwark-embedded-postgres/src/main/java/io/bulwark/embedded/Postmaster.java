@@ -151,14 +151,22 @@ final class Postmaster {
   }
 
   void killTree(Process p) {
+    killTree(p.toHandle());
+  }
+
+  void killTree(ProcessHandle p) {
     List<ProcessHandle> children = p.descendants().toList();
     p.destroyForcibly();
     children.forEach(ProcessHandle::destroyForcibly);
     long deadline = System.nanoTime() + KILL_WAIT.toNanos();
     boolean interrupted = false;
     try {
-      if (!p.waitFor(KILL_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-        log.warn("{}: pid {} is still alive {} after SIGKILL", this, p.pid(), KILL_WAIT);
+      while (!isDead(p.pid())) {
+        if (System.nanoTime() - deadline > 0) {
+          log.warn("{}: pid {} is still alive {} after SIGKILL", this, p.pid(), KILL_WAIT);
+          break;
+        }
+        Thread.sleep(5);
       }
       // Orphaned children hold the old shared memory until they die; a new postmaster refuses to
       // start while they do. A zombie has released its memory, so it counts as gone.

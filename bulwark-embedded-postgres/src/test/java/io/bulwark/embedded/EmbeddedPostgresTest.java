@@ -157,6 +157,52 @@ class EmbeddedPostgresTest {
     assertThat(pg.logFile()).content().contains("database system was interrupted");
   }
 
+  private EmbeddedPostgres kept(Path dataDir, Path deadline, int port) {
+    EmbeddedPostgres pg = EmbeddedPostgres.builder().dataDir(dataDir).port(port).password(PASSWORD).keeper(deadline).build();
+    started.add(pg);
+    return pg;
+  }
+
+  @Test
+  void a_server_under_a_keeper_is_adopted_by_a_new_instance_and_killed_with_its_backends_when_nobody_holds_it()
+      throws Exception {
+    EmbeddedPostgres first = initialized("kept");
+    Path deadline = tmp.resolve("keeper-deadline");
+    EmbeddedPostgres a = kept(first.dataDir(), deadline, first.port());
+    a.start();
+    long pid = a.pid();
+    assertThat(ProcessHandle.of(pid).flatMap(ProcessHandle::parent).flatMap(h -> h.info().command()).orElse(""))
+        .as("the postmaster's parent is its keeper, not this JVM").endsWith("bash");
+    a.holdFor(Duration.ofSeconds(30));
+    execute(a, "CREATE TABLE kept (v int)");
+
+    // the supervisor "restarts": a new instance adopts the running server instead of starting another
+    EmbeddedPostgres b = kept(first.dataDir(), deadline, a.port());
+    assertThat(b.adoptRunning()).isTrue();
+    assertThat(b.isRunning()).isTrue();
+    assertThat(b.pid()).isEqualTo(pid);
+    try (Connection c = connect(b)) {
+      execute(b, "INSERT INTO kept VALUES (1)");
+      // nobody holds it any more: the keeper kills the postmaster and the backends with it
+      b.holdFor(Duration.ofMillis(300));
+      long heldAt = System.nanoTime();
+      await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20)).until(() -> !b.isRunning());
+      assertThat(Duration.ofNanos(System.nanoTime() - heldAt)).isLessThan(Duration.ofSeconds(2));
+      assertThatThrownBy(() -> query(c, "SELECT 1")).as("an open connection's backend died with it").isInstanceOf(SQLException.class);
+    }
+    assertThat(Files.readString(first.logFile())).contains("bulwark-keeper: the supervisor did not extend the deadline");
+    assertThat(b.adoptRunning()).as("nothing left to adopt").isFalse();
+
+    // a fresh start runs crash recovery and keeps what was committed
+    b.start();
+    b.holdFor(Duration.ofSeconds(30));
+    try (Connection c = connect(b)) {
+      assertThat(query(c, "SELECT count(*) FROM kept")).isEqualTo("1");
+    }
+    b.stop();
+    assertThat(b.isRunning()).isFalse();
+  }
+
   @Test
   void a_second_instance_on_the_same_data_directory_is_refused() throws Exception {
     EmbeddedPostgres first = initialized("shared");

@@ -82,6 +82,26 @@ public final class EtcdLeaseStore implements LeaseStore {
   }
 
   @Override
+  public Optional<Lease> rehold(Lease lease, Duration ttl) {
+    ByteSequence k = bytes(prefix + lease.key());
+    GetResponse current = call("read " + lease.key(), () -> client.getKVClient().get(k));
+    if (current.getKvs().isEmpty() || current.getKvs().get(0).getLease() != lease.id()) return Optional.empty();
+    long ttlSeconds = Math.max(1, (ttl.toMillis() + 999) / 1000);
+    long leaseId = call("grant a lease for " + lease.key(), () -> client.getLeaseClient().grant(ttlSeconds)).getID();
+    // unchanged since it was read on the old lease (an expired lease deletes the key: another revision)
+    TxnResponse r = await("move " + lease.key() + " to a new lease", client.getKVClient().txn()
+        .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.modRevision(current.getKvs().get(0).getModRevision())))
+        .Then(Op.put(k, bytes(lease.holder()), PutOption.builder().withLeaseId(leaseId).build()))
+        .commit());
+    if (!r.isSucceeded()) {
+      client.getLeaseClient().revoke(leaseId);
+      return Optional.empty();
+    }
+    client.getLeaseClient().revoke(lease.id()); // nothing is attached to it any more
+    return Optional.of(new Lease(lease.key(), lease.holder(), leaseId, ttl));
+  }
+
+  @Override
   public void release(Lease lease) {
     try {
       call("release " + lease.key(), () -> client.getLeaseClient().revoke(lease.id()));

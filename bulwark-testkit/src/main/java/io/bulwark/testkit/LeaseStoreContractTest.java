@@ -108,6 +108,29 @@ public abstract class LeaseStoreContractTest {
   }
 
   @Test
+  void a_reheld_key_stays_with_its_holder_under_the_new_lease_only() throws Exception {
+    Lease old = store.tryAcquire(key, "node-a", ttl()).lease().orElseThrow();
+    Lease longer = store.rehold(old, ttl().multipliedBy(4)).orElseThrow();
+    assertThat(longer.id()).isNotEqualTo(old.id());
+    assertThat(longer.ttl()).isEqualTo(ttl().multipliedBy(4));
+    assertThat(store.holder(key)).contains("node-a");
+    assertThat(store.renew(old)).as("the old lease holds the key no more").isFalse();
+    elapse(ttl().multipliedBy(3).dividedBy(2)); // past the old ttl, within the new one
+    assertThat(store.holder(key)).contains("node-a");
+    assertThat(store.renew(longer)).isTrue();
+    assertThat(store.tryAcquire(key, "node-b", ttl()).succeeded()).isFalse();
+  }
+
+  @Test
+  void a_lease_that_lost_its_key_cannot_rehold_it() throws Exception {
+    Lease old = store.tryAcquire(key, "node-a", ttl()).lease().orElseThrow();
+    letTtlPass(key);
+    store.tryAcquire(key, "node-b", ttl()).lease().orElseThrow();
+    assertThat(store.rehold(old, ttl().multipliedBy(4))).isEmpty();
+    assertThat(store.holder(key)).contains("node-b");
+  }
+
+  @Test
   void of_many_concurrent_acquirers_exactly_one_wins() throws Exception {
     int n = 8;
     CyclicBarrier start = new CyclicBarrier(n);

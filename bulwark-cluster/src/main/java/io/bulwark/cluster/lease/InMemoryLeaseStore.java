@@ -45,6 +45,16 @@ public final class InMemoryLeaseStore implements LeaseStore {
   }
 
   @Override
+  public synchronized Optional<Lease> rehold(Lease lease, Duration ttl) {
+    requirePositive(ttl);
+    Held current = live(lease.key());
+    if (current == null || current.id() != lease.id()) return Optional.empty();
+    long id = nextId++;
+    held.put(lease.key(), new Held(current.holder(), id, nanoTime.getAsLong() + ttl.toNanos()));
+    return Optional.of(new Lease(lease.key(), lease.holder(), id, ttl));
+  }
+
+  @Override
   public synchronized void release(Lease lease) {
     Held current = held.get(lease.key());
     if (current != null && current.id() == lease.id()) held.remove(lease.key());

@@ -33,6 +33,16 @@ public interface LeaseStore extends AutoCloseable {
    */
   boolean renew(Lease lease);
 
+  /**
+   * Moves a held key onto a new lease of another {@code ttl}, atomically: the holder keeps the key
+   * without a gap, and the old lease is given up. An agent about to restart does this to hold its
+   * leadership across the restart (longer than its usual ttl); the restarted agent renews the new one.
+   *
+   * @return the new lease, or empty when {@code lease} no longer holds the key
+   * @throws LeaseStoreUnavailableException when the store cannot be reached or does not answer in time
+   */
+  Optional<Lease> rehold(Lease lease, Duration ttl);
+
   /** Gives the lease up at once (a clean shutdown, a planned switchover). Losing it is not an error. */
   void release(Lease lease);
 
