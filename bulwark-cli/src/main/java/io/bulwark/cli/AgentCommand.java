@@ -1,6 +1,9 @@
 package io.bulwark.cli;
 
 import io.bulwark.cluster.spec.ClusterSpec;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.NodeAgent;
+import io.bulwark.node.Roles;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -16,7 +19,7 @@ import picocli.CommandLine.Option;
         "and kills its primary if it cannot for 3 s; when the lease expires (5 s), the synchronous standby takes over.",
         "",
         "Stopped (SIGTERM), the agent stops its other components but leaves PostgreSQL running for its restart: a",
-        "standby for 15 s, a primary on a 15 s lease that its keeper outlives by no more than 13 s. Started again",
+        "standby for 30 s, a primary on a 30 s lease (Patroni's ttl) that its keeper outlives by no more than 28 s. Started again",
         "within that, the agent adopts the running server: no failover, no failed request. To stop a primary's host",
         "for longer, hand the primary over first: bulwark db failover --cluster FILE.",
         "",
@@ -78,7 +81,7 @@ final class AgentCommand implements Callable<Integer> {
         ExecStart=%3$s agent --cluster %4$s --node %1$s --data-dir %5$s
         # only the agent gets SIGTERM: it stops its components itself (running tasks are handed back), and
         # leaves PostgreSQL running under its keeper for a restart, which adopts it (no failover); a keeper
-        # that is not picked up within 15 s stops PostgreSQL itself
+        # that is not picked up within 30 s stops PostgreSQL itself
         KillMode=process
         TimeoutStopSec=60
         Restart=always

@@ -5,6 +5,7 @@ import io.bulwark.api.ApiServer;
 import io.bulwark.core.blob.BlobStore;
 import io.bulwark.core.handler.HandlerRegistry;
 import io.bulwark.core.metrics.Metrics;
+import io.bulwark.node.Roles;
 import io.bulwark.postgres.Database;
 import java.nio.file.Path;
 import java.time.Duration;

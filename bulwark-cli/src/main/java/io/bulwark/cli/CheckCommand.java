@@ -1,5 +1,6 @@
 package io.bulwark.cli;
 
+import io.bulwark.node.DataDir;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

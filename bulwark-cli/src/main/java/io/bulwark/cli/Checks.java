@@ -2,6 +2,17 @@ package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.bulwark.monitor.CheckResult;
+import io.bulwark.monitor.CheckSource;
+import io.bulwark.monitor.Groups;
+import io.bulwark.monitor.MonitorPolicy;
+import io.bulwark.monitor.Observation;
+import io.bulwark.monitor.Status;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.DbStatus;
+import io.bulwark.node.Health;
+import io.bulwark.node.Ports;
+import io.bulwark.node.StorageLayout;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -13,12 +24,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import io.bulwark.monitor.CheckResult;
-import io.bulwark.monitor.CheckSource;
-import io.bulwark.monitor.Groups;
-import io.bulwark.monitor.MonitorPolicy;
-import io.bulwark.monitor.Observation;
-import io.bulwark.monitor.Status;
 
 /**
  * The checks of a one-machine deployment, each a function of what `up` publishes in its data
@@ -331,7 +336,7 @@ final class Checks {
 
   /** Reads the named gauges from a Prometheus text endpoint. */
   static Map<String, Double> scrape(String host, int port, String... names) throws IOException {
-    String body = StatusCommand.httpGet(host, port, "/metrics");
+    String body = Health.httpGet(host, port, "/metrics");
     try {
       Map<String, Double> out = new LinkedHashMap<>();
       List<String> wanted = List.of(names);
@@ -356,7 +361,7 @@ final class Checks {
     for (JsonNode c : components(dir)) {
       if (!c.path("role").asText().equals("gateway") || c.path("adminPort").asInt() <= 0 || !alive(c)) continue;
       any = true;
-      JsonNode servers = JSON.readTree(StatusCommand.httpGet("127.0.0.1", c.path("adminPort").asInt(), "/servers"));
+      JsonNode servers = JSON.readTree(Health.httpGet("127.0.0.1", c.path("adminPort").asInt(), "/servers"));
       for (JsonNode srv : servers) {
         if (!srv.path("state").asText().equals("ready")) continue; // drained or in maintenance on purpose
         total++;
@@ -394,7 +399,7 @@ final class Checks {
   }
 
   static CheckResult storageLag(DataDir dir, String unused, Thresholds t) throws IOException {
-    Path f = dir.run().resolve(StorageCommand.STATUS_FILE);
+    Path f = dir.run().resolve(StorageLayout.STATUS_FILE);
     if (!Files.exists(f)) return CheckResult.of(Status.OK, "one storage region: nothing to replicate");
     JsonNode s = fresh(f, JSON.readTree(f.toFile()));
     double lag = s.path("lagSeconds").asDouble();

@@ -2,6 +2,7 @@ package io.bulwark.cli;
 
 import io.bulwark.cluster.spec.ClusterSpec;
 import io.bulwark.cluster.spec.Role;
+import io.bulwark.node.NodeAgent;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -14,6 +15,13 @@ import picocli.CommandLine.Parameters;
         "each runs, the etcd endpoints, the shared archive. One file, the same on every host."},
     subcommands = {ClusterCommand.Init.class, ClusterCommand.Check.class})
 final class ClusterCommand {
+  /**
+   * How long a command waits for each answer of a cluster's etcd: a command's client is fresh, and
+   * its first call also sets up the connection, which takes seconds on a busy host (the agents, which
+   * keep their client, use {@code NodeAgent.ETCD_TIMEOUT}).
+   */
+  static final java.time.Duration ETCD_TIMEOUT = java.time.Duration.ofSeconds(10);
+
 
   @Command(name = "init", mixinStandardHelpOptions = true,
       description = {"Print a commented example cluster file of three hosts: bulwark cluster init > cluster.toml"})

@@ -1,6 +1,7 @@
 package io.bulwark.cli;
 
 import io.bulwark.core.BulwarkException;
+import io.bulwark.node.DataDir;
 import io.bulwark.postgres.AppRole;
 import io.bulwark.postgres.Database;
 import java.io.IOException;

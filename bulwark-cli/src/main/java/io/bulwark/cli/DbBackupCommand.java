@@ -4,6 +4,8 @@ import io.bulwark.core.BulwarkException;
 import io.bulwark.dr.BackupManifest;
 import io.bulwark.dr.BaseBackups;
 import io.bulwark.dr.PrimaryAccess;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.DbRepository;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.concurrent.Callable;

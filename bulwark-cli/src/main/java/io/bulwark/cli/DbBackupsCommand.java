@@ -2,6 +2,9 @@ package io.bulwark.cli;
 
 import io.bulwark.dr.BackupCatalog;
 import io.bulwark.dr.BackupManifest;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.DbRepository;
+import io.bulwark.node.DbStatus;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -1,17 +1,20 @@
 package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.bulwark.cluster.lease.LeaseStore;
+import io.bulwark.cluster.spec.ClusterSpec;
+import io.bulwark.cluster.state.ClusterKeys;
 import io.bulwark.core.BulwarkException;
+import io.bulwark.dr.DatabaseMember;
+import io.bulwark.etcd.EtcdClusterState;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.DbStatus;
+import io.bulwark.node.LocalDeployment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
-import io.bulwark.cluster.lease.LeaseStore;
-import io.bulwark.cluster.spec.ClusterSpec;
-import io.bulwark.cluster.state.ClusterKeys;
-import io.bulwark.dr.DatabaseMember;
-import io.bulwark.etcd.EtcdClusterState;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -81,9 +84,9 @@ final class DbFailoverCommand implements Callable<Integer> {
   private int clusterSwitchover() {
     ClusterSpec spec = ClusterSpec.read(clusterFile);
     String status = "`bulwark status --cluster " + clusterFile + "`";
-    try (EtcdClusterState state = EtcdClusterState.of(spec, Duration.ofSeconds(2))) {
+    try (EtcdClusterState state = EtcdClusterState.of(spec, ClusterCommand.ETCD_TIMEOUT)) {
       ClusterKeys keys = state.keys();
-      LeaseStore leases = state.leases(Duration.ofSeconds(2));
+      LeaseStore leases = state.leases(ClusterCommand.ETCD_TIMEOUT);
       String from = leases.holder(DatabaseMember.LEADER_KEY).orElseThrow(() -> new BulwarkException(
           "switchover refused: no database node leads cluster " + spec.name() + " now; see " + status));
       String to = keys.get(DatabaseMember.SYNC_KEY).orElseThrow(() -> new BulwarkException("switchover refused: " + from

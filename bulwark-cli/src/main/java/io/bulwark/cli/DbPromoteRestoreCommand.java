@@ -2,6 +2,8 @@ package io.bulwark.cli;
 
 import io.bulwark.core.BulwarkException;
 import io.bulwark.dr.HaState;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.DbRepository;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

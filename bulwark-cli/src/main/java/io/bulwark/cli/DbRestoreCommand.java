@@ -1,6 +1,8 @@
 package io.bulwark.cli;
 
 import io.bulwark.dr.PointInTimeRestore;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.DbRepository;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.ZoneOffset;

@@ -1,6 +1,9 @@
 package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.DbStatus;
+import io.bulwark.node.StorageLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -74,7 +77,7 @@ final class DbStatusCommand implements Callable<Integer> {
           ? ", newest " + backups.path("newestBackup").asText() + " (" + ago(backups.path("newestBackupAt")) + ")" : "")
           + (backups.path("backupRunning").asBoolean() ? "; one is being taken" : "")
           + (backups.path("lastBackupError").isTextual() ? "; last error: " + backups.path("lastBackupError").asText() : ""));
-      Path regions = dir.run().resolve(StorageCommand.STATUS_FILE);
+      Path regions = dir.run().resolve(StorageLayout.STATUS_FILE);
       if (Files.exists(regions)) {
         JsonNode st = DbStatus.JSON.readTree(regions.toFile());
         System.out.printf("regions:      the repository is in both storage regions, writes to %s; %d copies owed, lag %.1f s%n",

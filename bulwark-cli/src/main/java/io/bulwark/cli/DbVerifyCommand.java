@@ -1,6 +1,9 @@
 package io.bulwark.cli;
 
 import io.bulwark.dr.BackupVerifier;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.DbRepository;
+import io.bulwark.node.DbStatus;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;

@@ -8,6 +8,7 @@ import io.bulwark.cluster.events.EventJournal;
 import io.bulwark.cluster.events.FileEventJournal;
 import io.bulwark.cluster.spec.ClusterSpec;
 import io.bulwark.etcd.EtcdClusterState;
+import io.bulwark.node.DataDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -55,7 +56,7 @@ final class EventsCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Instant from = since == null ? Instant.MIN : Instant.now().minus(since);
     if (clusterFile != null) {
-      try (EtcdClusterState state = EtcdClusterState.of(ClusterSpec.read(clusterFile), NodeAgent.ETCD_TIMEOUT)) {
+      try (EtcdClusterState state = EtcdClusterState.of(ClusterSpec.read(clusterFile), ClusterCommand.ETCD_TIMEOUT)) {
         printAll(state.journal(), from);
       }
       return 0;

@@ -2,6 +2,10 @@ package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.bulwark.core.BulwarkException;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.HaproxyConfig;
+import io.bulwark.node.Health;
+import io.bulwark.node.RunningComponents;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

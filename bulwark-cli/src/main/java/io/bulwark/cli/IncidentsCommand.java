@@ -3,6 +3,8 @@ package io.bulwark.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bulwark.core.BulwarkException;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.RunningComponents;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

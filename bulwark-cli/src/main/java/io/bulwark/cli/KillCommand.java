@@ -2,6 +2,9 @@ package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.bulwark.core.BulwarkException;
+import io.bulwark.node.Component;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.RunningComponents;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;

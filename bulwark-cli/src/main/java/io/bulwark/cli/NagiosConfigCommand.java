@@ -2,6 +2,8 @@ package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.bulwark.core.BulwarkException;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.RunningComponents;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -2,6 +2,11 @@ package io.bulwark.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.bulwark.core.BulwarkException;
+import io.bulwark.node.Balancer;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.HaproxyRuntime;
+import io.bulwark.node.Health;
+import io.bulwark.node.RunningComponents;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,7 +70,7 @@ final class RestartCommand implements Callable<Integer> {
       long pid = component(dir, name).path("pid").asLong();
       return pid > 0 && pid != oldPid;
     });
-    await(name + " to be ready", () -> StatusCommand.httpHealthy(port, "/health/ready"));
+    await(name + " to be ready", () -> Health.httpHealthy(port, "/health/ready"));
     await("the load balancers to see " + name + " up", () -> {
       for (Balancer balancer : balancers) if (!balancer.isUp(name)) return false;
       return true;

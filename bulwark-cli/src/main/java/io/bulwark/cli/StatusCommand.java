@@ -6,6 +6,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.bulwark.cluster.spec.ClusterSpec;
 import io.bulwark.etcd.EtcdClusterState;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.Health;
+import io.bulwark.node.Ports;
+import io.bulwark.node.StorageLayout;
 import java.io.IOException;
 import java.net.HttpURLConnection;
 import java.net.URI;
@@ -64,7 +68,7 @@ final class StatusCommand implements Callable<Integer> {
             r.path("healthy").asBoolean() ? "yes" : "NO", r.path("restarts").asText());
       }
     }
-    java.nio.file.Path storage = dir.run().resolve(StorageCommand.STATUS_FILE);
+    java.nio.file.Path storage = dir.run().resolve(StorageLayout.STATUS_FILE);
     if (!json && Files.exists(storage)) {
       JsonNode st = JSON.readTree(storage.toFile());
       boolean degraded = false;
@@ -81,7 +85,7 @@ final class StatusCommand implements Callable<Integer> {
   private int clusterStatus() throws IOException {
     ClusterSpec spec = ClusterSpec.read(clusterFile);
     java.util.Map<String, byte[]> members;
-    try (EtcdClusterState state = EtcdClusterState.of(spec, NodeAgent.ETCD_TIMEOUT)) {
+    try (EtcdClusterState state = EtcdClusterState.of(spec, ClusterCommand.ETCD_TIMEOUT)) {
       members = state.members();
     }
     ArrayNode out = JSON.createArrayNode();
@@ -115,56 +119,11 @@ final class StatusCommand implements Callable<Integer> {
     return allHealthy ? 0 : 1;
   }
 
-  static boolean httpHealthy(int port, String path) {
-    return httpHealthy("127.0.0.1", port, path);
-  }
-
   /** Whether a component-table row's health endpoint answers (HTTPS when the row names its certificate), or its port accepts. */
   static boolean healthy(JsonNode row) {
     int port = row.path("port").asInt();
     if (!row.path("healthPath").isTextual()) return Ports.accepts(port, 1000);
     java.nio.file.Path cert = row.path("tlsCertificate").isTextual() ? java.nio.file.Path.of(row.path("tlsCertificate").asText()) : null;
-    return httpHealthy(row.path("healthHost").asText("127.0.0.1"), port, row.path("healthPath").asText(), cert);
-  }
-
-  static boolean httpHealthy(String host, int port, String path) {
-    return httpHealthy(host, port, path, null);
-  }
-
-  /** {@code tlsCertificate}: HTTPS, trusting only that certificate (host name verified); null for HTTP. */
-  static boolean httpHealthy(String host, int port, String path, java.nio.file.Path tlsCertificate) {
-    try {
-      httpGet(host, port, path, tlsCertificate);
-      return true;
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
-  /** A GET's body (200 only), with a check's short timeouts; a plain connection, cheap enough to make every second. */
-  static String httpGet(String host, int port, String path) throws IOException {
-    return httpGet(host, port, path, null);
-  }
-
-  static String httpGet(String host, int port, String path, java.nio.file.Path tlsCertificate) throws IOException {
-    HttpURLConnection c = (HttpURLConnection) URI.create((tlsCertificate == null ? "http://" : "https://") + host + ":" + port + path)
-        .toURL().openConnection();
-    if (c instanceof javax.net.ssl.HttpsURLConnection https) {
-      try {
-        https.setSSLSocketFactory(io.bulwark.core.tls.Certificates.trusting(tlsCertificate).getSocketFactory());
-      } catch (io.bulwark.core.BulwarkException e) {
-        throw new IOException(e.getMessage(), e);
-      }
-    }
-    c.setConnectTimeout(1000);
-    c.setReadTimeout(2000);
-    try {
-      if (c.getResponseCode() != 200) throw new IOException(path + " answered " + c.getResponseCode());
-      try (var in = c.getInputStream()) {
-        return new String(in.readNBytes(4 << 20), java.nio.charset.StandardCharsets.UTF_8);
-      }
-    } finally {
-      c.disconnect();
-    }
+    return Health.httpHealthy(row.path("healthHost").asText("127.0.0.1"), port, row.path("healthPath").asText(), cert);
   }
 }

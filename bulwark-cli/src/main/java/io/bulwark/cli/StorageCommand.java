@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bulwark.cluster.events.EventRecorder;
 import io.bulwark.cluster.events.FileEventJournal;
 import io.bulwark.core.BulwarkException;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.NodeAgent;
+import io.bulwark.node.StorageLayout;
 import io.bulwark.storage.RegionChoice;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,7 +22,6 @@ import picocli.CommandLine.Parameters;
     description = {"The blob storage regions of `bulwark up --storage azurite` (or two --blobs regions): which one takes writes,",
         "each one's probes, and the copies one still owes the other (the replication lag)."})
 final class StorageCommand implements Runnable {
-  static final String STATUS_FILE = "storage-status.json";
 
   @Override
   public void run() {
@@ -27,7 +29,7 @@ final class StorageCommand implements Runnable {
   }
 
   static JsonNode readStatus(DataDir dir) throws Exception {
-    Path f = dir.run().resolve(STATUS_FILE);
+    Path f = dir.run().resolve(StorageLayout.STATUS_FILE);
     if (!Files.exists(f)) {
       throw new BulwarkException("no storage regions on " + dir.root() + ": start them with `bulwark up --storage azurite --data-dir "
           + dir.root() + "` (one region has nothing to switch)");
@@ -108,7 +110,7 @@ final class StorageCommand implements Runnable {
       }
       List<String> names = spec.storage().regions().stream().map(r -> r.substring(0, r.indexOf('='))).toList();
       if (!names.contains(region)) throw new BulwarkException("no region '" + region + "'; the regions are " + names);
-      try (io.bulwark.etcd.EtcdClusterState state = io.bulwark.etcd.EtcdClusterState.of(spec, java.time.Duration.ofSeconds(3))) {
+      try (io.bulwark.etcd.EtcdClusterState state = io.bulwark.etcd.EtcdClusterState.of(spec, ClusterCommand.ETCD_TIMEOUT)) {
         state.keys().put(NodeAgent.STORAGE_REGION_KEY, region + "\n" + java.time.Instant.now() + "\nplanned: bulwark storage switch " + region);
         new EventRecorder(state.journal(), "cli", "storage").record(io.bulwark.cluster.events.Event.Kinds.STORAGE_SWITCH,
             "writes now go to region " + region + ": planned (bulwark storage switch)");

@@ -63,11 +63,4 @@ final class StorageOptions {
         ReplicatedBlobStore.DEFAULT_SYNCHRONOUS, metrics);
   }
 
-  /** The flags that make a child process use the same storage. */
-  static List<String> flags(List<String> blobs, Path stateDir) {
-    List<String> out = new ArrayList<>();
-    for (String b : blobs) out.addAll(List.of("--blobs", b));
-    if (stateDir != null) out.addAll(List.of("--storage-state", stateDir.toString()));
-    return out;
-  }
 }

@@ -1,6 +1,9 @@
 package io.bulwark.cli;
 
 import io.bulwark.core.BulwarkException;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.LocalDeployment;
+import io.bulwark.node.Ports;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;

@@ -4,6 +4,7 @@ import io.bulwark.core.blob.BlobStore;
 import io.bulwark.core.handler.HandlerRegistry;
 import io.bulwark.core.metrics.Metrics;
 import io.bulwark.core.task.RetryPolicy;
+import io.bulwark.node.Roles;
 import io.bulwark.postgres.Database;
 import io.bulwark.worker.Worker;
 import io.bulwark.worker.WorkerConfig;

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.bulwark.dns.BindServer;
+import io.bulwark.node.Ports;
 import io.bulwark.testkit.EtcdCluster;
 import io.bulwark.testkit.PostgresExtension;
 import io.bulwark.testkit.TestDatabase;

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bulwark.core.auth.ApiKey;
+import io.bulwark.node.Ports;
 import io.bulwark.postgres.ApiKeyRepository;
 import io.bulwark.postgres.Database;
 import io.bulwark.testkit.EtcdCluster;

@@ -7,6 +7,8 @@ import io.bulwark.azure.AzureBlobStore;
 import io.bulwark.azure.AzureBlobStoreProvider;
 import io.bulwark.azure.AzuriteServer;
 import io.bulwark.etcd.EtcdClusterState;
+import io.bulwark.node.NodeAgent;
+import io.bulwark.node.Ports;
 import io.bulwark.testkit.EtcdCluster;
 import io.bulwark.testkit.PostgresExtension;
 import io.bulwark.testkit.TestDatabase;

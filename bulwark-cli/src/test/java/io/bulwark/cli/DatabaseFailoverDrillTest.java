@@ -4,8 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.bulwark.postgres.Database;
 import io.bulwark.cluster.events.FileEventJournal;
+import io.bulwark.node.Component;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.DbStatus;
+import io.bulwark.node.LocalDeployment;
+import io.bulwark.node.Ports;
+import io.bulwark.postgres.Database;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;

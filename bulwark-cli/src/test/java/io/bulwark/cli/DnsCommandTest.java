@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.bulwark.dns.BindServer;
 import io.bulwark.dns.TsigKey;
+import io.bulwark.node.Ports;
 import io.bulwark.testkit.FakeCloudflare;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,9 +3,14 @@ package io.bulwark.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.bulwark.postgres.Database;
 import io.bulwark.cluster.events.Event;
 import io.bulwark.cluster.events.FileEventJournal;
+import io.bulwark.node.Component;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.Health;
+import io.bulwark.node.LocalDeployment;
+import io.bulwark.node.Ports;
+import io.bulwark.postgres.Database;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -202,7 +207,7 @@ class FailureDrillsTest {
     await().atMost(Duration.ofSeconds(20)).until(() -> statuses.containsKey(503));
     // readiness re-checks the database at most every 500 ms (and the 503 seen may have come from the other server): poll
     await("ready is 503 while the DB is down").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100))
-        .until(() -> !StatusCommand.httpHealthy(deployment.api().port, "/health/ready"));
+        .until(() -> !Health.httpHealthy(deployment.api().port, "/health/ready"));
     await().atLeast(Duration.ZERO).atMost(Duration.ofSeconds(15)).until(() -> Duration.between(down, Instant.now()).toSeconds() >= 10);
     int beforeRestart = acknowledged.size();
     deployment.restartPostgres();
@@ -215,7 +220,7 @@ class FailureDrillsTest {
     await().atMost(Duration.ofSeconds(60)).until(() -> countIds(acknowledged, " AND state = 'succeeded'") == acknowledged.size());
     assertThat(deployment.api().restarts).as("the API recovered by itself, without a restart").isEqualTo(apiRestarts);
     Instant back = Instant.now();
-    await().atMost(Duration.ofSeconds(10)).until(() -> StatusCommand.httpHealthy(deployment.api().port, "/health/ready"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> Health.httpHealthy(deployment.api().port, "/health/ready"));
     System.out.println("api-main ready " + Duration.between(back, Instant.now()).toMillis() + " ms after the drill's last check");
   }
 }

@@ -3,6 +3,11 @@ package io.bulwark.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.bulwark.node.Component;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.Health;
+import io.bulwark.node.LocalDeployment;
+import io.bulwark.node.Ports;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -73,7 +78,7 @@ class LoadBalancerDrillsTest {
       await().pollInterval(Duration.ofMillis(10)).atMost(Duration.ofSeconds(10)).until(() -> served(backup.port) > backupBefore);
       Duration backupServing = Duration.ofNanos(System.nanoTime() - killedAt);
 
-      await().atMost(Duration.ofSeconds(30)).until(() -> main.pid() != killedPid && StatusCommand.httpHealthy(main.port, "/health/ready"));
+      await().atMost(Duration.ofSeconds(30)).until(() -> main.pid() != killedPid && Health.httpHealthy(main.port, "/health/ready"));
       long readyAt = System.nanoTime();
       long mainBefore = served(main.port);
       await().pollInterval(Duration.ofMillis(10)).atMost(Duration.ofSeconds(10)).until(() -> served(main.port) > mainBefore);

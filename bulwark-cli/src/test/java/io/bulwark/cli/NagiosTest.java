@@ -3,6 +3,10 @@ package io.bulwark.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.bulwark.node.Component;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.LocalDeployment;
+import io.bulwark.node.Ports;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;

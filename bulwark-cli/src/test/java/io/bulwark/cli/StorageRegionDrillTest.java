@@ -7,6 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bulwark.core.blob.BlobRef;
 import io.bulwark.core.blob.BlobStore;
+import io.bulwark.node.Component;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.LocalDeployment;
+import io.bulwark.node.Ports;
+import io.bulwark.node.StorageLayout;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -172,7 +177,7 @@ class StorageRegionDrillTest {
     deployment.supervisor().start(a);
     long back = System.nanoTime();
     await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() -> {
-      JsonNode s = JSON.readTree(root.resolve("run").resolve(StorageCommand.STATUS_FILE).toFile());
+      JsonNode s = JSON.readTree(root.resolve("run").resolve(StorageLayout.STATUS_FILE).toFile());
       return s.path("pending").asInt() == 0 && s.path("regions").get(0).path("lastPassed").asBoolean();
     });
     System.out.printf("DRILL storage region-back: every copy owed made %d ms after region a was restarted%n", (System.nanoTime() - back) / 1_000_000);

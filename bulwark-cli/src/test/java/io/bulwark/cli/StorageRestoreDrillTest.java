@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.bulwark.azure.AzuriteServer;
+import io.bulwark.node.Component;
+import io.bulwark.node.DataDir;
+import io.bulwark.node.LocalDeployment;
+import io.bulwark.node.Ports;
+import io.bulwark.node.StorageLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;

@@ -31,6 +31,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,7 +69,7 @@ public final class DatabaseMember implements AutoCloseable {
    * the lease a primary moves to when its agent stops (its keeper kills it {@code safetyMargin}
    * earlier). A restarted agent adopts the running server within it: no restart, no failover.
    */
-  public static final Duration RESTART_WINDOW = Duration.ofSeconds(15);
+  public static final Duration RESTART_WINDOW = Duration.ofSeconds(30);
   static final Duration TICK = Duration.ofMillis(250);
   private static final Duration WATCHDOG_EVERY = Duration.ofMillis(50);
   /** A standby that fails to start this many times in a row is rebuilt from the archive. */
@@ -798,19 +799,7 @@ public final class DatabaseMember implements AutoCloseable {
     }
     Duration hold = RESTART_WINDOW;
     if (writable) {
-      hold = Duration.ofNanos(Math.max(0, leadUntilNanos - System.nanoTime())); // what the lease allows now
-      long sent = System.nanoTime();
-      try {
-        Optional<LeaseStore.Lease> longer = lease == null || !leading() ? Optional.empty() : leases.rehold(lease, RESTART_WINDOW);
-        if (longer.isPresent()) {
-          lease = longer.get();
-          writeLocal("lease-id", Long.toString(lease.id()));
-          hold = RESTART_WINDOW.minus(config.lease().safetyMargin()).minusNanos(System.nanoTime() - sent);
-        }
-      } catch (LeaseStoreUnavailableException e) {
-        log.warn("{}: cannot extend the leader lease for the restart ({}); the primary lives only as long as the lease",
-            config.self().name(), e.getMessage());
-      }
+      hold = rehold().orElseGet(() -> Duration.ofNanos(Math.max(0, leadUntilNanos - System.nanoTime()))); // or what the lease allows now
     }
     // the watchdog stops with this agent; from here the keeper alone bounds the server's life
     pg.holdFor(hold);
@@ -818,6 +807,33 @@ public final class DatabaseMember implements AutoCloseable {
     events.record(writable ? Kinds.DB_PRIMARY : Kinds.DB_STANDBY, config.self().name() + "'s agent stops; its "
         + (writable ? "primary" : "server") + " (pid " + pg.pid() + ") keeps running for " + hold.toMillis()
         + " ms for the agent's restart, then is stopped");
+  }
+
+  /**
+   * Moves this leader's key onto a lease of {@link #RESTART_WINDOW} for the agent's restart, trying
+   * again while the current lease is known to be ours (etcd may be slow to answer for a moment, and a
+   * failed attempt would shrink the window to what is left of the lease). The watchdog still guards
+   * the server meanwhile.
+   *
+   * @return how long the keeper may hold the server under the new lease (its ttl less the safety
+   *     margin, counted from before the request was sent); empty when it could not be moved
+   */
+  private Optional<Duration> rehold() {
+    while (lease != null && leading()) {
+      long sent = System.nanoTime();
+      try {
+        Optional<LeaseStore.Lease> longer = leases.rehold(lease, RESTART_WINDOW);
+        if (longer.isEmpty()) return Optional.empty(); // the key is not ours any more
+        lease = longer.get();
+        writeLocal("lease-id", Long.toString(lease.id()));
+        return Optional.of(RESTART_WINDOW.minus(config.lease().safetyMargin()).minusNanos(System.nanoTime() - sent));
+      } catch (LeaseStoreUnavailableException e) {
+        log.warn("{}: cannot move the leader lease for the restart yet ({}); trying again while the lease lasts",
+            config.self().name(), e.getMessage());
+        LockSupport.parkNanos(TICK.toNanos() / 2);
+      }
+    }
+    return Optional.empty();
   }
 
   /**

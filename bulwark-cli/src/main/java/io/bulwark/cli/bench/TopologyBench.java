@@ -2,9 +2,9 @@ package io.bulwark.cli.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.bulwark.cli.DataDir;
 import io.bulwark.core.BulwarkException;
 import io.bulwark.core.auth.ApiKey;
+import io.bulwark.node.DataDir;
 import io.bulwark.postgres.ApiKeyRepository;
 import io.bulwark.postgres.Database;
 import java.io.IOException;

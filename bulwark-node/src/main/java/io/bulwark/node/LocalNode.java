@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import io.bulwark.dr.DbNode;
 import io.bulwark.dr.NodeRole;
@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
  * listed in the component table as {@code pg-primary} or {@code pg-standby}, and started, stopped,
  * killed and rebuilt by the failover controller, never restarted behind its back.
  */
-final class LocalNode implements DbNode {
+public final class LocalNode implements DbNode {
   private static final Logger log = LoggerFactory.getLogger(LocalNode.class);
   private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
 

@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import io.bulwark.core.BulwarkException;
 import java.io.IOException;
@@ -112,7 +112,7 @@ public record DataDir(Path root) {
   }
 
   /** A new random password: 24 bytes from {@link SecureRandom}, in hex. */
-  static String newPassword() {
+  public static String newPassword() {
     byte[] b = new byte[24];
     new SecureRandom().nextBytes(b);
     return HexFormat.of().formatHex(b);

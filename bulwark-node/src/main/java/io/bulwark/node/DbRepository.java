@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.bulwark.core.BulwarkException;
@@ -18,10 +18,10 @@ import java.time.format.DateTimeParseException;
 import java.util.Optional;
 
 /** What the backup commands share: the repository of a data directory, whether `up` runs, the primary. */
-final class DbRepository {
+public final class DbRepository {
   private DbRepository() {}
 
-  static io.bulwark.core.blob.BlobStore open(DataDir dir) {
+  public static io.bulwark.core.blob.BlobStore open(DataDir dir) {
     StorageLayout layout = StorageLayout.read(dir);
     if (!layout.replicated() && !Files.isDirectory(dir.archive())) {
       throw new BulwarkException("no backup repository at " + dir.archive() + "; is " + dir.root()
@@ -31,7 +31,7 @@ final class DbRepository {
   }
 
   /** Whether a `bulwark up` holds the data directory's lock. */
-  static boolean upRunning(DataDir dir) {
+  public static boolean upRunning(DataDir dir) {
     if (!Files.exists(dir.lockFile())) return false;
     try (FileChannel ch = FileChannel.open(dir.lockFile(), StandardOpenOption.WRITE)) {
       FileLock lock = ch.tryLock();
@@ -44,7 +44,7 @@ final class DbRepository {
   }
 
   /** The primary of the running `up`, from run/db-status.json; empty when nothing runs. */
-  static Optional<PrimaryAccess> runningPrimary(DataDir dir) {
+  public static Optional<PrimaryAccess> runningPrimary(DataDir dir) {
     Path status = dir.run().resolve(DbStatus.FILE);
     if (!upRunning(dir) || !Files.exists(status)) return Optional.empty();
     try {
@@ -75,7 +75,7 @@ final class DbRepository {
   }
 
   /** ISO-8601 with a zone or offset: 2026-11-26T01:30:00Z, 2026-11-26T02:30:00+01:00. */
-  static Instant parseTime(String text) {
+  public static Instant parseTime(String text) {
     try {
       return OffsetDateTime.parse(text).toInstant();
     } catch (DateTimeParseException e) {
@@ -84,7 +84,7 @@ final class DbRepository {
     }
   }
 
-  static String mb(long bytes) {
+  public static String mb(long bytes) {
     return String.format("%.1f MB", bytes / 1e6);
   }
 }

@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import io.bulwark.azure.AzureBlobStoreProvider;
 import io.bulwark.azure.AzuriteServer;
@@ -27,11 +27,11 @@ import java.util.Map;
  * 0600) so that the `db` and `storage` commands open the same stores; every process gets the
  * connection strings in its environment, never on its command line.
  */
-final class StorageLayout {
+public final class StorageLayout {
   static final List<String> REGIONS = List.of("a", "b");
 
   /** A region: its name, account, Azurite port and key. */
-  record Region(String name, String account, int port, String key) {
+  public record Region(String name, String account, int port, String key) {
     String connectionString() {
       return AzuriteServer.connectionString(account, key, port);
     }
@@ -106,7 +106,7 @@ final class StorageLayout {
     return !regions.isEmpty();
   }
 
-  List<Region> regions() {
+  public List<Region> regions() {
     return regions;
   }
 
@@ -122,11 +122,11 @@ final class StorageLayout {
     if (!replicated()) return List.of("--blob-dir", dir.blobs().toString());
     List<String> blobs = new ArrayList<>();
     for (Region r : regions) blobs.add(r.name() + "=" + r.uri("blobs"));
-    return StorageOptions.flags(blobs, dir.storageState());
+    return StorageLayout.flags(blobs, dir.storageState());
   }
 
   /** Task blobs, as this process (the supervisor, a command) sees them. */
-  BlobStore openBlobs(String process, Metrics metrics) {
+  public BlobStore openBlobs(String process, Metrics metrics) {
     return replicated() ? open("blobs", process, metrics) : BlobStores.open(dir.blobs().toUri().toString());
   }
 
@@ -136,7 +136,7 @@ final class StorageLayout {
   }
 
   /** One region's store of {@code container}, alone: what is left when the other region is gone. */
-  BlobStore openRegion(String region, String container) {
+  public BlobStore openRegion(String region, String container) {
     Region r = regions.stream().filter(x -> x.name().equals(region)).findFirst()
         .orElseThrow(() -> new BulwarkException("no storage region '" + region + "'; the regions are " + REGIONS));
     return BlobStores.open(r.uri(container), env());
@@ -155,7 +155,7 @@ final class StorageLayout {
         ReplicatedBlobStore.DEFAULT_SYNCHRONOUS, metrics);
   }
 
-  RegionChoice choice() {
+  public RegionChoice choice() {
     return new RegionChoice(dir.storageState().resolve("storage-region"), REGIONS.get(0));
   }
 
@@ -164,4 +164,15 @@ final class StorageLayout {
     env.putAll(environment());
     return env;
   }
+
+  /** The flags that make a child process use the same storage. */
+  public static List<String> flags(List<String> blobs, Path stateDir) {
+    List<String> out = new ArrayList<>();
+    for (String b : blobs) out.addAll(List.of("--blobs", b));
+    if (stateDir != null) out.addAll(List.of("--storage-state", stateDir.toString()));
+    return out;
+  }
+
+  /** The storage regions' status, as the storage switcher of `up` writes it into DIR/run. */
+  public static final String STATUS_FILE = "storage-status.json";
 }

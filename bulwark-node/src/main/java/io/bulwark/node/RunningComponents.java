@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -15,17 +15,17 @@ import java.util.Set;
  * The component table a running `bulwark up` keeps in {@code run/components.json} ({@link
  * Supervisor#writeComponents()}), read by the commands that act on components by name or role.
  */
-record RunningComponents(DataDir dir, List<JsonNode> rows) {
+public record RunningComponents(DataDir dir, List<JsonNode> rows) {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Reads the table; a data directory where nothing runs is an error that says how to start it. */
-  static RunningComponents read(DataDir dir) {
+  public static RunningComponents read(DataDir dir) {
     return find(dir).orElseThrow(() -> new BulwarkException("nothing is running on " + dir.root()
         + "; start it with `bulwark up --data-dir " + dir.root() + "`"));
   }
 
   /** The table, if something runs on {@code dir}. */
-  static Optional<RunningComponents> find(DataDir dir) {
+  public static Optional<RunningComponents> find(DataDir dir) {
     if (!Files.exists(dir.componentsFile())) return Optional.empty();
     try {
       List<JsonNode> rows = new ArrayList<>();
@@ -37,7 +37,7 @@ record RunningComponents(DataDir dir, List<JsonNode> rows) {
   }
 
   /** The component with this name, or else the components with this role, in the table's order. */
-  List<JsonNode> select(String nameOrRole) {
+  public List<JsonNode> select(String nameOrRole) {
     List<JsonNode> byRole = new ArrayList<>();
     for (JsonNode c : rows) {
       if (c.path("name").asText().equals(nameOrRole)) return List.of(c);
@@ -47,18 +47,18 @@ record RunningComponents(DataDir dir, List<JsonNode> rows) {
   }
 
   /** The component with this name; an unknown name is an error listing the names there are. */
-  JsonNode named(String name) {
+  public JsonNode named(String name) {
     for (JsonNode c : rows) if (c.path("name").asText().equals(name)) return c;
     throw new BulwarkException("no component " + name + " in " + dir.componentsFile() + "; there are " + names());
   }
 
-  Set<String> names() {
+  public Set<String> names() {
     Set<String> names = new LinkedHashSet<>();
     for (JsonNode c : rows) names.add(c.path("name").asText());
     return names;
   }
 
-  Set<String> roles() {
+  public Set<String> roles() {
     Set<String> roles = new LinkedHashSet<>();
     for (JsonNode c : rows) roles.add(c.path("role").asText());
     return roles;

@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -10,7 +10,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 
 /** What the supervisor and a rolling restart need from a load balancer, for the built-in gateway and HAProxy. */
-interface Balancer {
+public interface Balancer {
   void setState(String server, String state) throws Exception;
 
   int inFlight(String server) throws Exception;
@@ -19,12 +19,12 @@ interface Balancer {
   boolean isUp(String server) throws Exception;
 
   /** The built-in gateway, through its admin API. */
-  final class Gateway implements Balancer {
+  public final class Gateway implements Balancer {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final String admin;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-    Gateway(String admin) {
+    public Gateway(String admin) {
       this.admin = admin;
     }
 

@@ -1,11 +1,14 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /** The command line of a child JVM running one `bulwark` role, as `up` and the agent start them. */
-final class RoleProcess {
+public final class RoleProcess {
   private RoleProcess() {}
+
+  /** The `bulwark` command's entry point (bulwark-cli), which every role process runs: named, as this module cannot depend on the CLI. */
+  public static final String MAIN_CLASS = "io.bulwark.cli.Main";
 
   /** Roles that decide and check rather than serve: run small (see {@link #command}). */
   static final java.util.Set<String> SMALL = java.util.Set.of("monitor", "dns");
@@ -31,7 +34,7 @@ final class RoleProcess {
     // extra JVM options for every role, e.g. a flight recording or heap dumps: BULWARK_JAVA_OPTS
     String extra = System.getenv("BULWARK_JAVA_OPTS");
     if (extra != null && !extra.isBlank()) cmd.addAll(List.of(extra.trim().split("\\s+")));
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), role));
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS, role));
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().put(Roles.SUPERVISOR_PID, Long.toString(ProcessHandle.current().pid()));

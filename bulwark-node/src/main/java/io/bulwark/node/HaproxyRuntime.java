@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import io.bulwark.core.BulwarkException;
 import java.io.IOException;
@@ -10,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 /** HAProxy's runtime API over its stats socket: one command per connection. */
-record HaproxyRuntime(Path socket) {
+public record HaproxyRuntime(Path socket) {
 
   String command(String command) {
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {

@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import io.bulwark.cluster.events.EventRecorder;
 import io.bulwark.core.BulwarkException;

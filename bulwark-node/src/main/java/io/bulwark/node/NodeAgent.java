@@ -1,14 +1,14 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.bulwark.cluster.events.Event.Kinds;
 import io.bulwark.cluster.events.EventRecorder;
+import io.bulwark.cluster.lease.LeaderLease;
 import io.bulwark.cluster.spec.ClusterSpec;
 import io.bulwark.cluster.spec.Role;
 import io.bulwark.core.BulwarkException;
-import io.bulwark.cluster.lease.LeaderLease;
 import io.bulwark.dr.BackupService;
 import io.bulwark.dr.DatabaseMember;
 import io.bulwark.dr.PrimaryAccess;
@@ -42,11 +42,11 @@ import org.slf4j.LoggerFactory;
  * workers, and the DNS controller (of the nodes that run it, the holder of the cluster's DNS lease
  * acts). The monitor is not run by the agent yet: a node that runs it is refused at start.
  */
-final class NodeAgent implements AutoCloseable {
+public final class NodeAgent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
   private static final ObjectMapper JSON = new ObjectMapper();
-  static final Duration REGISTRATION_TTL = Duration.ofSeconds(5);
-  static final Duration ETCD_TIMEOUT = Duration.ofSeconds(2);
+  public static final Duration REGISTRATION_TTL = Duration.ofSeconds(5);
+  public static final Duration ETCD_TIMEOUT = Duration.ofSeconds(2);
 
   private final ClusterSpec spec;
   private final ClusterSpec.Node node;
@@ -75,19 +75,19 @@ final class NodeAgent implements AutoCloseable {
   private long discoveredFor;
   private final java.net.http.HttpClient admin = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
 
-  NodeAgent(ClusterSpec spec, String nodeName, DataDir dir, String heap) {
+  public NodeAgent(ClusterSpec spec, String nodeName, DataDir dir, String heap) {
     this(spec, nodeName, dir, heap, List.of());
   }
 
   private final Path clusterFile;
 
   /** @param etcdEndpoints the etcd endpoints this host uses, when not the cluster file's (e.g. only its own member) */
-  NodeAgent(ClusterSpec spec, String nodeName, DataDir dir, String heap, List<String> etcdEndpoints) {
+  public NodeAgent(ClusterSpec spec, String nodeName, DataDir dir, String heap, List<String> etcdEndpoints) {
     this(spec, null, nodeName, dir, heap, etcdEndpoints);
   }
 
   /** @param clusterFile where the cluster file is (a monitor started by this agent reads it) */
-  NodeAgent(ClusterSpec spec, Path clusterFile, String nodeName, DataDir dir, String heap, List<String> etcdEndpoints) {
+  public NodeAgent(ClusterSpec spec, Path clusterFile, String nodeName, DataDir dir, String heap, List<String> etcdEndpoints) {
     this.clusterFile = clusterFile;
     this.spec = spec;
     this.node = spec.node(nodeName);
@@ -104,7 +104,7 @@ final class NodeAgent implements AutoCloseable {
   }
 
   /** Joins the cluster in etcd, starts the node's components, and starts registering them. */
-  void start() {
+  public void start() {
     dir.create();
     state = new EtcdClusterState(etcdEndpoints, spec.etcdPrefix(), ETCD_TIMEOUT);
     clusterId = join();
@@ -232,7 +232,7 @@ final class NodeAgent implements AutoCloseable {
             password));
   }
 
-  static final String STORAGE_REGION_KEY = "storage/region";
+  public static final String STORAGE_REGION_KEY = "storage/region";
   static final String STORAGE_LEASE = "storage/leader";
 
   /**
@@ -335,7 +335,7 @@ final class NodeAgent implements AutoCloseable {
   private List<String> appArgs(String... args) {
     List<String> all = new ArrayList<>(List.of("--jdbc-url", spec.jdbcUrl(), "--db-user", spec.database().user(),
         "--handlers-dir", dir.handlers().toString()));
-    all.addAll(spec.storage().replicated() ? StorageOptions.flags(spec.storage().regions(), dir.storageState())
+    all.addAll(spec.storage().replicated() ? StorageLayout.flags(spec.storage().regions(), dir.storageState())
         : List.of("--blobs", spec.storage().blobs()));
     all.addAll(List.of(args));
     return all;
@@ -475,7 +475,7 @@ final class NodeAgent implements AutoCloseable {
     }
   }
 
-  List<Component> components() {
+  public List<Component> components() {
     return List.copyOf(components);
   }
 

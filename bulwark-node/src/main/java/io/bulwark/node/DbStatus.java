@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -21,11 +21,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * run/db-status.json (rewritten every second), and the file-based request channel of {@code bulwark
  * db failover}: only processes that can write the data directory's run/ can ask.
  */
-final class DbStatus {
-  static final String FILE = "db-status.json";
-  static final String SWITCHOVER_REQUEST = "db-switchover.request";
-  static final String SWITCHOVER_RESULT = "db-switchover.result";
-  static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule()).registerModule(new Jdk8Module())
+public final class DbStatus {
+  public static final String FILE = "db-status.json";
+  public static final String SWITCHOVER_REQUEST = "db-switchover.request";
+  public static final String SWITCHOVER_RESULT = "db-switchover.result";
+  public static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule()).registerModule(new Jdk8Module())
       .disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS)
       .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).enable(SerializationFeature.INDENT_OUTPUT);
   private static final AtomicBoolean SWITCHOVER_RUNNING = new AtomicBoolean();

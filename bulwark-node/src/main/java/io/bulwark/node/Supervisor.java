@@ -1,12 +1,12 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import io.bulwark.cluster.events.Event.Kinds;
 import io.bulwark.cluster.events.EventRecorder;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.bulwark.core.BulwarkException;
-import java.io.IOException;
 import io.bulwark.core.ProcessSecrets;
+import java.io.IOException;
 import java.lang.ProcessBuilder.Redirect;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * Starts components as child processes, restarts any that dies (with backoff, logged), and keeps
  * {@code run/components.json} current for {@code bulwark status}. Stops them in reverse order.
  */
-final class Supervisor implements AutoCloseable {
+public final class Supervisor implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Supervisor.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -48,7 +48,7 @@ final class Supervisor implements AutoCloseable {
   }
 
   /** Starts a component and supervises it from now on. */
-  void start(Component c) {
+  public void start(Component c) {
     components.add(c);
     launch(c);
   }
@@ -138,23 +138,23 @@ final class Supervisor implements AutoCloseable {
    * Keeps a component down when it exits (listed, not restarted) until {@link #release}: for drills
    * that need a component to stay dead, as a host that did not come back would.
    */
-  synchronized void holdDown(Component c) {
+  public synchronized void holdDown(Component c) {
     unsupervised.add(c);
   }
 
   /** Supervises a held-down component again, starting it now if it is not running. */
-  synchronized void release(Component c) {
+  public synchronized void release(Component c) {
     unsupervised.remove(c);
     if (!c.alive()) launch(c);
   }
 
   /** Stops supervising a component (it will not be restarted); the caller stops its process. */
-  void forget(Component c) {
+  public void forget(Component c) {
     components.remove(c);
     writeComponents();
   }
 
-  List<Component> components() {
+  public List<Component> components() {
     return List.copyOf(components);
   }
 
@@ -221,7 +221,7 @@ final class Supervisor implements AutoCloseable {
   }
 
   /** Stops supervising: from now on nothing is restarted. */
-  void stopRestarting() {
+  public void stopRestarting() {
     stopping = true;
     restarts.shutdownNow();
   }

@@ -1,14 +1,14 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** Keeps a role's process alive until SIGTERM or Ctrl-C, then runs its graceful stop once. */
-final class Roles {
+public final class Roles {
   private static final Logger log = LoggerFactory.getLogger(Roles.class);
 
-  interface Stop {
+  public interface Stop {
     void run() throws Exception;
   }
 
@@ -17,7 +17,7 @@ final class Roles {
   /** Environment variable naming the supervisor's pid; a role exits when that process is gone. */
   static final String SUPERVISOR_PID = "BULWARK_SUPERVISOR_PID";
 
-  static int runUntilSignalled(String name, Stop stop) throws InterruptedException {
+  public static int runUntilSignalled(String name, Stop stop) throws InterruptedException {
     CountDownLatch stopped = new CountDownLatch(1);
     watchSupervisor(name);
     Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name(name + "-shutdown").unstarted(() -> {

@@ -1,21 +1,21 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import io.bulwark.cluster.events.EventRecorder;
 import io.bulwark.cluster.events.FileEventJournal;
 import io.bulwark.core.BulwarkException;
+import io.bulwark.core.ProcessSecrets;
 import io.bulwark.core.auth.ApiKey;
+import io.bulwark.dns.BindServer;
 import io.bulwark.dr.BackupService;
 import io.bulwark.dr.FailoverController;
-import io.bulwark.dr.ReplicationRole;
 import io.bulwark.dr.PrimaryAccess;
+import io.bulwark.dr.ReplicationRole;
 import io.bulwark.dr.WalArchiver;
-import io.bulwark.dns.BindServer;
-import io.bulwark.storage.FileSystemBlobStore;
 import io.bulwark.embedded.EmbeddedPostgres;
 import io.bulwark.postgres.ApiKeyRepository;
-import io.bulwark.core.ProcessSecrets;
 import io.bulwark.postgres.AppRole;
 import io.bulwark.postgres.Database;
+import io.bulwark.storage.FileSystemBlobStore;
 import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -41,25 +41,25 @@ import org.slf4j.LoggerFactory;
  * {@code bulwark up}, by {@code bulwark bench}, and by the process-level failure tests, so all three
  * exercise the same thing.
  */
-final class LocalDeployment implements AutoCloseable {
+public final class LocalDeployment implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LocalDeployment.class);
   static final String DATABASE = "bulwark";
 
   /** Which load balancer fronts the API servers. */
-  enum Lb { BUILTIN, HAPROXY }
+  public enum Lb { BUILTIN, HAPROXY }
 
   /** Where blobs and backups live: the data directory, or two Azurite regions replicated (see {@link StorageLayout}). */
-  enum Storage { FILES, AZURITE }
+  public enum Storage { FILES, AZURITE }
 
   /**
    * What to start. {@code workerArgs} are extra flags for every worker (e.g. a shorter lease in
    * tests). {@code standby}: run pg-a and pg-b as primary and hot standby under the failover
    * controller; without it, one PostgreSQL node (pg-a) restarted by the supervisor.
    */
-  record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb,
+  public record Options(int port, int workers, int pgPort, String heap, List<String> workerArgs, List<String> apiArgs, Lb lb,
       boolean standby, BackupService.Config backups, java.util.Optional<FrontDoor> frontDoor, Storage storage, Monitoring monitoring,
       java.util.Optional<io.bulwark.gateway.GatewayConfig.Tls> tls) {
-    static Options defaults() {
+    public static Options defaults() {
       return new Options(8080, 2, 0, "256m", List.of(), List.of(), Lb.BUILTIN, true, BackupService.Config.DEFAULTS, java.util.Optional.empty(),
           Storage.FILES, Monitoring.DEFAULT, java.util.Optional.empty());
     }
@@ -69,39 +69,39 @@ final class LocalDeployment implements AutoCloseable {
       return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring, java.util.Optional.of(t));
     }
 
-    Options withStorage(Storage st) {
+    public Options withStorage(Storage st) {
       return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, st, monitoring, tls);
     }
 
-    Options withFrontDoor(FrontDoor f) {
+    public Options withFrontDoor(FrontDoor f) {
       return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, java.util.Optional.of(f), storage, monitoring, tls);
     }
 
-    Options withPort(int p) {
+    public Options withPort(int p) {
       return new Options(p, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring, tls);
     }
 
-    Options withWorkers(int n) {
+    public Options withWorkers(int n) {
       return new Options(port, n, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, monitoring, tls);
     }
 
-    Options withWorkerArgs(String... args) {
+    public Options withWorkerArgs(String... args) {
       return new Options(port, workers, pgPort, heap, List.of(args), apiArgs, lb, standby, backups, frontDoor, storage, monitoring, tls);
     }
 
-    Options withLb(Lb l) {
+    public Options withLb(Lb l) {
       return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, l, standby, backups, frontDoor, storage, monitoring, tls);
     }
 
-    Options withBackups(BackupService.Config b) {
+    public Options withBackups(BackupService.Config b) {
       return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, b, frontDoor, storage, monitoring, tls);
     }
 
-    Options withStandby(boolean s) {
+    public Options withStandby(boolean s) {
       return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, s, backups, frontDoor, storage, monitoring, tls);
     }
 
-    Options withMonitoring(Monitoring m) {
+    public Options withMonitoring(Monitoring m) {
       return new Options(port, workers, pgPort, heap, workerArgs, apiArgs, lb, standby, backups, frontDoor, storage, m, tls);
     }
   }
@@ -111,11 +111,11 @@ final class LocalDeployment implements AutoCloseable {
    * enabled} is false; {@code policy} is its thresholds and escalation file (none: incidents are kept
    * and shown, nobody is told).
    */
-  record Monitoring(boolean enabled, java.util.Optional<java.nio.file.Path> policy) {
-    static final Monitoring DEFAULT = new Monitoring(true, java.util.Optional.empty());
-    static final Monitoring OFF = new Monitoring(false, java.util.Optional.empty());
+  public record Monitoring(boolean enabled, java.util.Optional<java.nio.file.Path> policy) {
+    public static final Monitoring DEFAULT = new Monitoring(true, java.util.Optional.empty());
+    public static final Monitoring OFF = new Monitoring(false, java.util.Optional.empty());
 
-    static Monitoring withPolicy(java.nio.file.Path file) {
+    public static Monitoring withPolicy(java.nio.file.Path file) {
       return new Monitoring(true, java.util.Optional.of(file));
     }
   }
@@ -127,8 +127,8 @@ final class LocalDeployment implements AutoCloseable {
    * @param secondAddress the second gateway's address (the first listens on 127.0.0.1): a DNS record
    *     holds addresses, not ports, so the two gateways share the port and differ by address
    */
-  record FrontDoor(String name, String zone, int dnsPort, String secondAddress, Duration ttl) {
-    static FrontDoor defaults(int dnsPort) {
+  public record FrontDoor(String name, String zone, int dnsPort, String secondAddress, Duration ttl) {
+    public static FrontDoor defaults(int dnsPort) {
       return new FrontDoor("api.bulwark.test", "bulwark.test", dnsPort, "127.0.0.2", Duration.ofSeconds(5));
     }
   }
@@ -166,7 +166,7 @@ final class LocalDeployment implements AutoCloseable {
   private boolean adminKeyCreated;
   private int nextWorker = 1;
 
-  LocalDeployment(DataDir dir, Options options) {
+  public LocalDeployment(DataDir dir, Options options) {
     this.dir = dir;
     this.options = options;
     dir.create();
@@ -219,7 +219,7 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   /** Starts PostgreSQL, migrates, ensures the admin key, then the API and workers; returns when the API is ready. */
-  void start() {
+  public void start() {
     startStorageRegions();
     database.start();
     statusWriter.scheduleWithFixedDelay(this::publishDbStatus, 0, 1, TimeUnit.SECONDS);
@@ -265,7 +265,7 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   /** The built-in monitor, if it runs. */
-  java.util.Optional<Component> monitor() {
+  public java.util.Optional<Component> monitor() {
     return java.util.Optional.ofNullable(monitor);
   }
 
@@ -363,18 +363,18 @@ final class LocalDeployment implements AutoCloseable {
         }
       }
       json.put("pending", pending).put("lagSeconds", oldest == null ? 0 : java.time.Duration.between(oldest, java.time.Instant.now()).toMillis() / 1000.0);
-      java.nio.file.Path f = dir.run().resolve(StorageCommand.STATUS_FILE);
+      java.nio.file.Path f = dir.run().resolve(StorageLayout.STATUS_FILE);
       io.bulwark.core.io.Fs.writeAtomically(f, json.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     } catch (java.io.IOException | RuntimeException e) {
       log.warn("cannot publish the storage status: {}", e.toString());
     }
   }
 
-  StorageLayout storage() {
+  public StorageLayout storage() {
     return storage;
   }
 
-  List<Component> storageRegions() {
+  public List<Component> storageRegions() {
     return List.copyOf(storageRegions);
   }
 
@@ -406,7 +406,7 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   /** Backups and archiving (null before start). */
-  BackupService backups() {
+  public BackupService backups() {
     return backups;
   }
 
@@ -472,7 +472,7 @@ final class LocalDeployment implements AutoCloseable {
         () -> new ProcessBuilder(binary, "-db", "-f", cfg.toString()));
   }
 
-  HaproxyConfig haproxyConfig() {
+  public HaproxyConfig haproxyConfig() {
     return new HaproxyConfig("127.0.0.1", options.port(), haproxySocket(),
         List.of(new HaproxyConfig.Server("api-main", "127.0.0.1", apis.get(0).port, false),
             new HaproxyConfig.Server("api-backup", "127.0.0.1", apis.get(1).port, true)),
@@ -484,7 +484,7 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   /** Starts n more worker processes. */
-  List<Component> addWorkers(int n) {
+  public List<Component> addWorkers(int n) {
     List<Component> added = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       String name = "worker-" + nextWorker++;
@@ -499,7 +499,7 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   /** Stops and forgets every worker (graceful: running tasks finish or are handed back). */
-  void removeWorkers() {
+  public void removeWorkers() {
     List<Component> all = List.copyOf(workers);
     workers.clear();
     for (Component w : all) supervisor.forget(w);
@@ -507,17 +507,17 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   /** Crashes PostgreSQL (SIGKILL) and keeps it down until {@link #restartPostgres()}: for failure drills (single node). */
-  void crashPostgres() {
+  public void crashPostgres() {
     LocalDatabase.single(database, "crashPostgres").crash();
   }
 
   /** Starts PostgreSQL again after {@link #crashPostgres()} (crash recovery runs) and supervises it. */
-  void restartPostgres() {
+  public void restartPostgres() {
     LocalDatabase.single(database, "restartPostgres").restart();
     awaitPostgres(Duration.ofSeconds(60));
   }
 
-  Database openDatabase(String name, int poolSize) {
+  public Database openDatabase(String name, int poolSize) {
     return Database.open(new Database.Config(jdbcUrl(), pg.user(), password, poolSize, Duration.ofSeconds(3), name));
   }
 
@@ -534,18 +534,18 @@ final class LocalDeployment implements AutoCloseable {
   }
 
   /** The failover controller of a deployment with a standby. */
-  FailoverController controller() {
+  public FailoverController controller() {
     if (database instanceof LocalDatabase.Replicated r) return r.controller();
     throw new IllegalStateException("this deployment has one database node and no failover controller");
   }
 
   /** The database node process currently primary. */
-  Component primaryNode() {
+  public Component primaryNode() {
     return database.primary();
   }
 
   /** The database node process currently standby. */
-  Component standbyNode() {
+  public Component standbyNode() {
     return database.standby().orElseThrow(() -> new IllegalStateException("this deployment has no standby"));
   }
 
@@ -561,55 +561,55 @@ final class LocalDeployment implements AutoCloseable {
     }
   }
 
-  String adminKey() {
+  public String adminKey() {
     return adminKey;
   }
 
-  boolean adminKeyCreated() {
+  public boolean adminKeyCreated() {
     return adminKeyCreated;
   }
 
-  Component postgres() {
+  public Component postgres() {
     return database.primary();
   }
 
   /** api-main, the primary API server. */
-  Component api() {
+  public Component api() {
     return apis.get(0);
   }
 
-  List<Component> apis() {
+  public List<Component> apis() {
     return List.copyOf(apis);
   }
 
   /** The load balancer on the public port (built-in gateway or HAProxy). */
-  Component gateway() {
+  public Component gateway() {
     return gateway;
   }
 
   /** The front door's components (the second gateway, named, the DNS controller); empty without --dns. */
-  Options options() {
+  public Options options() {
     return options;
   }
 
-  List<Component> frontDoor() {
+  public List<Component> frontDoor() {
     return List.copyOf(frontDoor);
   }
 
   /** Where clients connect: the load balancer's port. */
-  int entryPort() {
+  public int entryPort() {
     return options.port();
   }
 
-  List<Component> workers() {
+  public List<Component> workers() {
     return List.copyOf(workers);
   }
 
-  DataDir dir() {
+  public DataDir dir() {
     return dir;
   }
 
-  Supervisor supervisor() {
+  public Supervisor supervisor() {
     return supervisor;
   }
 
@@ -637,14 +637,14 @@ final class LocalDeployment implements AutoCloseable {
     Supervisor.terminate(storageRegions, Duration.ofSeconds(10)); // after the archiver's last upload
     try {
       java.nio.file.Files.deleteIfExists(dir.run().resolve(DbStatus.FILE));
-      java.nio.file.Files.deleteIfExists(dir.run().resolve(StorageCommand.STATUS_FILE));
+      java.nio.file.Files.deleteIfExists(dir.run().resolve(StorageLayout.STATUS_FILE));
     } catch (java.io.IOException ignored) {
       // best effort
     }
     supervisor.close();
   }
 
-  static void awaitHealthy(Component c, Duration timeout) {
+  public static void awaitHealthy(Component c, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
       if (c.healthy(500)) return;
@@ -718,7 +718,7 @@ final class LocalDeployment implements AutoCloseable {
     return RoleProcess.command(dir, heap, role, args);
   }
 
-  static String tail(java.nio.file.Path log, int lines) {
+  public static String tail(java.nio.file.Path log, int lines) {
     try {
       List<String> all = Files.readAllLines(log);
       return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
@@ -727,7 +727,7 @@ final class LocalDeployment implements AutoCloseable {
     }
   }
 
-  static void pause(long ms) {
+  public static void pause(long ms) {
     try {
       Thread.sleep(ms); // callers poll a condition against a deadline
     } catch (InterruptedException e) {

@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import java.io.File;
 import java.time.Duration;
@@ -10,15 +10,15 @@ import java.util.function.Supplier;
  * that dies is restarted after a backoff that doubles per quick failure (0.5 s up to 30 s) and resets
  * once the component has stayed up for 30 s.
  */
-final class Component {
+public final class Component {
   static final Duration MIN_BACKOFF = Duration.ofMillis(500);
   static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
   static final Duration STABLE_AFTER = Duration.ofSeconds(30);
 
-  final String name;
+  public final String name;
   /** What it is now; a database node's role changes at failover (pg-primary, pg-standby). */
-  volatile String role;
-  final int port;
+  public volatile String role;
+  public final int port;
   final String healthPath;
   final File log;
   final Supplier<ProcessBuilder> command;
@@ -27,10 +27,10 @@ final class Component {
   /** The certificate its health endpoint serves HTTPS with (a gateway with TLS); null for plain HTTP. */
   volatile java.nio.file.Path tlsCertificate;
   /** A second port some components have (the gateway's admin API); 0 when none. */
-  volatile int adminPort;
-  volatile Process process;
+  public volatile int adminPort;
+  public volatile Process process;
   volatile Instant startedAt;
-  volatile int restarts;
+  public volatile int restarts;
   private Duration backoff = MIN_BACKOFF;
 
   Component(String name, String role, int port, String healthPath, File log, Supplier<ProcessBuilder> command) {
@@ -44,15 +44,15 @@ final class Component {
 
   /** Whether its health endpoint answers 200 (HTTP, or HTTPS trusting its own certificate), or its port accepts when it has none. */
   boolean healthy(int connectTimeoutMillis) {
-    return healthPath == null ? Ports.accepts(port, connectTimeoutMillis) : StatusCommand.httpHealthy(healthHost, port, healthPath, tlsCertificate);
+    return healthPath == null ? Ports.accepts(port, connectTimeoutMillis) : Health.httpHealthy(healthHost, port, healthPath, tlsCertificate);
   }
 
-  long pid() {
+  public long pid() {
     Process p = process;
     return p == null ? -1 : p.pid();
   }
 
-  boolean alive() {
+  public boolean alive() {
     Process p = process;
     return p != null && p.isAlive();
   }

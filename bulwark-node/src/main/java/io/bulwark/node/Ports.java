@@ -1,4 +1,4 @@
-package io.bulwark.cli;
+package io.bulwark.node;
 
 import io.bulwark.core.BulwarkException;
 import java.io.IOException;
@@ -8,7 +8,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 
 /** Loopback port helpers. */
-final class Ports {
+public final class Ports {
   private Ports() {}
 
   /** Ports this process has handed out; never handed out twice (components bind them later). */
@@ -19,7 +19,7 @@ final class Ports {
    * released before a child process binds it, so without the memory two calls could return the same
    * port, and one of two components would crash-loop on "address in use".
    */
-  static int free() {
+  public static int free() {
     for (int attempt = 0; attempt < 100; attempt++) {
       try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
         if (HANDED_OUT.add(s.getLocalPort())) return s.getLocalPort();
@@ -30,7 +30,7 @@ final class Ports {
     throw new BulwarkException("cannot find a loopback port not handed out before after 100 tries");
   }
 
-  static boolean isFree(String host, int port) {
+  public static boolean isFree(String host, int port) {
     try (ServerSocket s = new ServerSocket()) {
       s.setReuseAddress(true);
       s.bind(new InetSocketAddress(host, port));
@@ -40,7 +40,7 @@ final class Ports {
     }
   }
 
-  static boolean accepts(int port, int timeoutMs) {
+  public static boolean accepts(int port, int timeoutMs) {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), timeoutMs);
       return true;
