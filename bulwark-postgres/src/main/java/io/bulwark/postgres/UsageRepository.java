@@ -30,21 +30,11 @@ public final class UsageRepository {
   /** A tenant's usage: per minute since a time, plus all-time totals. */
   public record Report(List<Counts> minutes, Counts totals) {}
 
-  /**
-   * Slots a tenant-minute's counts are spread over, one per writing process (V5): the rows a
-   * completion transaction adds to stay locked until it commits, and with one row per tenant-minute
-   * every worker's completions of a tenant waited for each other's commits.
-   */
-  static final int SLOTS = 16;
-
-  /** This process's slot, for as long as it runs (one per process keeps each transaction's row locks in tenant order). */
-  static final short SLOT = (short) java.util.concurrent.ThreadLocalRandom.current().nextInt(SLOTS);
-
-  /** Into usage_minutes, adding to the counts of a tenant-minute-slot that has a row already. */
+  /** Into usage_minutes, adding to the counts of a tenant-minute that has a row already. */
   private static final String INSERT_ADDING =
       "INSERT INTO usage_minutes AS m (tenant, minute, requests, tasks_submitted, tasks_succeeded, tasks_dead,"
-          + " bytes_in, bytes_out, bytes_stored, slot) %s"
-          + " ON CONFLICT (tenant, minute, slot) DO UPDATE SET requests = m.requests + excluded.requests,"
+          + " bytes_in, bytes_out, bytes_stored) %s"
+          + " ON CONFLICT (tenant, minute) DO UPDATE SET requests = m.requests + excluded.requests,"
           + " tasks_submitted = m.tasks_submitted + excluded.tasks_submitted,"
           + " tasks_succeeded = m.tasks_succeeded + excluded.tasks_succeeded,"
           + " tasks_dead = m.tasks_dead + excluded.tasks_dead,"
@@ -52,8 +42,8 @@ public final class UsageRepository {
           + " bytes_stored = m.bytes_stored + excluded.bytes_stored";
 
   private static final String UPSERT = INSERT_ADDING.formatted(
-      "SELECT u.*, ?::smallint FROM unnest(?::text[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[],"
-          + " ?::bigint[], ?::bigint[]) AS u");
+      "SELECT * FROM unnest(?::text[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[],"
+          + " ?::bigint[])");
 
   /**
    * How long minutes keep a row each. Older ones are rolled up into one row per tenant and UTC day
@@ -66,7 +56,7 @@ public final class UsageRepository {
       "WITH old AS (DELETE FROM usage_minutes WHERE minute < ? AND minute <> date_trunc('day', minute, 'UTC') RETURNING *) "
           + INSERT_ADDING.formatted("SELECT tenant, date_trunc('day', minute, 'UTC'), sum(requests)::bigint,"
               + " sum(tasks_submitted)::bigint, sum(tasks_succeeded)::bigint, sum(tasks_dead)::bigint, sum(bytes_in)::bigint,"
-              + " sum(bytes_out)::bigint, sum(bytes_stored)::bigint, 0 FROM old GROUP BY 1, 2");
+              + " sum(bytes_out)::bigint, sum(bytes_stored)::bigint FROM old GROUP BY 1, 2");
 
   private final Database db;
 
@@ -109,8 +99,7 @@ public final class UsageRepository {
       stored[i] = x.bytesStored();
     }
     try (PreparedStatement ps = c.prepareStatement(UPSERT)) {
-      ps.setShort(1, SLOT);
-      SqlArrays.bind(c, ps, 2, text(tenants), timestamptz(minutes), int8(req), int8(sub), int8(ok), int8(dead),
+      SqlArrays.bind(c, ps, 1, text(tenants), timestamptz(minutes), int8(req), int8(sub), int8(ok), int8(dead),
           int8(in), int8(out), int8(stored));
       ps.executeUpdate();
     }
@@ -131,12 +120,11 @@ public final class UsageRepository {
   }
 
   public Report report(String tenant, Instant since) {
-    String sums = "sum(requests)::bigint, sum(tasks_submitted)::bigint, sum(tasks_succeeded)::bigint, sum(tasks_dead)::bigint,"
-        + " sum(bytes_in)::bigint, sum(bytes_out)::bigint, sum(bytes_stored)::bigint"; // over the minute's slots
+    String cols = "requests, tasks_submitted, tasks_succeeded, tasks_dead, bytes_in, bytes_out, bytes_stored";
     try (Connection c = db.connection()) {
       List<Counts> minutes = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement(
-          "SELECT minute, " + sums + " FROM usage_minutes WHERE tenant = ? AND minute >= ? GROUP BY minute ORDER BY minute")) {
+          "SELECT minute, " + cols + " FROM usage_minutes WHERE tenant = ? AND minute >= ? ORDER BY minute")) {
         ps.setString(1, tenant);
         ps.setTimestamp(2, Timestamp.from(since));
         try (ResultSet rs = ps.executeQuery()) {

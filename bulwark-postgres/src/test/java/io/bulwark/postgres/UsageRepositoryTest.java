@@ -54,31 +54,6 @@ class UsageRepositoryTest {
   }
 
   @Test
-  void writers_in_other_slots_never_wait_for_each_other_and_the_report_sums_the_slots() throws Exception {
-    short other = (short) ((UsageRepository.SLOT + 1) % UsageRepository.SLOTS);
-    // another process's completion transaction has added to the same tenant-minute and not committed yet
-    try (java.sql.Connection c = db.connection()) {
-      c.setAutoCommit(false);
-      try (java.sql.PreparedStatement ps = c.prepareStatement("INSERT INTO usage_minutes (tenant, minute, slot, tasks_succeeded)"
-          + " VALUES ('acme', ?, ?, 1000)")) {
-        ps.setTimestamp(1, java.sql.Timestamp.from(M0));
-        ps.setShort(2, other);
-        ps.executeUpdate();
-      }
-      long began = System.nanoTime();
-      java.util.concurrent.CompletableFuture<Void> mine =
-          java.util.concurrent.CompletableFuture.runAsync(() -> usage.add(List.of(counts("acme", M0, 1))));
-      mine.get(5, java.util.concurrent.TimeUnit.SECONDS); // with one row per tenant-minute it waited for that commit
-      assertThat(java.time.Duration.ofNanos(System.nanoTime() - began)).isLessThan(java.time.Duration.ofSeconds(2));
-      c.commit();
-    }
-    UsageRepository.Counts one = counts("acme", M0, 1);
-    assertThat(usage.report("acme", M0).minutes()).containsExactly(new UsageRepository.Counts("acme", M0, one.requests(),
-        one.tasksSubmitted(), one.tasksSucceeded() + 1000, one.tasksDead(), one.bytesIn(), one.bytesOut(), one.bytesStored()));
-    assertThat(usage.report("acme", M0).totals().tasksSucceeded()).isEqualTo(1003);
-  }
-
-  @Test
   void add_writes_several_tenants_and_minutes_in_one_call() {
     usage.add(List.of(counts("acme", M0, 1), counts("acme", M1, 2), counts("globex", M0, 3)));
 

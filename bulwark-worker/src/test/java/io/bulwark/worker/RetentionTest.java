@@ -68,7 +68,7 @@ class RetentionTest {
         + " finished_at = CASE WHEN ? THEN now() - ? * interval '1 second' END WHERE id = ?",
         state, out.key(), out.size(), out.sha256(), finished, age.toSeconds(), id);
     exec("INSERT INTO usage_minutes (tenant, minute, bytes_stored) VALUES (?, date_trunc('minute', now()), 17)"
-        + " ON CONFLICT (tenant, minute, slot) DO UPDATE SET bytes_stored = usage_minutes.bytes_stored + 17", tenant);
+        + " ON CONFLICT (tenant, minute) DO UPDATE SET bytes_stored = usage_minutes.bytes_stored + 17", tenant);
     return id;
   }
 
